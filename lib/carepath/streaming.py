@@ -1,0 +1,78 @@
+"""Faust app factory: one place where a worker's Faust configuration is built from settings.
+
+Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. On a broker that sleeps the whole fetch
+wait (the embedded one) that alone sets pipeline latency, and on Kafka it bounds nothing useful, so the
+consumer here takes its fetch wait from the broker profile instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from carepath.profile import BrokerProfile
+from carepath.settings import CommonSettings
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = self.app.conf.carepath_fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+    Consumer = _Consumer
+
+
+class App(faust.App):  # type: ignore[misc]
+    """A Faust app whose consumer fetch wait follows the broker profile."""
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **overrides: Any) -> App:
+    p: BrokerProfile = settings.profile
+    conf: dict[str, Any] = {
+        "broker": [f"kafka://{h}" for h in settings.bootstrap_list],
+        "store": "memory://",
+        "processing_guarantee": "at_least_once",
+        "topic_partitions": _partitions(),
+        "topic_replication_factor": 1 if p.name == "embedded" else 3,
+        "topic_allow_declare": True,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": p.session_timeout_s,
+        "broker_heartbeat_interval": p.heartbeat_interval_s,
+        "broker_rebalance_timeout": p.rebalance_timeout_s,
+        "broker_request_timeout": p.request_timeout_s,
+        "broker_commit_interval": 0.5,
+        "producer_acks": -1,
+        "producer_linger_ms": p.producer_linger_ms,
+        "web_enabled": True,
+        "web_port": web_port,
+        "web_bind": settings.bind_host,
+        "web_host": settings.bind_host,
+        "web_in_thread": False,
+        "table_cleanup_interval": 30.0,
+        "stream_wait_empty": False,
+        "autodiscover": False,
+        "loghandlers": [],
+    }
+    conf.update(overrides)
+    app = App(app_id, **conf)
+    app.conf.carepath_fetch_max_wait_ms = p.fetch_max_wait_ms
+    return app
+
+
+def _partitions() -> int:
+    from carepath.topics import partitions
+
+    return partitions()

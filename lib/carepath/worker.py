@@ -1,0 +1,91 @@
+"""What every Faust worker shares: health, readiness and metrics pages, lag tracking, partition ownership.
+
+The agent bodies stay thin: decode, call the pure core, store state, send results. This module holds
+the plumbing around them so triage and followup do not each write it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TP
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from carepath.stream_metrics import CONSUMER_LAG
+from carepath.streaming import App
+
+
+class WorkerShell:
+    """Attach /healthz, /readyz and /metrics to a Faust app and keep consumer-lag gauges current."""
+
+    def __init__(self, app: App, service: str, topics: Iterable[str]) -> None:
+        self.app = app
+        self.service = service
+        self.topics = tuple(topics)
+        self.started = time.monotonic()
+        self._position: dict[TP, int] = {}
+        self._partitioner = DefaultPartitioner()
+        self._install_pages()
+        app.timer(1.0)(self._update_lag)
+
+    # --- offsets and lag -------------------------------------------------------------------------------
+    def processed(self, tp: TP, offset: int) -> None:
+        """Record that everything up to ``offset`` on ``tp`` has been processed."""
+        if offset >= self._position.get(tp, -1):
+            self._position[tp] = offset
+
+    async def _update_lag(self) -> None:
+        # Lag is measured from the fetch high-watermark, which is right on Kafka and on the embedded broker
+        # (whose ListOffsets answer is not; see carepath/profile.py).
+        consumer = self.app.consumer
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic not in self.topics:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            done = self._position.get(tp)
+            lag = highwater - (done + 1) if done is not None else highwater - self._committed(tp)
+            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(lag, 0))
+
+    def _committed(self, tp: TP) -> int:
+        committed = self.app.consumer._committed_offset.get(tp)  # last offset committed by this worker
+        return int(committed) if committed is not None else 0
+
+    # --- ownership ----------------------------------------------------------------------------------------
+    def owns(self, key: bytes, partitions: int) -> bool:
+        """True when this worker is the active owner of ``key``'s partition (timers must check this)."""
+        partition = self._partitioner(key, list(range(partitions)), list(range(partitions)))
+        actives = self.app.assignor.assigned_actives()
+        return any(tp.partition == partition and tp.topic in self.topics for tp in actives)
+
+    # --- pages --------------------------------------------------------------------------------------------
+    def ready(self) -> tuple[bool, str]:
+        app = self.app
+        if not app.consumer or app.rebalancing:
+            return False, "rebalancing"
+        recovery = app.tables.recovery
+        if app.tables.changelog_topics and not recovery.completed.is_set():
+            return False, "recovering tables"
+        if not app.assignor.assigned_actives() and time.monotonic() - self.started < 60:
+            return False, "waiting for partition assignment"
+        return True, "ready"
+
+    def _install_pages(self) -> None:
+        app = self.app
+
+        @app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            return web.json({"status": "ok", "service": self.service})
+
+        @app.page("/readyz")
+        async def readyz(web: Any, request: Any) -> Any:
+            ok, why = self.ready()
+            return web.json({"status": why, "service": self.service}, status=200 if ok else 503)
+
+        @app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -1,0 +1,1 @@
+"""intake: the front door. Parse, validate, publish durably, then answer."""

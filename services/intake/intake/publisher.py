@@ -1,0 +1,104 @@
+"""The publishing seam: intake answers only after the broker has acknowledged (``acks=all``).
+
+``KafkaPublisher`` is the real one (kafka-python, idempotent producer); ``MemoryPublisher`` is the
+in-memory implementation used by unit tests of the HTTP layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from carepath.profile import BrokerProfile
+
+
+class PublishError(RuntimeError):
+    """The broker did not acknowledge: nothing may be reported as stored."""
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class Publisher(Protocol):
+    async def publish(self, records: Sequence[Record]) -> None: ...
+    async def reachable(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class KafkaPublisher:
+    def __init__(self, bootstrap: list[str], profile: BrokerProfile, timeout_s: float) -> None:
+        from kafka import KafkaProducer
+
+        self._timeout_s = timeout_s
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="carepath-intake",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=profile.producer_linger_ms,
+            max_block_ms=int(timeout_s * 1000),
+            request_timeout_ms=int(min(timeout_s, 30) * 1000),
+            delivery_timeout_ms=int(timeout_s * 1000) + int(min(timeout_s, 30) * 1000),
+            retry_backoff_ms=100,
+        )
+
+    def _send_all(self, records: Sequence[Record], loop: asyncio.AbstractEventLoop) -> list[asyncio.Future[Any]]:
+        futures: list[asyncio.Future[Any]] = []
+        for r in records:
+            af: asyncio.Future[Any] = loop.create_future()
+
+            def ok(md: Any, af: asyncio.Future[Any] = af) -> None:
+                loop.call_soon_threadsafe(lambda: af.done() or af.set_result(md))
+
+            def err(exc: BaseException, af: asyncio.Future[Any] = af) -> None:
+                loop.call_soon_threadsafe(lambda: af.done() or af.set_exception(PublishError(str(exc))))
+
+            fut = self._producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
+            fut.add_callback(ok)
+            fut.add_errback(err)
+            futures.append(af)
+        return futures
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            futures = await asyncio.to_thread(self._send_all, records, loop)
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s * 2 + 5)
+        except PublishError:
+            raise
+        except Exception as exc:  # KafkaTimeoutError, TimeoutError, connection errors
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def reachable(self) -> bool:
+        return bool(await asyncio.to_thread(self._producer.bootstrap_connected))
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+
+
+@dataclass
+class MemoryPublisher:
+    """Keeps what it is given; ``fail`` makes every publish raise, as a down broker would."""
+
+    records: list[Record] = field(default_factory=list)
+    fail: bool = False
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if self.fail:
+            raise PublishError("broker unavailable")
+        self.records.extend(records)
+
+    async def reachable(self) -> bool:
+        return not self.fail
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,128 @@
+"""The intake use case: admit a request's events, publish accepted ones and dead letters together, answer.
+
+Transport-neutral: the HTTP routes (and later other channels) call :meth:`Intake.submit`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from carepath import envelope
+from carepath.clock import Clock
+from carepath.contracts import ContractError
+from intake import metrics
+from intake.admission import Admitted, Rejected, admit
+from intake.dedup import RecentIds
+from intake.dlq import dlq_record
+from intake.publisher import Publisher, PublishError, Record
+
+
+@dataclass
+class ItemResult:
+    index: int
+    id: str | None
+    status: str  # accepted | duplicate | rejected
+    errors: list[ContractError] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.status}
+        if self.errors:
+            out["error"] = self.errors[0].describe()
+            out["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
+        return out
+
+
+class Unavailable(RuntimeError):
+    """The broker did not acknowledge; the caller must answer so that the sender retries."""
+
+
+class Intake:
+    def __init__(self, publisher: Publisher, clock: Clock, *, future_tolerance_s: float, dedup_capacity: int):
+        self.publisher = publisher
+        self.clock = clock
+        self.future_tolerance = timedelta(seconds=future_tolerance_s)
+        self.recent = RecentIds(dedup_capacity)
+
+    async def submit(self, items: list[Any], raws: list[bytes] | None, channel: str) -> list[ItemResult]:
+        """Admit and publish; raises :class:`Unavailable` if anything could not be stored."""
+        now = self.clock.now()
+        results: list[ItemResult] = []
+        to_publish: list[Record] = []
+        accepted: list[Admitted] = []
+        in_request: dict[tuple[str, str], bytes] = {}
+        rejected_reasons: list[str] = []
+        for index, item in enumerate(items):
+            verdict = admit(item, now, self.future_tolerance)
+            if isinstance(verdict, Admitted):
+                key = (verdict.source, verdict.id)
+                previous = in_request.get(key) or self.recent.lookup(*key)
+                if previous == verdict.digest:
+                    results.append(ItemResult(index, verdict.id, "duplicate"))
+                    continue
+                if previous is not None:
+                    verdict = Rejected(
+                        [ContractError("/id", f"event id {verdict.id!r} was already used for different content")],
+                        "id_conflict",
+                        verdict.id,
+                    )
+                else:
+                    in_request[key] = verdict.digest
+                    accepted.append(verdict)
+                    to_publish.append(Record(verdict.topic, verdict.key, verdict.value))
+                    results.append(ItemResult(index, verdict.id, "accepted"))
+                    continue
+            raw = raws[index] if raws is not None else envelope.encode(item)
+            subject = item.get("subject") if isinstance(item, dict) else None
+            to_publish.append(
+                dlq_record(
+                    channel=channel,
+                    reason=verdict.summary(),
+                    errors=verdict.errors,
+                    raw=raw,
+                    received_at=now,
+                    event_id=verdict.event_id,
+                    patient_key=subject.encode() if isinstance(subject, str) else None,
+                )
+            )
+            rejected_reasons.append(verdict.reason)
+            results.append(ItemResult(index, verdict.event_id, "rejected", verdict.errors))
+        await self._publish(to_publish, channel)
+        for a in accepted:
+            self.recent.remember(a.source, a.id, a.digest)
+            metrics.ACCEPTED.labels(channel, a.type).inc()
+        for reason in rejected_reasons:
+            metrics.REJECTED.labels(channel, reason).inc()
+            metrics.DLQ_RECORDS.labels(channel).inc()
+        duplicates = sum(1 for r in results if r.status == "duplicate")
+        if duplicates:
+            metrics.DUPLICATES.labels(channel).inc(duplicates)
+        return results
+
+    async def dead_letter(self, *, channel: str, reason: str, label: str, raw: bytes, field: str = "") -> None:
+        """Keep input that could not even be read as events (malformed JSON, wrong shape)."""
+        record = dlq_record(
+            channel=channel,
+            reason=reason,
+            errors=[ContractError(field, reason)],
+            raw=raw,
+            received_at=self.clock.now(),
+        )
+        await self._publish([record], channel)
+        metrics.REJECTED.labels(channel, label).inc()
+        metrics.DLQ_RECORDS.labels(channel).inc()
+
+    async def _publish(self, records: list[Record], channel: str) -> None:
+        if not records:
+            return
+        started = time.perf_counter()
+        try:
+            await self.publisher.publish(records)
+        except PublishError as exc:
+            metrics.BROKER_UP.set(0)
+            metrics.REJECTED.labels(channel, "broker_unavailable").inc(len(records))
+            raise Unavailable(str(exc)) from exc
+        metrics.BROKER_UP.set(1)
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
