@@ -45,7 +45,9 @@ def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, client_id="carepath-probe")
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, request_timeout_ms=2000, client_id="carepath-probe"
+            )
             try:
                 admin.list_topics()
                 return
@@ -54,7 +56,9 @@ def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
         except (KafkaError, OSError) as exc:
             last = exc
             time.sleep(0.1)
-    raise BrokerError(f"broker at {bootstrap} did not answer the Kafka protocol within {timeout:.0f}s: {last}")
+    raise BrokerError(
+        f"broker at {bootstrap} did not answer the Kafka protocol within {timeout:.0f}s: {last}"
+    )
 
 
 def create_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None) -> list[str]:
@@ -100,9 +104,19 @@ class EmbeddedBroker:
         url = f"tcp://{self.bootstrap}"
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
         )
         try:
@@ -135,7 +149,9 @@ class EmbeddedBroker:
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         self.stop()
 
 
@@ -153,8 +169,11 @@ def bootstrap_servers() -> Iterator[tuple[str, bool]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m carepath.broker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m carepath.broker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="cmd")
     run = sub.add_parser("run", help="start the embedded broker (default)")
     run.add_argument("--port", type=int, default=None)

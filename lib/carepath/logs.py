@@ -15,8 +15,23 @@ from typing import Any
 import structlog
 
 FORBIDDEN_KEYS = frozenset(
-    {"patient", "patient_id", "subject", "mrn", "nhs_number", "name", "birth_date", "dob", "data", "value",
-     "raw", "body", "payload", "impression", "evidence"}
+    {
+        "patient",
+        "patient_id",
+        "subject",
+        "mrn",
+        "nhs_number",
+        "name",
+        "birth_date",
+        "dob",
+        "data",
+        "value",
+        "raw",
+        "body",
+        "payload",
+        "impression",
+        "evidence",
+    }
 )
 
 

@@ -6,9 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-EVENTS_CONSUMED = Counter(
-    "carepath_events_consumed", "Events consumed, by event type", ["service", "type"]
-)
+EVENTS_CONSUMED = Counter("carepath_events_consumed", "Events consumed, by event type", ["service", "type"])
 PROCESSING_SECONDS = Histogram(
     "carepath_processing_seconds",
     "Processing time per event (batch time divided by events in the batch)",
@@ -21,5 +19,7 @@ CONSUMER_LAG = Gauge(
     ["service", "topic", "partition"],
 )
 DECODE_ERRORS = Counter(
-    "carepath_decode_errors", "Records that could not be decoded or read and were skipped", ["service", "topic"]
+    "carepath_decode_errors",
+    "Records that could not be decoded or read and were skipped",
+    ["service", "topic"],
 )

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from carepath import contracts
+from carepath.clock import Clock
+from carepath.resources import schemas_dir
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from carepath import contracts
-from carepath.clock import Clock
 from intake.publisher import KafkaPublisher, Publisher
 from intake.routes import events, health
 from intake.service import Intake
 from intake.settings import IntakeSettings
 
 
-def create_app(settings: IntakeSettings, publisher: Publisher | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings, publisher: Publisher | None = None, clock: Clock | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pub = publisher or KafkaPublisher(settings.bootstrap_list, settings.profile, settings.publish_timeout_s)
+        pub = publisher or KafkaPublisher(
+            settings.bootstrap_list, settings.profile, settings.publish_timeout_s
+        )
         app.state.intake = Intake(
             pub,
             clock or settings.clock(),
@@ -52,6 +58,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    schema.setdefault("components", {}).setdefault("schemas", {})["CloudEvent"] = contracts.envelope_schema()
+    envelope_file = schemas_dir() / contracts.ENVELOPE_SCHEMA
+    schema.setdefault("components", {}).setdefault("schemas", {})["CloudEvent"] = json.loads(
+        envelope_file.read_text()
+    )
     app.openapi_schema = schema
     return schema

@@ -61,6 +61,8 @@ async def read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             metrics.REJECTED.labels("http", "too_large").inc()
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"request body exceeds {limit} bytes")
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE, detail=f"request body exceeds {limit} bytes"
+            )
         chunks.append(chunk)
     return b"".join(chunks)

@@ -6,11 +6,15 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ACCEPTED = Counter("carepath_intake_events_accepted", "Events durably published", ["channel", "type"])
 REJECTED = Counter("carepath_intake_events_rejected", "Events or requests rejected", ["channel", "reason"])
-DUPLICATES = Counter("carepath_intake_duplicates", "Resubmitted event ids accepted without republishing", ["channel"])
+DUPLICATES = Counter(
+    "carepath_intake_duplicates", "Resubmitted event ids accepted without republishing", ["channel"]
+)
 DLQ_RECORDS = Counter("carepath_intake_dlq_records", "Records written to the dead-letter topic", ["channel"])
 PUBLISH_SECONDS = Histogram(
     "carepath_intake_publish_seconds",
     "Time from publish to broker acknowledgement, per request",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-BROKER_UP = Gauge("carepath_intake_broker_up", "1 when the last publish or readiness probe reached the broker")
+BROKER_UP = Gauge(
+    "carepath_intake_broker_up", "1 when the last publish or readiness probe reached the broker"
+)

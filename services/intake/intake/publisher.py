@@ -37,6 +37,8 @@ class KafkaPublisher:
         from kafka import KafkaProducer
 
         self._timeout_s = timeout_s
+        self._bootstrap = bootstrap
+        self._prober: Any = None
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             client_id="carepath-intake",
@@ -49,7 +51,9 @@ class KafkaPublisher:
             retry_backoff_ms=100,
         )
 
-    def _send_all(self, records: Sequence[Record], loop: asyncio.AbstractEventLoop) -> list[asyncio.Future[Any]]:
+    def _send_all(
+        self, records: Sequence[Record], loop: asyncio.AbstractEventLoop
+    ) -> list[asyncio.Future[Any]]:
         futures: list[asyncio.Future[Any]] = []
         for r in records:
             af: asyncio.Future[Any] = loop.create_future()
@@ -78,11 +82,26 @@ class KafkaPublisher:
         except Exception as exc:  # KafkaTimeoutError, TimeoutError, connection errors
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc
 
+    def _probe(self) -> bool:
+        from kafka import KafkaConsumer
+
+        if self._prober is None:
+            self._prober = KafkaConsumer(
+                bootstrap_servers=self._bootstrap, client_id="carepath-intake-probe", group_id=None,
+                request_timeout_ms=3000,
+            )
+        return bool(self._prober.topics())  # always a fresh metadata request to the cluster
+
     async def reachable(self) -> bool:
-        return bool(await asyncio.to_thread(self._producer.bootstrap_connected))
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._probe), timeout=5)
+        except Exception:
+            return False
 
     def close(self) -> None:
         self._producer.close(timeout=5)
+        if self._prober is not None:
+            self._prober.close()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 from carepath import envelope
 from carepath.clock import Clock
 from carepath.contracts import ContractError
+
 from intake import metrics
 from intake.admission import Admitted, Rejected, admit
 from intake.dedup import RecentIds
@@ -64,7 +65,11 @@ class Intake:
                     continue
                 if previous is not None:
                     verdict = Rejected(
-                        [ContractError("/id", f"event id {verdict.id!r} was already used for different content")],
+                        [
+                            ContractError(
+                                "/id", f"event id {verdict.id!r} was already used for different content"
+                            )
+                        ],
                         "id_conflict",
                         verdict.id,
                     )
@@ -101,7 +106,9 @@ class Intake:
             metrics.DUPLICATES.labels(channel).inc(duplicates)
         return results
 
-    async def dead_letter(self, *, channel: str, reason: str, label: str, raw: bytes, field: str = "") -> None:
+    async def dead_letter(
+        self, *, channel: str, reason: str, label: str, raw: bytes, field: str = ""
+    ) -> None:
         """Keep input that could not even be read as events (malformed JSON, wrong shape)."""
         record = dlq_record(
             channel=channel,

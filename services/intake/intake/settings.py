@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
-
 from carepath.settings import CommonSettings
+from pydantic import Field, SecretStr, model_validator
 
 DEVELOPMENT_TOKEN = "dev-only-token"  # noqa: S105 - refused outside development/test, see below
 
@@ -16,7 +15,9 @@ class IntakeSettings(CommonSettings):
         alias="CAREPATH_INTAKE_TOKENS",
         description="comma-separated bearer tokens accepted by intake; required outside development",
     )
-    max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, alias="CAREPATH_INTAKE_MAX_REQUEST_BYTES")
+    max_request_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, alias="CAREPATH_INTAKE_MAX_REQUEST_BYTES"
+    )
     max_batch: int = Field(default=1000, ge=1, le=10_000, alias="CAREPATH_INTAKE_MAX_BATCH")
     future_tolerance_s: float = Field(default=300.0, ge=0, alias="CAREPATH_INTAKE_FUTURE_TOLERANCE_S")
     publish_timeout_s: float = Field(default=10.0, gt=0, alias="CAREPATH_INTAKE_PUBLISH_TIMEOUT_S")
@@ -32,7 +33,9 @@ class IntakeSettings(CommonSettings):
                 raise ValueError("CAREPATH_INTAKE_TOKENS must be set in production (comma-separated tokens)")
             weak = [t for t in tokens if len(t) < 24 or t == DEVELOPMENT_TOKEN]
             if weak:
-                raise ValueError("CAREPATH_INTAKE_TOKENS: every production token needs at least 24 characters")
+                raise ValueError(
+                    "CAREPATH_INTAKE_TOKENS: every production token needs at least 24 characters"
+                )
         return self
 
     @property

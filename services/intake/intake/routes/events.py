@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from intake.deps import Authenticated, IntakeDep, SettingsDep, read_body
+from intake.responses import json_response
 from intake.service import Unavailable
 
 router = APIRouter(tags=["events"], dependencies=[Authenticated])
@@ -61,7 +61,7 @@ _BODY_DOC: dict[str, Any] = {
         503: {"description": "Broker unavailable: retry"},
     },
 )
-async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> ORJSONResponse:
+async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> Response:
     raw = await read_body(request, settings.max_request_bytes)
     try:
         doc = orjson.loads(raw)
@@ -97,8 +97,8 @@ async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep
     if rejected:
         body["error"] = rejected[0].as_json()["error"]
         body["field"] = rejected[0].errors[0].field if rejected[0].errors else None
-        return ORJSONResponse(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    return ORJSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+        return json_response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return json_response(body, status_code=status.HTTP_202_ACCEPTED)
 
 
 async def _dead_letter(intake: Any, reason: str, label: str, raw: bytes) -> None:

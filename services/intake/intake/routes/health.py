@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake import metrics
 from intake.deps import IntakeDep
+from intake.responses import json_response
 
 router = APIRouter(tags=["operations"])
 
@@ -22,15 +22,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness: the broker is reachable")
-async def readyz(intake: IntakeDep) -> ORJSONResponse:
+async def readyz(intake: IntakeDep) -> Response:
     now = time.monotonic()
     if now - float(_probe["at"]) > 1.0:
         _probe["ok"] = await intake.publisher.reachable()
         _probe["at"] = now
     ok = bool(_probe["ok"])
     metrics.BROKER_UP.set(1 if ok else 0)
-    return ORJSONResponse(
-        {"status": "ready" if ok else "broker unreachable", "service": "intake"}, status_code=200 if ok else 503
+    return json_response(
+        {"status": "ready" if ok else "broker unreachable", "service": "intake"},
+        status_code=200 if ok else 503,
     )
 
 

@@ -1,0 +1,68 @@
+# carepath service images: one file, one target per service.
+#
+#   docker build --target intake   -t carepath-intake .
+#   docker build --target triage   -t carepath-triage .
+#   docker build --target followup -t carepath-followup .
+#
+# Every target shares the same installed distribution ("carepath": packages carepath, intake, triage,
+# followup) and the same data folders; only the command, the exposed ports and the health check differ.
+# Settings come from the environment (see lib/carepath/settings.py); nothing secret is baked in.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: install the project and its locked dependencies into a virtualenv --------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml requirements.lock ./
+COPY lib/ lib/
+COPY services/ services/
+RUN pip install -c requirements.lock . \
+ && pip check
+
+# --- runtime: what every service image holds ---------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 carepath \
+ && useradd --system --uid 10001 --gid carepath --home-dir /srv/carepath --create-home \
+            --shell /usr/sbin/nologin carepath
+COPY --from=build /opt/venv /opt/venv
+COPY schemas/ /opt/carepath/schemas/
+COPY pathways/ /opt/carepath/pathways/
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CAREPATH_SCHEMAS_DIR=/opt/carepath/schemas \
+    CAREPATH_PATHWAYS_DIR=/opt/carepath/pathways \
+    CAREPATH_BIND_HOST=0.0.0.0 \
+    CAREPATH_BROKER_PROFILE=kafka \
+    CAREPATH_ENVIRONMENT=production
+# The working directory is the only writable place the services need (the stream processors keep their
+# local table data here; the tables themselves are rebuilt from their changelog topics on start).
+WORKDIR /srv/carepath
+USER 10001:10001
+STOPSIGNAL SIGTERM
+
+# --- intake: HTTP (JSON, FHIR R4, /metrics, /healthz, /readyz) on 8080 and HL7 v2 over MLLP on 2575 -----
+FROM runtime AS intake
+EXPOSE 8080 2575
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+CMD ["python", "-m", "intake"]
+
+# --- triage: red-flag rules over clinical.events; web (/metrics, /healthz, /readyz) on 6066 -----------
+FROM runtime AS triage
+EXPOSE 6066
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/healthz', timeout=4)"]
+CMD ["python", "-m", "triage"]
+
+# --- followup: expectations, deadlines and the acknowledgement chain; web on 6067 ----------------------
+FROM runtime AS followup
+EXPOSE 6067
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6067/healthz', timeout=4)"]
+CMD ["python", "-m", "followup"]

@@ -1,0 +1,1 @@
+"""followup: durable expectations with deadlines, reminders and the acknowledgement chain."""

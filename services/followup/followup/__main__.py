@@ -1,0 +1,29 @@
+"""python -m followup: run a followup worker (add workers to scale; partitions are shared among them)."""
+
+from __future__ import annotations
+
+import sys
+
+from carepath import logs
+from carepath.settings import load
+
+from followup.app import build
+from followup.core import PathwayError
+from followup.settings import FollowupSettings
+
+
+def main() -> None:
+    settings = load(FollowupSettings)
+    logs.configure("followup", settings.log_level)
+    try:
+        app = build(settings)
+    except PathwayError as exc:
+        raise SystemExit(f"followup: the pathway definition is invalid: {exc}") from None
+    logs.get("followup").info("starting", port=settings.web_port, tick_s=settings.tick_interval_s)
+    # Faust's own logging stays at warnings: carepath's structured logs say what happens.
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "debug" if settings.log_level == "debug" else "warn"]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Inputs and timer ticks through the followup core, with one state read and write per patient.
+
+No Faust here: the agent and the timer hand over raw records (or keys that are due) and a way to read
+stored state, and get back the states to store and the reminder events to publish.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from carepath import envelope
+
+from followup.core import FollowupPathway, InputError, PatientExpectations, Tick, advance, parse_input
+from followup.core.engine import Reminder
+
+SOURCE = "urn:carepath:followup"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: bytes
+    value: bytes
+    reminder: Reminder
+
+
+@dataclass(frozen=True)
+class Failure:
+    incoming: Incoming
+    reason: str
+    detail: str
+
+
+@dataclass
+class Stored:
+    value: bytes
+    expectations: PatientExpectations
+
+
+@dataclass
+class FollowupResult:
+    states: dict[bytes, Stored] = field(default_factory=dict)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    types: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+
+
+Loader = Callable[[bytes], bytes | None]
+
+
+def _load(key: bytes, load_state: Loader) -> PatientExpectations:
+    stored = load_state(key)
+    if stored:
+        return PatientExpectations.from_dict(envelope.decode(stored))
+    return PatientExpectations.empty(key.decode())
+
+
+def _emit(
+    result: FollowupResult, key: bytes, patient_id: str, reminders: Iterable[Reminder], now: datetime
+) -> None:
+    for r in reminders:
+        ce = envelope.cloudevent(
+            id=r.cloudevent_id, type=r.type, source=SOURCE, subject=patient_id, time=now, data=r.data
+        )
+        result.outgoing.append(Outgoing(key, envelope.encode(ce), r))
+
+
+def _store(result: FollowupResult, key: bytes, exps: PatientExpectations) -> None:
+    result.states[key] = Stored(envelope.encode(exps.to_dict()), exps)
+
+
+def run_inputs(
+    incoming: Sequence[Incoming], load_state: Loader, now: datetime, pathway: FollowupPathway
+) -> FollowupResult:
+    result = FollowupResult()
+    by_patient: dict[bytes, list[Incoming]] = {}
+    for rec in incoming:
+        by_patient.setdefault(rec.key, []).append(rec)
+    for key, records in by_patient.items():
+        exps = _load(key, load_state)
+        changed = False
+        for rec in records:
+            try:
+                item = parse_input(envelope.decode(rec.value))
+            except (InputError, ValueError, TypeError, KeyError) as exc:
+                result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
+                continue
+            result.types[item.type] += 1
+            try:
+                outcome = advance(exps, item, now, pathway)
+            except Exception as exc:  # a defect must not stop the partition: dead-letter and go on
+                result.failures.append(Failure(rec, "processing_failed", f"{type(exc).__name__}: {exc}"))
+                continue
+            if outcome.duplicate:
+                result.duplicates += 1
+                continue
+            exps = outcome.expectations
+            changed = True
+            _emit(result, key, item.patient_id, outcome.reminders, now)
+        if changed:
+            _store(result, key, exps)
+    return result
+
+
+def run_tick(
+    keys: Iterable[bytes], load_state: Loader, now: datetime, pathway: FollowupPathway
+) -> FollowupResult:
+    result = FollowupResult()
+    for key in keys:
+        exps = _load(key, load_state)
+        outcome = advance(exps, Tick(), now, pathway)
+        _emit(result, key, key.decode(), outcome.reminders, now)
+        _store(result, key, outcome.expectations)
+    return result

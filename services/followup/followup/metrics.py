@@ -1,0 +1,30 @@
+"""followup metrics. Labels are expectation ids, kinds and chain levels: never patient data."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REMINDERS = Counter(
+    "carepath_reminders",
+    "Reminders published, by expectation, kind and chain level",
+    ["expectation", "kind", "level"],
+)
+EXPECTATIONS_OPEN = Gauge(
+    "carepath_expectations_open", "Open expectations, by expectation id", ["expectation"]
+)
+EXPECTATIONS_OVERDUE = Gauge("carepath_expectations_overdue", "Open expectations past their deadline")
+TIMER_BACKLOG = Gauge("carepath_timer_backlog", "Patients with a deadline due now that has not fired yet")
+REMINDER_LATENESS = Histogram(
+    "carepath_reminder_lateness_seconds",
+    "How long after its due time each reminder was published",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+OLDEST_UNACKED_EMERGENCY = Gauge(
+    "carepath_oldest_unacknowledged_emergency_seconds",
+    "Age of the oldest emergency escalation nobody has acknowledged (0 when none)",
+)
+PROCESSING_FAILURES = Counter(
+    "carepath_followup_processing_failures",
+    "Inputs whose processing failed; each is dead-lettered",
+    ["reason"],
+)

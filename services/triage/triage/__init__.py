@@ -1,0 +1,1 @@
+"""triage: per-patient clinical state and the red-flag rules."""

@@ -1,0 +1,83 @@
+"""The Faust shell: consume clinical events in batches, run them through the core, publish, store.
+
+Order matters for "nothing lost": escalations are published and acknowledged *before* the patient's new
+state is written. A crash in between replays the events against the old state, which raises the same
+escalations again under the same deterministic ids (consumers de-duplicate by id); a crash after the
+state write finds the events already processed. Offsets are committed by Faust only after both.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from carepath import logs, topics
+from carepath.clock import Clock
+from carepath.deadletter import dead_letter
+from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
+from carepath.streaming import App
+from carepath.worker import WorkerShell
+
+from triage import metrics
+from triage.batch import Failure, Incoming, run_batch
+from triage.core import Pathway
+from triage.settings import TriageSettings
+
+SERVICE = "triage"
+STATE_TABLE = "triage-patient-state"
+log = logs.get(__name__)
+
+
+def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pathway, clock: Clock) -> None:
+    source = app.topic(topics.CLINICAL_EVENTS, key_type=bytes, value_type=bytes)
+    output = app.topic(
+        topics.ESCALATIONS_SHADOW if settings.shadow_mode else topics.ESCALATIONS,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
+    # use_partitioner: the changelog partition follows the key (the patient id), exactly as the source
+    # topic's does, whichever event of a batch happens to be current when the state is written.
+    table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True)
+
+    @app.agent(source, name="triage")
+    async def triage(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            started = time.perf_counter()
+            incoming = [Incoming(e.key or b"", e.value, e.message.timestamp) for e in events]
+            result = run_batch(incoming, table.get, clock.now(), pathway)
+
+            sent = [(await output.send(key=o.key, value=o.value), o) for o in result.outgoing]
+            for fut, o in sent:
+                await fut
+                metrics.ESCALATIONS.labels(
+                    o.escalation.rule_id, o.escalation.severity, o.escalation.change
+                ).inc()
+                metrics.END_TO_END_SECONDS.observe(max(time.time() - o.source_timestamp, 0.0))
+            for failure in result.failures:
+                await dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, clock))
+                metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
+                DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
+                log.warning("event dead-lettered", reason=failure.reason)
+            for key, value in result.states.items():
+                table[key] = value
+
+            for etype, n in result.types.items():
+                EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
+            if result.duplicates:
+                metrics.DUPLICATES_SUPPRESSED.inc(result.duplicates)
+            if result.evaluations:
+                metrics.RULE_EVALUATION_SECONDS.observe(result.evaluation_seconds / result.evaluations)
+            PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
+            for e in events:
+                shell.processed(e.message.tp, e.message.offset)
+
+
+def _dead_letter(failure: Failure, clock: Clock) -> bytes:
+    return dead_letter(
+        channel="stream",
+        reason=f"triage could not process this record ({failure.reason}): {failure.detail}",
+        errors=[("", failure.detail)],
+        raw=failure.incoming.value,
+        received_at=clock.now(),
+    )
