@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test unit contract integration e2e lint typecheck bench tail backtest pathway-doc clean
+.PHONY: help setup sysdeps run test unit contract integration e2e lint typecheck bench tail backtest pathway-doc clean
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -15,17 +15,30 @@ help:
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# promtool (Debian's prometheus package) checks the alert rules and config; kcat is the operator's
+# raw topic tool. Installed once when missing (as root, via apt-get).
+sysdeps:
+	@if ! command -v promtool >/dev/null || ! command -v kcat >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing promtool and kcat (Debian packages prometheus, kcat)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus kcat >/dev/null; \
+	  else \
+	    echo "error: promtool and kcat are needed: sudo apt-get install prometheus kcat" >&2; exit 1; \
+	  fi; \
+	fi
+
 run: setup
 	$(PY) -m carepath.demo
 
-test: setup lint typecheck
+test: setup sysdeps lint typecheck
 	$(PY) -m pytest tests/unit tests/contract tests/integration tests/e2e
 
 unit: setup

@@ -269,12 +269,11 @@ def _convert(error: ValidationError) -> Iterator[ContractError]:
         for name in _unexpected(instance, error.schema):
             yield ContractError(f"{base}/{_escape(name)}", f"unexpected field {name!r}")
         return
-    if error.schema is False:
-        name = error.absolute_path[-1] if error.absolute_path else ""
-        yield ContractError(base, f"field {name!r} is not allowed in this event type")
-        return
     if hint:
         yield ContractError(base, f"{_short(instance)} {hint}")
+        return
+    if keyword == "const":
+        yield ContractError(base, f"{_short(instance)} must be {error.validator_value!r}")
         return
     yield ContractError(base, _shorten_message(error.message, instance))
 

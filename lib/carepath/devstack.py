@@ -99,6 +99,7 @@ class Stack:
     log_dir: Path
     time_scale: float = 1.0
     bootstrap: str | None = None  # None: KAFKA_BOOTSTRAP_SERVERS, or else an embedded broker
+    profile: str | None = None  # broker profile for the services; None: embedded if we start the broker
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None

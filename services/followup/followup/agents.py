@@ -124,7 +124,7 @@ class FollowupShell:
                 oldest is None or s.oldest_unacked_emergency < oldest
             ):
                 oldest = s.oldest_unacked_emergency
-        for kind in self.pathway.expectation_ids:
+        for kind in (rule.id for rule in self.pathway.expectations):
             metrics.EXPECTATIONS_OPEN.labels(kind).set(open_by_kind.get(kind, 0))
         metrics.EXPECTATIONS_OVERDUE.set(overdue)
         metrics.TIMER_BACKLOG.set(self.index.backlog(now))

@@ -18,3 +18,9 @@ PUBLISH_SECONDS = Histogram(
 BROKER_UP = Gauge(
     "carepath_intake_broker_up", "1 when the last publish or readiness probe reached the broker"
 )
+
+
+# Export every channel's counters from the start (at 0), so increase() sees the first record.
+for _channel in ("http",):
+    DLQ_RECORDS.labels(_channel)
+    DUPLICATES.labels(_channel)

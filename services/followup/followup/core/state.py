@@ -1,0 +1,292 @@
+"""One patient's follow-up state: open expectations, recently closed ones, remembered facts.
+
+This is the value of the followup service's table (keyed by patient id). It is kept small: a closed
+expectation leaves a short record (for idempotency and for acknowledgements that arrive late), the
+record of clinical facts holds only the latest event per pattern, and input ids are remembered for a
+bounded window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from followup.core.ids import reminder_id
+
+STATE_VERSION = 1
+SEEN_IDS_KEPT = 128  # input ids remembered to recognise a redelivery
+ACKS_KEPT = 32  # acknowledgement targets remembered (an acknowledgement may arrive before its escalation)
+CLOSED_KEPT = 64  # closed expectations remembered at most...
+CLOSED_KEPT_FOR = timedelta(days=30)  # ...and for at most this long after closing
+
+
+@dataclass(slots=True)
+class Step:
+    """A planned reminder: ``pending`` until it ``fired``; ``skipped`` (a warning overtaken by its
+    deadline) or ``stopped`` (an acknowledgement stopped the chain) never fire."""
+
+    kind: str
+    level: int
+    due: datetime
+    notify: str
+    status: str = "pending"
+    fired_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}.{self.level}"
+
+
+@dataclass(slots=True)
+class OpenExpectation:
+    id: str
+    rule: str
+    anchor: datetime  # clock start
+    deadline: datetime
+    severity: str | None
+    escalations: list[str]  # escalations that opened it (still open)
+    events: list[str]  # other events that opened it
+    met: dict[str, str]  # requirement name -> id of the event that met it
+    steps: list[Step]
+
+    def copy(self) -> OpenExpectation:
+        return OpenExpectation(
+            self.id,
+            self.rule,
+            self.anchor,
+            self.deadline,
+            self.severity,
+            list(self.escalations),
+            list(self.events),
+            dict(self.met),
+            [Step(s.kind, s.level, s.due, s.notify, s.status, s.fired_at) for s in self.steps],
+        )
+
+    def reminder_ids(self) -> list[str]:
+        return [reminder_id(self.id, s.kind, s.level) for s in self.steps if s.status == "fired"]
+
+
+@dataclass(slots=True)
+class ClosedExpectation:
+    id: str
+    rule: str
+    outcome: str  # satisfied | cancelled | withdrawn
+    closed_at: datetime
+    escalations: list[str]
+    events: list[str]
+    fired: list[str]  # reminder ids it sent
+
+
+@dataclass(slots=True)
+class Fact:
+    time: datetime
+    event_id: str
+
+
+@dataclass(slots=True)
+class Ack:
+    time: datetime
+    override: bool
+
+
+@dataclass(slots=True)
+class PatientExpectations:
+    """All open expectations of one patient (the table value)."""
+
+    patient_id: str
+    open: dict[str, OpenExpectation] = field(default_factory=dict)
+    closed: dict[str, ClosedExpectation] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    acks: dict[str, Ack] = field(default_factory=dict)
+    seen: dict[str, None] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, patient_id: str) -> PatientExpectations:
+        return cls(patient_id)
+
+    def copy(self) -> PatientExpectations:
+        """A copy whose containers may be changed; open expectations are shared until copied."""
+        return PatientExpectations(
+            self.patient_id,
+            dict(self.open),
+            dict(self.closed),
+            dict(self.facts),
+            dict(self.acks),
+            dict(self.seen),
+        )
+
+    # --- questions -------------------------------------------------------------------------------
+
+    def next_due(self) -> datetime | None:
+        """The earliest pending warning, overdue or re-notification time (it may already have passed)."""
+        return min(
+            (step.due for exp in self.open.values() for step in exp.steps if step.status == "pending"),
+            default=None,
+        )
+
+    def knows(self, target_id: str) -> bool:
+        """Whether ``target_id`` is an escalation or a sent reminder of an open or closed expectation."""
+        for exp in self.open.values():
+            if target_id in exp.escalations or target_id in exp.reminder_ids():
+                return True
+        return any(target_id in done.escalations or target_id in done.fired for done in self.closed.values())
+
+    def open_items(self) -> list[dict[str, Any]]:
+        """JSON-safe summaries of the open expectations, earliest deadline first."""
+        items = []
+        for exp in sorted(self.open.values(), key=lambda e: (e.deadline, e.id)):
+            fired = [s for s in exp.steps if s.status == "fired"]
+            pending = [s.due for s in exp.steps if s.status == "pending"]
+            if any(s.status == "stopped" for s in exp.steps if s.kind == "overdue"):
+                status = "acknowledged"
+            elif any(s.kind == "overdue" for s in fired):
+                status = "overdue"
+            else:
+                status = "awaiting"
+            items.append(
+                {
+                    "expectation_id": exp.id,
+                    "rule": exp.rule,
+                    "status": status,
+                    "opened_at": _iso(exp.anchor),
+                    "due_at": _iso(exp.deadline),
+                    "next_reminder_at": _iso(min(pending)) if pending else None,
+                    "escalation_id": exp.escalations[0] if exp.escalations else None,
+                    "severity": exp.severity,
+                    "met": sorted(exp.met),
+                    "reminders_sent": [reminder_id(exp.id, s.kind, s.level) for s in fired],
+                }
+            )
+        return items
+
+    # --- bookkeeping used by the engine ------------------------------------------------------------
+
+    def remember_seen(self, event_id: str) -> None:
+        self.seen[event_id] = None
+        while len(self.seen) > SEEN_IDS_KEPT:
+            del self.seen[next(iter(self.seen))]
+
+    def remember_ack(self, target: str, ack: Ack) -> None:
+        self.acks.pop(target, None)
+        self.acks[target] = ack
+        while len(self.acks) > ACKS_KEPT:
+            del self.acks[next(iter(self.acks))]
+
+    def remember_fact(self, key: str, fact: Fact) -> None:
+        known = self.facts.get(key)
+        if known is None or fact.time >= known.time:
+            self.facts[key] = fact
+
+    def close(self, exp: OpenExpectation, outcome: str, at: datetime) -> None:
+        del self.open[exp.id]
+        self.closed[exp.id] = ClosedExpectation(
+            exp.id, exp.rule, outcome, at, exp.escalations, exp.events, exp.reminder_ids()
+        )
+
+    def needs_prune(self, now: datetime) -> bool:
+        horizon = now - CLOSED_KEPT_FOR
+        return len(self.closed) > CLOSED_KEPT or any(c.closed_at < horizon for c in self.closed.values())
+
+    def prune(self, now: datetime) -> None:
+        """Forget closed expectations beyond the kept window (count and age)."""
+        if self.needs_prune(now):
+            horizon = now - CLOSED_KEPT_FOR
+            kept = sorted(
+                (c for c in self.closed.values() if c.closed_at >= horizon), key=lambda c: c.closed_at
+            )
+            self.closed = {c.id: c for c in kept[-CLOSED_KEPT:]}
+
+    # --- serialisation -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "patient_id": self.patient_id,
+            "open": [
+                {
+                    "id": e.id,
+                    "rule": e.rule,
+                    "anchor": _iso(e.anchor),
+                    "deadline": _iso(e.deadline),
+                    "severity": e.severity,
+                    "escalations": list(e.escalations),
+                    "events": list(e.events),
+                    "met": dict(e.met),
+                    "steps": [
+                        [
+                            s.kind,
+                            s.level,
+                            _iso(s.due),
+                            s.notify,
+                            s.status,
+                            _iso(s.fired_at) if s.fired_at else None,
+                        ]
+                        for s in e.steps
+                    ],
+                }
+                for e in self.open.values()
+            ],
+            "closed": [
+                {
+                    "id": c.id,
+                    "rule": c.rule,
+                    "outcome": c.outcome,
+                    "closed_at": _iso(c.closed_at),
+                    "escalations": list(c.escalations),
+                    "events": list(c.events),
+                    "fired": list(c.fired),
+                }
+                for c in self.closed.values()
+            ],
+            "facts": {key: [_iso(f.time), f.event_id] for key, f in self.facts.items()},
+            "acks": {target: [_iso(a.time), a.override] for target, a in self.acks.items()},
+            "seen": list(self.seen),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PatientExpectations:
+        if d.get("v") != STATE_VERSION:
+            raise ValueError(f"unknown follow-up state version {d.get('v')!r}")
+        parse = datetime.fromisoformat
+        open_ = {}
+        for e in d["open"]:
+            steps = [
+                Step(kind, level, parse(due), notify, status, parse(fired) if fired else None)
+                for kind, level, due, notify, status, fired in e["steps"]
+            ]
+            open_[e["id"]] = OpenExpectation(
+                e["id"],
+                e["rule"],
+                parse(e["anchor"]),
+                parse(e["deadline"]),
+                e["severity"],
+                list(e["escalations"]),
+                list(e["events"]),
+                dict(e["met"]),
+                steps,
+            )
+        closed = {
+            c["id"]: ClosedExpectation(
+                c["id"],
+                c["rule"],
+                c["outcome"],
+                parse(c["closed_at"]),
+                list(c["escalations"]),
+                list(c["events"]),
+                list(c["fired"]),
+            )
+            for c in d["closed"]
+        }
+        return cls(
+            d["patient_id"],
+            open_,
+            closed,
+            {key: Fact(parse(t), event_id) for key, (t, event_id) in d["facts"].items()},
+            {target: Ack(parse(t), bool(override)) for target, (t, override) in d["acks"].items()},
+            dict.fromkeys(d["seen"]),
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

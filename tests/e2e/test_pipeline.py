@@ -1,0 +1,165 @@
+"""End to end through real processes: events in over HTTP, escalations and reminders out on Kafka.
+
+Timeline (simulated time; the stack's clock runs 3600x, so an hour passes in a real second):
+  patient A: breast cancer, then leg weakness          -> R1 emergency; no MRI -> F3 warning at 12 h,
+                                                          overdue at 24 h
+  patient B: lung cancer, new numbness, MRI at +2 h     -> R1 emergency, then resolved; no F3 reminder
+  patient C: 34-year-old, mechanical lumbar pain        -> nothing at all
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+
+from carepath import envelope, topics
+from carepath.devstack import Stack
+from tests.conftest import BrokerInfo
+from tests.support.topics import TopicReader, for_patient
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Timeline:
+    a: str
+    b: str
+    c: str
+    posted: list[dict[str, Any]]
+    started: float
+
+
+def post(stack: Stack, patient: str, etype: str, data: dict[str, Any], posted: list[dict[str, Any]],
+         at: timedelta = timedelta(0)) -> dict[str, Any]:
+    event = envelope.cloudevent(
+        id=f"{patient}-{len(posted)}", type=etype, source="urn:test:epr", subject=patient,
+        time=stack.clock.now() + at, data=data,
+    )
+    r = httpx.post(f"{stack.intake_url}/v1/events", json=event,
+                   headers={"Authorization": f"Bearer {stack.token}"}, timeout=15)
+    assert r.status_code == 202, r.text
+    posted.append(event)
+    return event
+
+
+@pytest.fixture(scope="module")
+def timeline(stack: Stack) -> Timeline:
+    run = uuid.uuid4().hex[:6]
+    a, b, c = f"e2e-a-{run}", f"e2e-b-{run}", f"e2e-c-{run}"
+    posted: list[dict[str, Any]] = []
+    post(stack, a, "carepath.diagnosis.recorded.v1",
+         {"cancer": {"primary_site": "breast", "status": "active"}, "age_years": 61}, posted)
+    post(stack, a, "carepath.pain.reported.v1",
+         {"nrs": 7, "site": ["thoracic"], "neurological": ["limb_weakness", "walking_difficulty"]}, posted)
+    post(stack, b, "carepath.diagnosis.recorded.v1",
+         {"cancer": {"primary_site": "lung", "status": "active"}, "age_years": 66}, posted)
+    post(stack, b, "carepath.pain.reported.v1",
+         {"nrs": 5, "site": ["lumbar"], "neurological": ["sensory_loss"]}, posted)
+    post(stack, c, "carepath.diagnosis.recorded.v1", {"age_years": 34}, posted)
+    post(stack, c, "carepath.pain.reported.v1",
+         {"nrs": 4, "site": ["lumbar"], "character": ["mechanical"], "improving": True}, posted)
+    started = time.monotonic()
+    # Patient B's MRI two simulated hours later (two real seconds) excludes compression.
+    time.sleep(2)
+    post(stack, b, "carepath.imaging.resulted.v1", {
+        "modality": "mri", "region": "whole_spine", "report_status": "final",
+        "findings": [{"code": "cord_compression", "certainty": "excluded"}]}, posted)
+    return Timeline(a, b, c, posted, started)
+
+
+@pytest.fixture
+def escalations(broker: BrokerInfo) -> Iterator[TopicReader]:
+    reader = TopicReader(broker.bootstrap, topics.ESCALATIONS)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def reminders(broker: BrokerInfo) -> Iterator[TopicReader]:
+    reader = TopicReader(broker.bootstrap, topics.REMINDERS)
+    yield reader
+    reader.close()
+
+
+def test_mscc_emergency_is_escalated_within_seconds_with_its_explanation(
+    stack: Stack, timeline: Timeline, escalations: TopicReader
+) -> None:
+    [esc] = escalations.wait_for(for_patient(timeline.a, "carepath.escalation.raised"), timeout=20)
+    d = esc["data"]
+    assert d["rule"]["id"] == "R1" and d["severity"] == "emergency"
+    pain_id = timeline.posted[1]["id"]
+    assert pain_id in {e["event_id"] for e in d["evidence"]}
+    assert d["pathway"]["id"] == "carepath-mscc" and d["pathway"]["version"]
+    assert d["actions"] and d["deadline"] and d["reason"] and d["source"]
+    assert esc["id"] == f"{d['escalation_id']}.r1"
+
+
+def test_overdue_mri_reminder_follows_at_24_hours_and_a_timely_mri_cancels_it(
+    stack: Stack, timeline: Timeline, reminders: TopicReader, escalations: TopicReader
+) -> None:
+    def f3(patient: str, kind: str) -> Any:
+        return lambda r: r.get("subject") == patient and r["data"]["expectation"]["id"] == "F3" and r["data"][
+            "kind"] == kind
+
+    [warning] = reminders.wait_for(f3(timeline.a, "warning"), timeout=40)
+    [overdue] = reminders.wait_for(f3(timeline.a, "overdue"), timeout=40)
+    assert warning["type"] == "carepath.reminder.due.v1" and overdue["type"] == "carepath.reminder.overdue.v1"
+    due = envelope.parse_time(overdue["data"]["due_at"])
+    raised = envelope.parse_time(warning["data"]["due_at"]) - timedelta(hours=12)
+    assert due - raised == timedelta(hours=24)
+    # Lateness is reported in simulated seconds; a tick of 0.25 real s is 900 simulated s at this scale.
+    assert overdue["data"]["lateness_seconds"] < 3600
+
+    escalations.wait_for(for_patient(timeline.b, "carepath.escalation.resolved"), timeout=20)
+    remaining = 30 - (time.monotonic() - timeline.started)
+    reminders.settle(max(remaining, 1))  # past B's 24 h deadline
+    assert not [r for r in reminders.records if f3(timeline.b, "warning")(r) or f3(timeline.b, "overdue")(r)]
+
+
+def test_benign_mechanical_back_pain_raises_nothing(
+    stack: Stack, timeline: Timeline, escalations: TopicReader, reminders: TopicReader
+) -> None:
+    escalations.wait_for(for_patient(timeline.a), timeout=20)  # the pipeline has processed the feed
+    escalations.settle(2)
+    assert not [e for e in escalations.records if e.get("subject") == timeline.c]
+    assert not [r for r in reminders.records if r.get("subject") == timeline.c]
+
+
+def test_redelivering_every_event_raises_nothing_new(
+    broker: BrokerInfo, stack: Stack, timeline: Timeline, escalations: TopicReader
+) -> None:
+    """Kafka redelivers after a crash; triage must recognise every event id and publish nothing."""
+    escalations.wait_for(for_patient(timeline.b, "carepath.escalation.resolved"), timeout=20)
+    ours = {timeline.a, timeline.b, timeline.c}
+    escalations.settle(1)
+    before = [e["id"] for e in escalations.records if e.get("subject") in ours]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for event in timeline.posted:  # straight onto the topic: past intake's de-duplication
+        producer.send(topics.CLINICAL_EVENTS, key=event["subject"].encode(), value=envelope.encode(event))
+    producer.flush()
+    producer.close()
+    escalations.settle(4)
+    after = [e["id"] for e in escalations.records if e.get("subject") in ours]
+    assert after == before
+
+
+def test_every_service_exports_its_metrics(stack: Stack, timeline: Timeline, escalations: TopicReader) -> None:
+    escalations.wait_for(for_patient(timeline.a), timeout=20)
+    text = {name: httpx.get(f"{svc.url}/metrics", timeout=5).text for name, svc in stack.services.items()}
+    assert 'carepath_intake_events_accepted_total{channel="http",type="carepath.pain.reported.v1"}' in text["intake"]
+    assert 'carepath_escalations_total{change="raised",rule="R1",severity="emergency"}' in text["triage"]
+    assert "carepath_end_to_end_seconds_count" in text["triage"]
+    assert 'carepath_events_consumed_total{service="triage",type="carepath.pain.reported.v1"}' in text["triage"]
+    assert "carepath_consumer_lag{" in text["triage"]
+    assert "carepath_expectations_open{" in text["followup"]
+    assert "carepath_oldest_unacknowledged_emergency_seconds" in text["followup"]
+    for t in text.values():
+        assert timeline.a not in t and timeline.b not in t  # never a patient id in a label
