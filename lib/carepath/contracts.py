@@ -38,6 +38,7 @@ _TYPE_PREFIX = "carepath."
 _SCHEMA_SUFFIX = ".schema.json"
 _KINDS = ("input", "output")
 _SHORT = 60
+_UNEXPECTED = "unexpected field"
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ def _errors(validator: Draft202012Validator, instance: object) -> list[ContractE
         return []
     converted = [c for error in raw for c in _convert(error)]
     # An unexpected field usually explains a missing one (a misspelling): report it first.
-    converted.sort(key=lambda c: not c.message.startswith("unexpected field"))
+    converted.sort(key=lambda c: not c.message.startswith(_UNEXPECTED))
     seen: set[str] = set()
     unique = []
     for error in converted:
@@ -267,7 +268,7 @@ def _convert(error: ValidationError) -> Iterator[ContractError]:
         return
     if keyword == "additionalProperties" and isinstance(instance, dict) and isinstance(error.schema, dict):
         for name in _unexpected(instance, error.schema):
-            yield ContractError(f"{base}/{_escape(name)}", f"unexpected field {name!r}")
+            yield ContractError(f"{base}/{_escape(name)}", f"{_UNEXPECTED} {name!r}")
         return
     if hint:
         yield ContractError(base, f"{_short(instance)} {hint}")

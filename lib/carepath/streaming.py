@@ -7,6 +7,8 @@ consumer here takes its fetch wait from the broker profile instead.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -41,9 +43,15 @@ class App(faust.App):  # type: ignore[misc]
 
 def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **overrides: Any) -> App:
     p: BrokerProfile = settings.profile
+    datadir = Path(tempfile.gettempdir()) / "carepath" / app_id  # Faust wants one; memory tables leave it empty
+    datadir.mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = {
         "broker": [f"kafka://{h}" for h in settings.bootstrap_list],
         "store": "memory://",
+        # Bytes in, bytes out: services encode and decode their own JSON (orjson), once per record.
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "datadir": str(datadir),
         "processing_guarantee": "at_least_once",
         "topic_partitions": _partitions(),
         "topic_replication_factor": 1 if p.name == "embedded" else 3,
@@ -76,3 +84,24 @@ def _partitions() -> int:
     from carepath.topics import partitions
 
     return partitions()
+
+
+def fail_fast(service: str, exc: BaseException) -> None:
+    """An error in the shell itself (not in one event: those are dead-lettered) ends the process.
+
+    A Faust agent that raises stops consuming while the process stays up, which would stall its
+    partitions silently. Exiting instead lets the supervisor restart the worker, which resumes from the
+    last committed offset: at-least-once, with duplicates suppressed by id.
+    """
+    import os
+    import sys
+    import traceback
+
+    print(
+        f'{{"level": "critical", "service": "{service}", "event": "worker stopping on an unexpected error", '
+        f'"error": "{type(exc).__name__}"}}',
+        file=sys.stderr,
+        flush=True,
+    )
+    traceback.print_exception(exc, file=sys.stderr)
+    os._exit(70)

@@ -16,7 +16,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import dead_letter
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App
+from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
 
 from followup import metrics
@@ -139,9 +139,18 @@ def register(
     @app.agent(fs.source, name="followup")
     async def followup(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            await fs.on_batch(events)
+            try:
+                await fs.on_batch(events)
+            except Exception as exc:
+                fail_fast(SERVICE, exc)
 
-    app.timer(settings.tick_interval_s)(fs.on_tick)
+    async def tick() -> None:
+        try:
+            await fs.on_tick()
+        except Exception as exc:
+            fail_fast(SERVICE, exc)
+
+    app.timer(settings.tick_interval_s, name="followup-deadlines")(tick)
     return fs
 
 

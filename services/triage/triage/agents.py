@@ -15,7 +15,7 @@ from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import dead_letter
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App
+from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
 
 from triage import metrics
@@ -43,34 +43,38 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     @app.agent(source, name="triage")
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            started = time.perf_counter()
-            incoming = [Incoming(e.key or b"", e.value, e.message.timestamp) for e in events]
-            result = run_batch(incoming, table.get, clock.now(), pathway)
+            try:
+                await handle(events)
+            except Exception as exc:
+                fail_fast(SERVICE, exc)
 
-            sent = [(await output.send(key=o.key, value=o.value), o) for o in result.outgoing]
-            for fut, o in sent:
-                await fut
-                metrics.ESCALATIONS.labels(
-                    o.escalation.rule_id, o.escalation.severity, o.escalation.change
-                ).inc()
-                metrics.END_TO_END_SECONDS.observe(max(time.time() - o.source_timestamp, 0.0))
-            for failure in result.failures:
-                await dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, clock))
-                metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
-                DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
-                log.warning("event dead-lettered", reason=failure.reason)
-            for key, value in result.states.items():
-                table[key] = value
+    async def handle(events: list[Any]) -> None:
+        started = time.perf_counter()
+        incoming = [Incoming(e.key or b"", e.value, e.message.timestamp) for e in events]
+        result = run_batch(incoming, table.get, clock.now(), pathway)
 
-            for etype, n in result.types.items():
-                EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
-            if result.duplicates:
-                metrics.DUPLICATES_SUPPRESSED.inc(result.duplicates)
-            if result.evaluations:
-                metrics.RULE_EVALUATION_SECONDS.observe(result.evaluation_seconds / result.evaluations)
-            PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
-            for e in events:
-                shell.processed(e.message.tp, e.message.offset)
+        sent = [(await output.send(key=o.key, value=o.value), o) for o in result.outgoing]
+        for fut, o in sent:
+            await fut
+            metrics.ESCALATIONS.labels(o.escalation.rule_id, o.escalation.severity, o.escalation.change).inc()
+            metrics.END_TO_END_SECONDS.observe(max(time.time() - o.source_timestamp, 0.0))
+        for failure in result.failures:
+            await dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, clock))
+            metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
+            DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
+            log.warning("event dead-lettered", reason=failure.reason)
+        for key, value in result.states.items():
+            table[key] = value
+
+        for etype, n in result.types.items():
+            EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
+        if result.duplicates:
+            metrics.DUPLICATES_SUPPRESSED.inc(result.duplicates)
+        if result.evaluations:
+            metrics.RULE_EVALUATION_SECONDS.observe(result.evaluation_seconds / result.evaluations)
+        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
+        for e in events:
+            shell.processed(e.message.tp, e.message.offset)
 
 
 def _dead_letter(failure: Failure, clock: Clock) -> bytes:

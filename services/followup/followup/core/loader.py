@@ -143,11 +143,11 @@ def _read(path: Path, at: _At) -> object:
 
 
 def _expectation(value: object, at: _At) -> ExpectationRule:
-    raw = _mapping(value, at, **_EXPECTATION_KEYS)
-    rule_id = _text(raw["id"], at / "id")
+    rule_id = _text(_mapping(value, at).get("id"), at / "id")
     if not re.fullmatch(r"[FA]\d+", rule_id):
         raise (at / "id").error(f"{rule_id!r} is not an expectation id such as F3 or A1")
     at = _At(at.file, f"{at.path} ({rule_id})")
+    raw = _mapping(value, at, **_EXPECTATION_KEYS)
     opened_by = tuple(
         _pattern(item, at / "opened_by" / index, relative=frozenset())
         for index, item in enumerate(_list(raw["opened_by"], at / "opened_by"))

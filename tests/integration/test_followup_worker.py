@@ -1,0 +1,94 @@
+"""A followup worker as a real process on a real broker: escalations in, reminders out, on a fast clock."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from carepath import envelope, topics
+from carepath.devstack import Stack
+from carepath.resources import schemas_dir
+from tests.conftest import BrokerInfo
+from tests.support.topics import TopicReader
+
+pytestmark = pytest.mark.integration
+SCALE = 3600.0
+
+
+@pytest.fixture(scope="module")
+def followup(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = Stack(log_dir=tmp_path_factory.mktemp("followup"), time_scale=SCALE, bootstrap=broker.bootstrap,
+                  profile=broker.profile, extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}"})
+    stack.start_broker()
+    stack.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT").start()
+    stack.services["followup"].wait_ready(60)
+    yield stack
+    stack.stop()
+
+
+def r1_escalation(stack: Stack, patient: str) -> dict[str, Any]:
+    example = Path(schemas_dir(), "examples", "carepath.escalation.raised.v1", "valid", "r1-mscc-suspected.json")
+    esc = copy.deepcopy(json.loads(example.read_text()))
+    now = stack.clock.now()
+    esc_id = f"esc-{uuid.uuid4().hex[:16]}"
+    esc.update(id=f"{esc_id}.r1", subject=patient, time=envelope.iso(now))
+    d = esc["data"]
+    d.update(escalation_id=esc_id, raised_at=envelope.iso(now), deadline=envelope.iso(now + timedelta(hours=1)))
+    for e in d["evidence"]:
+        e["time"] = envelope.iso(now)
+    for a in d["actions"]:
+        a["deadline"] = envelope.iso(now + timedelta(hours=1))
+    return esc
+
+
+def publish(bootstrap: str, topic: str, event: dict[str, Any]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(topic, key=event["subject"].encode(), value=envelope.encode(event)).get(10)
+    producer.close()
+
+
+def test_unanswered_r1_gets_mri_warning_then_overdue_reminder(broker: BrokerInfo, followup: Stack) -> None:
+    patient = f"fu-{uuid.uuid4().hex[:8]}"
+    esc = r1_escalation(followup, patient)
+    publish(broker.bootstrap, topics.ESCALATIONS, esc)
+    reader = TopicReader(broker.bootstrap, topics.REMINDERS)
+    mine = lambda kind: lambda r: (  # noqa: E731
+        r.get("subject") == patient and r["data"]["expectation"]["id"] == "F3" and r["data"]["kind"] == kind
+    )
+    [warning] = reader.wait_for(mine("warning"), timeout=30)
+    [overdue] = reader.wait_for(mine("overdue"), timeout=30)
+    assert warning["data"]["escalation_id"] == esc["data"]["escalation_id"]
+    assert envelope.parse_time(overdue["data"]["due_at"]) - envelope.parse_time(warning["data"]["due_at"]) == (
+        timedelta(hours=12)
+    )
+    reader.settle(2)
+    ids = [r["id"] for r in reader.records if r.get("subject") == patient]
+    assert len(ids) == len(set(ids)), "a reminder was published twice"
+    reader.close()
+
+
+def test_mri_in_time_means_no_mri_reminder(broker: BrokerInfo, followup: Stack) -> None:
+    patient = f"fu-{uuid.uuid4().hex[:8]}"
+    publish(broker.bootstrap, topics.ESCALATIONS, r1_escalation(followup, patient))
+    time.sleep(2)  # two simulated hours later
+    mri = envelope.cloudevent(
+        id=f"{patient}-mri", type="carepath.imaging.resulted.v1", source="urn:test:ris", subject=patient,
+        time=followup.clock.now(),
+        data={"modality": "mri", "region": "whole_spine", "report_status": "final",
+              "findings": [{"code": "cord_compression", "certainty": "excluded"}]},
+    )
+    publish(broker.bootstrap, topics.CLINICAL_EVENTS, mri)
+    reader = TopicReader(broker.bootstrap, topics.REMINDERS)
+    reader.settle(26)  # past the 24 h deadline
+    f3 = [r for r in reader.records if r.get("subject") == patient and r["data"]["expectation"]["id"] == "F3"]
+    assert f3 == []
+    reader.close()
