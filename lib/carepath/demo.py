@@ -67,8 +67,12 @@ class Demo:
             pid = f"{p['id']}-{self.run}"
             self.stories[pid] = " ".join(str(p.get("story", "")).split())
             for i, e in enumerate(p["events"]):
-                self.plan.append(Planned(duration(e["at"]), pid, {"type": e["type"], "data": e["data"], "n": i}))
-            self.acks[pid] = [AckPlan(a["rule"], duration(a["after"]), a["role"]) for a in p.get("acknowledge", [])]
+                self.plan.append(
+                    Planned(duration(e["at"]), pid, {"type": e["type"], "data": e["data"], "n": i})
+                )
+            self.acks[pid] = [
+                AckPlan(a["rule"], duration(a["after"]), a["role"]) for a in p.get("acknowledge", [])
+            ]
         self.plan.sort(key=lambda x: x.at)
         self.pending_acks: queue.Queue[tuple[datetime, str, str, str]] = queue.Queue()
         self.stop = threading.Event()
@@ -87,8 +91,12 @@ class Demo:
 
     def post(self, patient: str, etype: str, data: dict[str, Any], event_id: str) -> None:
         event = envelope.cloudevent(
-            id=event_id, type=etype, source="urn:carepath:demo-feed", subject=patient,
-            time=self.stack.clock.now(), data=data,
+            id=event_id,
+            type=etype,
+            source="urn:carepath:demo-feed",
+            subject=patient,
+            time=self.stack.clock.now(),
+            data=data,
         )
         r = self.http.post("/v1/events", json=event)
         short = etype.removeprefix("carepath.").removesuffix(".v1").replace(".", " ").replace("_", " ")
@@ -96,7 +104,9 @@ class Demo:
             self.say(f"-> {patient}: {short} {_summary(data)}")
         else:
             body = r.json()
-            self.say(f"-> {patient}: {short} REFUSED {r.status_code}: {body.get('error') or body.get('detail')}")
+            self.say(
+                f"-> {patient}: {short} REFUSED {r.status_code}: {body.get('error') or body.get('detail')}"
+            )
 
     def watch(self, bootstrap: str) -> None:
         from kafka import KafkaConsumer, TopicPartition
@@ -142,9 +152,13 @@ class Demo:
                 acks.append(self.pending_acks.get())
             for ack in [a for a in acks if a[0] <= now]:
                 acks.remove(ack)
-                due, patient, esc_id, role = ack
-                self.post(patient, "carepath.escalation.acknowledged.v1", {"target_id": esc_id, "role": role},
-                          f"{patient}-ack-{esc_id}")
+                _, patient, esc_id, role = ack
+                self.post(
+                    patient,
+                    "carepath.escalation.acknowledged.v1",
+                    {"target_id": esc_id, "role": role},
+                    f"{patient}-ack-{esc_id}",
+                )
             if not plan and not acks and until is None and not getattr(self, "_said_done", False):
                 self._said_done = True
                 self.say("feed complete; reminders keep coming while deadlines pass (Ctrl-C to stop)")
@@ -178,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     scale = float(args.time_scale or feed.get("time_scale", 3600))
     stack = Stack(log_dir=args.log_dir, time_scale=scale)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    print(f"carepath demo: clock x{scale:g} (24 h of care in {24 * 3600 / scale:.0f} s). Logs: {args.log_dir}")
+    print(
+        f"carepath demo: clock x{scale:g} (24 h of care in {24 * 3600 / scale:.0f} s). Logs: {args.log_dir}"
+    )
     try:
         print("starting the broker ...", flush=True)
         bootstrap = stack.start_broker()
@@ -194,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             svc.wait_ready(90)
             print(f"  {svc.name} ready: {svc.url}/metrics", flush=True)
         print(f"  intake API docs: {stack.intake_url}/docs  (token: {stack.token})")
-        print(f"  tail a topic:    .venv/bin/python -m carepath.tail care.escalations --bootstrap {bootstrap}\n")
+        print(
+            f"  tail a topic:    .venv/bin/python -m carepath.tail care.escalations --bootstrap {bootstrap}\n"
+        )
         demo = Demo(feed, stack, colour=not args.no_colour and sys.stdout.isatty())
         for pid, story in demo.stories.items():
             print(f"  {pid}: {story}")

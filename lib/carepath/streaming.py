@@ -18,23 +18,23 @@ from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = self.app.conf.carepath_fetch_max_wait_ms
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
-class App(faust.App):  # type: ignore[misc]
+class App(faust.App):
     """A Faust app whose consumer fetch wait follows the broker profile."""
 
     def _new_transport(self) -> Any:
@@ -43,7 +43,9 @@ class App(faust.App):  # type: ignore[misc]
 
 def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **overrides: Any) -> App:
     p: BrokerProfile = settings.profile
-    datadir = Path(tempfile.gettempdir()) / "carepath" / app_id  # Faust wants one; memory tables leave it empty
+    datadir = (
+        Path(tempfile.gettempdir()) / "carepath" / app_id
+    )  # Faust wants one; memory tables leave it empty
     datadir.mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = {
         "broker": [f"kafka://{h}" for h in settings.bootstrap_list],

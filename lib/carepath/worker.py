@@ -52,7 +52,8 @@ class WorkerShell:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(lag, 0))
 
     def _committed(self, tp: TP) -> int:
-        committed = self.app.consumer._committed_offset.get(tp)  # last offset committed by this worker
+        offsets: Any = getattr(self.app.consumer, "_committed_offset", {})  # last committed by this worker
+        committed = offsets.get(tp)
         return int(committed) if committed is not None else 0
 
     # --- ownership ----------------------------------------------------------------------------------------
@@ -67,8 +68,8 @@ class WorkerShell:
         app = self.app
         if not app.consumer or app.rebalancing:
             return False, "rebalancing"
-        recovery = app.tables.recovery
-        if app.tables.changelog_topics and not recovery.completed.is_set():
+        recovery: Any = getattr(app.tables, "recovery", None)
+        if app.tables.changelog_topics and recovery is not None and not recovery.completed.is_set():
             return False, "recovering tables"
         if not app.assignor.assigned_actives() and time.monotonic() - self.started < 60:
             return False, "waiting for partition assignment"

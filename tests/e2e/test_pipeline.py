@@ -37,14 +37,28 @@ class Timeline:
     started: float
 
 
-def post(stack: Stack, patient: str, etype: str, data: dict[str, Any], posted: list[dict[str, Any]],
-         at: timedelta = timedelta(0)) -> dict[str, Any]:
+def post(
+    stack: Stack,
+    patient: str,
+    etype: str,
+    data: dict[str, Any],
+    posted: list[dict[str, Any]],
+    at: timedelta = timedelta(0),
+) -> dict[str, Any]:
     event = envelope.cloudevent(
-        id=f"{patient}-{len(posted)}", type=etype, source="urn:test:epr", subject=patient,
-        time=stack.clock.now() + at, data=data,
+        id=f"{patient}-{len(posted)}",
+        type=etype,
+        source="urn:test:epr",
+        subject=patient,
+        time=stack.clock.now() + at,
+        data=data,
     )
-    r = httpx.post(f"{stack.intake_url}/v1/events", json=event,
-                   headers={"Authorization": f"Bearer {stack.token}"}, timeout=15)
+    r = httpx.post(
+        f"{stack.intake_url}/v1/events",
+        json=event,
+        headers={"Authorization": f"Bearer {stack.token}"},
+        timeout=15,
+    )
     assert r.status_code == 202, r.text
     posted.append(event)
     return event
@@ -55,23 +69,57 @@ def timeline(stack: Stack) -> Timeline:
     run = uuid.uuid4().hex[:6]
     a, b, c = f"e2e-a-{run}", f"e2e-b-{run}", f"e2e-c-{run}"
     posted: list[dict[str, Any]] = []
-    post(stack, a, "carepath.diagnosis.recorded.v1",
-         {"cancer": {"primary_site": "breast", "status": "active"}, "age_years": 61}, posted)
-    post(stack, a, "carepath.pain.reported.v1",
-         {"nrs": 7, "site": ["thoracic"], "neurological": ["limb_weakness", "walking_difficulty"]}, posted)
-    post(stack, b, "carepath.diagnosis.recorded.v1",
-         {"cancer": {"primary_site": "lung", "status": "active"}, "age_years": 66}, posted)
-    post(stack, b, "carepath.pain.reported.v1",
-         {"nrs": 5, "site": ["lumbar"], "neurological": ["sensory_loss"]}, posted)
+    post(
+        stack,
+        a,
+        "carepath.diagnosis.recorded.v1",
+        {"cancer": {"primary_site": "breast", "status": "active"}, "age_years": 61},
+        posted,
+    )
+    post(
+        stack,
+        a,
+        "carepath.pain.reported.v1",
+        {"nrs": 7, "site": ["thoracic"], "neurological": ["limb_weakness", "walking_difficulty"]},
+        posted,
+    )
+    post(
+        stack,
+        b,
+        "carepath.diagnosis.recorded.v1",
+        {"cancer": {"primary_site": "lung", "status": "active"}, "age_years": 66},
+        posted,
+    )
+    post(
+        stack,
+        b,
+        "carepath.pain.reported.v1",
+        {"nrs": 5, "site": ["lumbar"], "neurological": ["sensory_loss"]},
+        posted,
+    )
     post(stack, c, "carepath.diagnosis.recorded.v1", {"age_years": 34}, posted)
-    post(stack, c, "carepath.pain.reported.v1",
-         {"nrs": 4, "site": ["lumbar"], "character": ["mechanical"], "improving": True}, posted)
+    post(
+        stack,
+        c,
+        "carepath.pain.reported.v1",
+        {"nrs": 4, "site": ["lumbar"], "character": ["mechanical"], "improving": True},
+        posted,
+    )
     started = time.monotonic()
     # Patient B's MRI two simulated hours later (two real seconds) excludes compression.
     time.sleep(2)
-    post(stack, b, "carepath.imaging.resulted.v1", {
-        "modality": "mri", "region": "whole_spine", "report_status": "final",
-        "findings": [{"code": "cord_compression", "certainty": "excluded"}]}, posted)
+    post(
+        stack,
+        b,
+        "carepath.imaging.resulted.v1",
+        {
+            "modality": "mri",
+            "region": "whole_spine",
+            "report_status": "final",
+            "findings": [{"code": "cord_compression", "certainty": "excluded"}],
+        },
+        posted,
+    )
     return Timeline(a, b, c, posted, started)
 
 
@@ -106,8 +154,11 @@ def test_overdue_mri_reminder_follows_at_24_hours_and_a_timely_mri_cancels_it(
     stack: Stack, timeline: Timeline, reminders: TopicReader, escalations: TopicReader
 ) -> None:
     def f3(patient: str, kind: str) -> Any:
-        return lambda r: r.get("subject") == patient and r["data"]["expectation"]["id"] == "F3" and r["data"][
-            "kind"] == kind
+        return lambda r: (
+            r.get("subject") == patient
+            and r["data"]["expectation"]["id"] == "F3"
+            and r["data"]["kind"] == kind
+        )
 
     [warning] = reminders.wait_for(f3(timeline.a, "warning"), timeout=40)
     [overdue] = reminders.wait_for(f3(timeline.a, "overdue"), timeout=40)
@@ -151,13 +202,20 @@ def test_redelivering_every_event_raises_nothing_new(
     assert after == before
 
 
-def test_every_service_exports_its_metrics(stack: Stack, timeline: Timeline, escalations: TopicReader) -> None:
+def test_every_service_exports_its_metrics(
+    stack: Stack, timeline: Timeline, escalations: TopicReader
+) -> None:
     escalations.wait_for(for_patient(timeline.a), timeout=20)
     text = {name: httpx.get(f"{svc.url}/metrics", timeout=5).text for name, svc in stack.services.items()}
-    assert 'carepath_intake_events_accepted_total{channel="http",type="carepath.pain.reported.v1"}' in text["intake"]
+    assert (
+        'carepath_intake_events_accepted_total{channel="http",type="carepath.pain.reported.v1"}'
+        in text["intake"]
+    )
     assert 'carepath_escalations_total{change="raised",rule="R1",severity="emergency"}' in text["triage"]
     assert "carepath_end_to_end_seconds_count" in text["triage"]
-    assert 'carepath_events_consumed_total{service="triage",type="carepath.pain.reported.v1"}' in text["triage"]
+    assert (
+        'carepath_events_consumed_total{service="triage",type="carepath.pain.reported.v1"}' in text["triage"]
+    )
     assert "carepath_consumer_lag{" in text["triage"]
     assert "carepath_expectations_open{" in text["followup"]
     assert "carepath_oldest_unacknowledged_emergency_seconds" in text["followup"]

@@ -26,8 +26,13 @@ SCALE = 3600.0
 
 @pytest.fixture(scope="module")
 def followup(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(log_dir=tmp_path_factory.mktemp("followup"), time_scale=SCALE, bootstrap=broker.bootstrap,
-                  profile=broker.profile, extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}"})
+    stack = Stack(
+        log_dir=tmp_path_factory.mktemp("followup"),
+        time_scale=SCALE,
+        bootstrap=broker.bootstrap,
+        profile=broker.profile,
+        extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}"},
+    )
     stack.start_broker()
     stack.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT").start()
     stack.services["followup"].wait_ready(60)
@@ -36,13 +41,17 @@ def followup(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def r1_escalation(stack: Stack, patient: str) -> dict[str, Any]:
-    example = Path(schemas_dir(), "examples", "carepath.escalation.raised.v1", "valid", "r1-mscc-suspected.json")
+    example = Path(
+        schemas_dir(), "examples", "carepath.escalation.raised.v1", "valid", "r1-mscc-suspected.json"
+    )
     esc = copy.deepcopy(json.loads(example.read_text()))
     now = stack.clock.now()
     esc_id = f"esc-{uuid.uuid4().hex[:16]}"
     esc.update(id=f"{esc_id}.r1", subject=patient, time=envelope.iso(now))
     d = esc["data"]
-    d.update(escalation_id=esc_id, raised_at=envelope.iso(now), deadline=envelope.iso(now + timedelta(hours=1)))
+    d.update(
+        escalation_id=esc_id, raised_at=envelope.iso(now), deadline=envelope.iso(now + timedelta(hours=1))
+    )
     for e in d["evidence"]:
         e["time"] = envelope.iso(now)
     for a in d["actions"]:
@@ -61,15 +70,19 @@ def test_unanswered_r1_gets_mri_warning_then_overdue_reminder(broker: BrokerInfo
     esc = r1_escalation(followup, patient)
     publish(broker.bootstrap, topics.ESCALATIONS, esc)
     reader = TopicReader(broker.bootstrap, topics.REMINDERS)
-    mine = lambda kind: lambda r: (  # noqa: E731
-        r.get("subject") == patient and r["data"]["expectation"]["id"] == "F3" and r["data"]["kind"] == kind
+    mine = lambda kind: (
+        lambda r: (
+            r.get("subject") == patient
+            and r["data"]["expectation"]["id"] == "F3"
+            and r["data"]["kind"] == kind
+        )
     )
     [warning] = reader.wait_for(mine("warning"), timeout=30)
     [overdue] = reader.wait_for(mine("overdue"), timeout=30)
     assert warning["data"]["escalation_id"] == esc["data"]["escalation_id"]
-    assert envelope.parse_time(overdue["data"]["due_at"]) - envelope.parse_time(warning["data"]["due_at"]) == (
-        timedelta(hours=12)
-    )
+    assert envelope.parse_time(overdue["data"]["due_at"]) - envelope.parse_time(
+        warning["data"]["due_at"]
+    ) == (timedelta(hours=12))
     reader.settle(2)
     ids = [r["id"] for r in reader.records if r.get("subject") == patient]
     assert len(ids) == len(set(ids)), "a reminder was published twice"
@@ -81,10 +94,17 @@ def test_mri_in_time_means_no_mri_reminder(broker: BrokerInfo, followup: Stack) 
     publish(broker.bootstrap, topics.ESCALATIONS, r1_escalation(followup, patient))
     time.sleep(2)  # two simulated hours later
     mri = envelope.cloudevent(
-        id=f"{patient}-mri", type="carepath.imaging.resulted.v1", source="urn:test:ris", subject=patient,
+        id=f"{patient}-mri",
+        type="carepath.imaging.resulted.v1",
+        source="urn:test:ris",
+        subject=patient,
         time=followup.clock.now(),
-        data={"modality": "mri", "region": "whole_spine", "report_status": "final",
-              "findings": [{"code": "cord_compression", "certainty": "excluded"}]},
+        data={
+            "modality": "mri",
+            "region": "whole_spine",
+            "report_status": "final",
+            "findings": [{"code": "cord_compression", "certainty": "excluded"}],
+        },
     )
     publish(broker.bootstrap, topics.CLINICAL_EVENTS, mri)
     reader = TopicReader(broker.bootstrap, topics.REMINDERS)

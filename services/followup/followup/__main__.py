@@ -6,7 +6,6 @@ import sys
 
 from carepath import logs
 from carepath.settings import load
-
 from followup.app import build
 from followup.core import PathwayError
 from followup.settings import FollowupSettings

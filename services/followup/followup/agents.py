@@ -18,7 +18,6 @@ from carepath.deadletter import dead_letter
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
 from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
-
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
 from followup.core import FollowupPathway, PatientExpectations

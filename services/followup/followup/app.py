@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from carepath.streaming import App, make_app
 from carepath.worker import WorkerShell
-
 from followup import agents
 from followup.core import load_pathway
 from followup.settings import FollowupSettings

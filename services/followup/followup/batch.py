@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from carepath import envelope
-
 from followup.core import FollowupPathway, InputError, PatientExpectations, Tick, advance, parse_input
 from followup.core.engine import Reminder
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from carepath.resources import pathways_dir
-
 from followup.core import ExpectationRule, FollowupPathway, PathwayError, load_pathway
 from followup.core.durations import describe
 from followup.core.pathway import Condition, Satisfier, Timing

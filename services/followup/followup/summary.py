@@ -30,7 +30,9 @@ def summarise(exps: PatientExpectations) -> Summary:
     unacked = [
         parse_time(i["opened_at"]).timestamp()
         for i in items
-        if i["rule"] == ACKNOWLEDGEMENT_RULE and i.get("severity") == "emergency" and i["status"] != "acknowledged"
+        if i["rule"] == ACKNOWLEDGEMENT_RULE
+        and i.get("severity") == "emergency"
+        and i["status"] != "acknowledged"
     ]
     return Summary(
         open_by_expectation=Counter(i["rule"] for i in items),

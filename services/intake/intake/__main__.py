@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uvicorn
+
 from carepath import logs
 from carepath.settings import load
-
 from intake.app import create_app
 from intake.settings import IntakeSettings
 

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from carepath import contracts
-from carepath.clock import Clock
-from carepath.resources import schemas_dir
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from carepath import contracts
+from carepath.clock import Clock
+from carepath.resources import schemas_dir
 from intake.publisher import KafkaPublisher, Publisher
 from intake.routes import events, health
 from intake.service import Intake

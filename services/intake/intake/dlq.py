@@ -8,7 +8,6 @@ from datetime import datetime
 from carepath import topics
 from carepath.contracts import ContractError
 from carepath.deadletter import dead_letter
-
 from intake.publisher import Record
 
 

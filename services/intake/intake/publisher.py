@@ -32,6 +32,15 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
+
+
 class KafkaPublisher:
     def __init__(self, bootstrap: list[str], profile: BrokerProfile, timeout_s: float) -> None:
         from kafka import KafkaProducer
@@ -59,10 +68,10 @@ class KafkaPublisher:
             af: asyncio.Future[Any] = loop.create_future()
 
             def ok(md: Any, af: asyncio.Future[Any] = af) -> None:
-                loop.call_soon_threadsafe(lambda: af.done() or af.set_result(md))
+                loop.call_soon_threadsafe(_settle, af, md, None)
 
             def err(exc: BaseException, af: asyncio.Future[Any] = af) -> None:
-                loop.call_soon_threadsafe(lambda: af.done() or af.set_exception(PublishError(str(exc))))
+                loop.call_soon_threadsafe(_settle, af, None, PublishError(str(exc)))
 
             fut = self._producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
             fut.add_callback(ok)
@@ -87,7 +96,9 @@ class KafkaPublisher:
 
         if self._prober is None:
             self._prober = KafkaConsumer(
-                bootstrap_servers=self._bootstrap, client_id="carepath-intake-probe", group_id=None,
+                bootstrap_servers=self._bootstrap,
+                client_id="carepath-intake-probe",
+                group_id=None,
                 request_timeout_ms=3000,
             )
         return bool(self._prober.topics())  # always a fresh metadata request to the cluster

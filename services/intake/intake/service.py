@@ -13,7 +13,6 @@ from typing import Any
 from carepath import envelope
 from carepath.clock import Clock
 from carepath.contracts import ContractError
-
 from intake import metrics
 from intake.admission import Admitted, Rejected, admit
 from intake.dedup import RecentIds

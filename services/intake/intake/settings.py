@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from carepath.settings import CommonSettings
 from pydantic import Field, SecretStr, model_validator
+
+from carepath.settings import CommonSettings
 
 DEVELOPMENT_TOKEN = "dev-only-token"  # noqa: S105 - refused outside development/test, see below
 

@@ -6,7 +6,6 @@ import sys
 
 from carepath import logs
 from carepath.settings import load
-
 from triage.app import build
 from triage.core import PathwayError
 from triage.settings import TriageSettings

@@ -17,7 +17,6 @@ from carepath.deadletter import dead_letter
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
 from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
-
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
 from triage.core import Pathway

@@ -5,7 +5,6 @@ from __future__ import annotations
 from carepath import topics
 from carepath.streaming import App, make_app
 from carepath.worker import WorkerShell
-
 from triage import agents
 from triage.core import load_pathway
 from triage.settings import TriageSettings

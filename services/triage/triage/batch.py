@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from carepath import envelope
-
 from triage.core import EventError, Pathway, PatientState, evaluate, parse_event
 from triage.core.engine import Escalation
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from carepath.stream_metrics import LATENCY_BUCKETS
 from prometheus_client import Counter, Histogram
+
+from carepath.stream_metrics import LATENCY_BUCKETS
 
 ESCALATIONS = Counter(
     "carepath_escalations",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from carepath.resources import pathways_dir
 from carepath.settings import CommonSettings
-from pydantic import Field
 
 
 class TriageSettings(CommonSettings):

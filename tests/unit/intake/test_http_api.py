@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
-from carepath import topics
 from fastapi.testclient import TestClient
+
+from carepath import topics
 from intake.app import create_app
 from intake.publisher import MemoryPublisher
 from intake.settings import IntakeSettings
