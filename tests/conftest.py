@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+
 from carepath.broker import EmbeddedBroker, create_topics, wait_until_answers
 
 

@@ -70,13 +70,14 @@ def test_unanswered_r1_gets_mri_warning_then_overdue_reminder(broker: BrokerInfo
     esc = r1_escalation(followup, patient)
     publish(broker.bootstrap, topics.ESCALATIONS, esc)
     reader = TopicReader(broker.bootstrap, topics.REMINDERS)
-    mine = lambda kind: (
-        lambda r: (
-            r.get("subject") == patient
-            and r["data"]["expectation"]["id"] == "F3"
-            and r["data"]["kind"] == kind
-        )
-    )
+
+    def mine(kind: str) -> Any:
+        def match(r: dict[str, Any]) -> bool:
+            d = r["data"]
+            return r.get("subject") == patient and d["expectation"]["id"] == "F3" and d["kind"] == kind
+
+        return match
+
     [warning] = reader.wait_for(mine("warning"), timeout=30)
     [overdue] = reader.wait_for(mine("overdue"), timeout=30)
     assert warning["data"]["escalation_id"] == esc["data"]["escalation_id"]

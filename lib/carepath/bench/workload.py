@@ -45,6 +45,8 @@ _PRIMARIES = (
     ("unknown_primary", 2),
     ("other", 1),
 )
+_BENIGN_NRS = (2, 3, 4, 5, 6, 7)
+_BENIGN_NRS_WEIGHTS = (10, 20, 25, 20, 15, 2)
 _NEURO = (
     ["limb_weakness"],
     ["sensory_loss"],
@@ -255,10 +257,9 @@ def _other_diagnosis(rng: random.Random, base: datetime) -> dict[str, Any]:
 
 def _benign_pain(rng: random.Random, cancer: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "nrs": _weighted(rng, (("2", 10), ("3", 20), ("4", 25), ("5", 20), ("6", 15), ("7", 2))),
+        "nrs": rng.choices(_BENIGN_NRS, weights=_BENIGN_NRS_WEIGHTS)[0],
         "site": ["lumbar"] if rng.random() < 0.85 else ["lumbar", "sacral"],
     }
-    data["nrs"] = int(data["nrs"])
     if rng.random() < 0.6:
         data["duration_days"] = rng.randint(1, 42)
     if not cancer:

@@ -17,21 +17,24 @@ from followup.core.windows import in_window, names_opening, names_reminder
 
 def apply_event(state: PatientExpectations, event: Input, now: datetime, pathway: FollowupPathway) -> None:
     moment = event.time.astimezone(UTC)
-    for pattern in pathway.remembered:
+    kind = event.kind
+    for pattern in pathway.remembered_by_kind.get(kind, ()):
         if pattern.matches(event):
             state.remember_fact(pattern.key, Fact(moment, event.id))
     ack: _Acknowledgement | None = None
-    if event.kind == "acknowledgement":
+    if kind == "acknowledgement":
         ack = _Acknowledgement(str(event.data["target_id"]), bool(event.data.get("override", False)))
         state.remember_ack(ack.target, Ack(moment, ack.override))
     for exp in list(state.open.values()):
         rule = pathway.find(exp.rule)
-        if rule is not None:
+        if rule is not None and kind in rule.answered_by:
             _update(state, exp, rule, event, moment, ack, now)
-    if event.type == ESCALATION_UPDATED and event.kind == "escalation_raised":
+    if event.type == ESCALATION_UPDATED and kind == "escalation_raised":
         _retime(state, event, pathway)
-    for rule in pathway.expectations:
-        if any(pattern.matches(event) for pattern in rule.opened_by):
+    opened: set[str] = set()
+    for rule, pattern in pathway.openers_by_kind.get(kind, ()):
+        if rule.id not in opened and pattern.matches(event):
+            opened.add(rule.id)
             open_expectation(state, rule, event, now)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Final
 
@@ -64,7 +65,7 @@ class Input:
     time: datetime
     data: Mapping[str, Any] = field(repr=False)
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """The pattern kind: an escalation update that closes the escalation counts as a resolution."""
         if self.type == ESCALATION_UPDATED and self.data.get("status") == "resolved":

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import timedelta
+from typing import TypeVar
 
 from followup.core.durations import Duration
 from followup.core.patterns import EventPattern, OpeningPattern
+
+
+T = TypeVar("T")
 
 
 class PathwayError(ValueError):
@@ -122,6 +127,13 @@ class ExpectationRule:
     def requirement_names(self) -> tuple[str, ...]:
         return tuple(requirement.name for requirement in self.satisfied_when)
 
+    @cached_property
+    def answered_by(self) -> frozenset[str]:
+        """The event kinds that can meet or cancel it (any other event passes it by)."""
+        kinds = {pattern.kind for pattern in self.cancelled_by}
+        kinds.update(s.pattern.kind for requirement in self.satisfied_when for s in requirement.any_of)
+        return frozenset(kinds)
+
 
 @dataclass(frozen=True)
 class FollowupPathway:
@@ -137,6 +149,22 @@ class FollowupPathway:
     def find(self, rule_id: str) -> ExpectationRule | None:
         return self._by_id.get(rule_id)
 
+    @cached_property
+    def remembered_by_kind(self) -> Mapping[str, tuple[EventPattern, ...]]:
+        return _by_kind((pattern.kind, pattern) for pattern in self.remembered)
+
+    @cached_property
+    def openers_by_kind(self) -> Mapping[str, tuple[tuple[ExpectationRule, EventPattern], ...]]:
+        """For each event kind, the (rule, opening pattern) pairs in pathway order."""
+        return _by_kind((p.kind, (rule, p)) for rule in self.expectations for p in rule.opened_by)
+
     @property
     def stamp(self) -> dict[str, str]:
         return {"id": self.id, "version": self.version}
+
+
+def _by_kind(pairs: Iterable[tuple[str, T]]) -> dict[str, tuple[T, ...]]:
+    table: dict[str, list[T]] = {}
+    for kind, item in pairs:
+        table.setdefault(kind, []).append(item)
+    return {kind: tuple(items) for kind, items in table.items()}

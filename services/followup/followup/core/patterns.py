@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from followup.core.inputs import Input
@@ -87,13 +88,13 @@ class EventPattern:
     kind: str
     constraints: tuple[tuple[str, frozenset[str]], ...]
 
-    @property
+    @cached_property
     def text(self) -> str:
         """Canonical wording, e.g. ``imaging: modality ct|mri; region whole_spine``."""
         parts = [f"{name} {'|'.join(sorted(values))}" for name, values in self.constraints]
         return f"{self.kind}: {'; '.join(parts)}" if parts else self.kind
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A short stable key for remembering the latest event that matched this pattern."""
         return hashlib.blake2b(self.text.encode(), digest_size=6).hexdigest()

@@ -200,33 +200,11 @@ class PatientExpectations:
     # --- serialisation -----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe. Step times are written as seconds after the clock start (``anchor``)."""
         return {
             "v": STATE_VERSION,
             "patient_id": self.patient_id,
-            "open": [
-                {
-                    "id": e.id,
-                    "rule": e.rule,
-                    "anchor": _iso(e.anchor),
-                    "deadline": _iso(e.deadline),
-                    "severity": e.severity,
-                    "escalations": list(e.escalations),
-                    "events": list(e.events),
-                    "met": dict(e.met),
-                    "steps": [
-                        [
-                            s.kind,
-                            s.level,
-                            _iso(s.due),
-                            s.notify,
-                            s.status,
-                            _iso(s.fired_at) if s.fired_at else None,
-                        ]
-                        for s in e.steps
-                    ],
-                }
-                for e in self.open.values()
-            ],
+            "open": [_open_to_dict(e) for e in self.open.values()],
             "closed": [
                 {
                     "id": c.id,
@@ -249,23 +227,6 @@ class PatientExpectations:
         if d.get("v") != STATE_VERSION:
             raise ValueError(f"unknown follow-up state version {d.get('v')!r}")
         parse = datetime.fromisoformat
-        open_ = {}
-        for e in d["open"]:
-            steps = [
-                Step(kind, level, parse(due), notify, status, parse(fired) if fired else None)
-                for kind, level, due, notify, status, fired in e["steps"]
-            ]
-            open_[e["id"]] = OpenExpectation(
-                e["id"],
-                e["rule"],
-                parse(e["anchor"]),
-                parse(e["deadline"]),
-                e["severity"],
-                list(e["escalations"]),
-                list(e["events"]),
-                dict(e["met"]),
-                steps,
-            )
         closed = {
             c["id"]: ClosedExpectation(
                 c["id"],
@@ -280,12 +241,63 @@ class PatientExpectations:
         }
         return cls(
             d["patient_id"],
-            open_,
+            {e["id"]: _open_from_dict(e) for e in d["open"]},
             closed,
             {key: Fact(parse(t), event_id) for key, (t, event_id) in d["facts"].items()},
             {target: Ack(parse(t), bool(override)) for target, (t, override) in d["acks"].items()},
             dict.fromkeys(d["seen"]),
         )
+
+
+def _open_to_dict(e: OpenExpectation) -> dict[str, Any]:
+    anchor = e.anchor
+    return {
+        "id": e.id,
+        "rule": e.rule,
+        "anchor": _iso(anchor),
+        "deadline_s": (e.deadline - anchor).total_seconds(),
+        "severity": e.severity,
+        "escalations": list(e.escalations),
+        "events": list(e.events),
+        "met": dict(e.met),
+        "steps": [
+            [
+                s.kind,
+                s.level,
+                (s.due - anchor).total_seconds(),
+                s.notify,
+                s.status,
+                _iso(s.fired_at) if s.fired_at else None,
+            ]
+            for s in e.steps
+        ],
+    }
+
+
+def _open_from_dict(e: dict[str, Any]) -> OpenExpectation:
+    anchor = datetime.fromisoformat(e["anchor"])
+    steps = [
+        Step(
+            kind,
+            level,
+            anchor + timedelta(seconds=due_s),
+            notify,
+            status,
+            datetime.fromisoformat(fired) if fired else None,
+        )
+        for kind, level, due_s, notify, status, fired in e["steps"]
+    ]
+    return OpenExpectation(
+        e["id"],
+        e["rule"],
+        anchor,
+        anchor + timedelta(seconds=e["deadline_s"]),
+        e["severity"],
+        list(e["escalations"]),
+        list(e["events"]),
+        dict(e["met"]),
+        steps,
+    )
 
 
 def _iso(moment: datetime) -> str:
