@@ -23,6 +23,7 @@ class DueIndex:
             return
         self._due[key] = due
         heapq.heappush(self._heap, (due, key))
+        self._compact()
 
     def pop_due(self, now: float) -> list[bytes]:
         """Keys whose next deadline is at or before ``now`` (each once); they must be set() again."""
@@ -33,10 +34,13 @@ class DueIndex:
             if self._due.get(key) == due:  # skip superseded heap entries
                 del self._due[key]
                 out.append(key)
-        if len(heap) > 4 * len(self._due) + 1024:  # drop superseded entries now and then
+        self._compact()
+        return out
+
+    def _compact(self) -> None:
+        if len(self._heap) > 4 * len(self._due) + 1024:  # drop superseded entries now and then
             self._heap = [(d, k) for k, d in self._due.items()]
             heapq.heapify(self._heap)
-        return out
 
     def backlog(self, now: float) -> int:
         return sum(1 for d in self._due.values() if d <= now)

@@ -1,0 +1,43 @@
+"""The followup timer's index: each due patient is handed out once, superseded deadlines never fire."""
+
+from __future__ import annotations
+
+import pytest
+
+from followup.due import DueIndex
+
+pytestmark = pytest.mark.unit
+
+
+def test_due_keys_come_out_once_in_time_order() -> None:
+    idx = DueIndex()
+    idx.set(b"a", 30.0)
+    idx.set(b"b", 10.0)
+    idx.set(b"c", 20.0)
+    assert idx.pop_due(5.0) == []
+    assert idx.pop_due(20.0) == [b"b", b"c"]
+    assert idx.pop_due(20.0) == []
+    assert len(idx) == 1 and idx.backlog(100.0) == 1
+
+
+def test_a_moved_deadline_fires_only_at_its_new_time() -> None:
+    idx = DueIndex()
+    idx.set(b"a", 10.0)
+    idx.set(b"a", 50.0)  # the step was met or re-planned
+    assert idx.pop_due(20.0) == []
+    assert idx.pop_due(50.0) == [b"a"]
+
+
+def test_cleared_deadline_never_fires() -> None:
+    idx = DueIndex()
+    idx.set(b"a", 10.0)
+    idx.set(b"a", None)
+    assert idx.pop_due(100.0) == [] and len(idx) == 0
+
+
+def test_heap_is_compacted_under_churn() -> None:
+    idx = DueIndex()
+    for i in range(10_000):
+        idx.set(b"k", float(i))
+    assert len(idx._heap) < 5_000
+    assert idx.pop_due(1e9) == [b"k"]
