@@ -35,6 +35,7 @@ _KIND_WORDS = {
     "care_step": "care step recorded",
     "escalation_raised": "escalation raised",
     "escalation_resolved": "escalation resolved",
+    "escalation_open": "an escalation open",
 }
 
 
@@ -149,10 +150,19 @@ def _satisfier(satisfier: Satisfier) -> str:
 
 
 def _condition(condition: Condition) -> str:
-    text = " or ".join(_pattern(p) for p in condition.any_recorded) + " is recorded"
-    if condition.unless_later:
-        text += ", with no later " + " or ".join(_pattern(p) for p in condition.unless_later)
-    return text
+    parts = []
+    recorded = [p for p in condition.any_recorded if p.kind != "escalation_open"]
+    if recorded:
+        text = " or ".join(_pattern(p) for p in recorded) + " is recorded"
+        if condition.unless_later:
+            text += ", with no later " + " or ".join(_pattern(p) for p in condition.unless_later)
+        parts.append(text)
+    for pattern in condition.any_recorded:
+        if pattern.kind == "escalation_open":
+            rules = next(values for name, values in pattern.constraints if name == "rules")
+            named = [f"{rule} {TRIAGE_RULES[rule]}" for rule in sorted(rules, key=_rule_order)]
+            parts.append(f"an escalation for {_or(named)} is open (not yet resolved)")
+    return "; or ".join(parts)
 
 
 def _pattern(pattern: EventPattern | OpeningPattern) -> str:

@@ -21,6 +21,10 @@ def apply_event(state: PatientExpectations, event: Input, now: datetime, pathway
     for pattern in pathway.remembered_by_kind.get(kind, ()):
         if pattern.matches(event):
             state.remember_fact(pattern.key, Fact(moment, event.id))
+    if kind == "escalation_raised":
+        state.remember_escalation(str(event.data["escalation_id"]), str(event.data["rule"]["id"]))
+    elif kind == "escalation_resolved":
+        state.remember_escalation(str(event.data["escalation_id"]), None)
     ack: _Acknowledgement | None = None
     if kind == "acknowledgement":
         ack = _Acknowledgement(str(event.data["target_id"]), bool(event.data.get("override", False)))

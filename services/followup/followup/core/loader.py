@@ -63,6 +63,7 @@ PATTERN_FIELDS: dict[str, dict[str, frozenset[str]]] = {
     "diagnosis": {"cancer_status": CANCER_STATUSES, "verification": VERIFICATIONS},
     "escalation_raised": {"rules": frozenset(TRIAGE_RULES), "severity": frozenset(SEVERITIES)},
     "escalation_resolved": {"rules": frozenset(TRIAGE_RULES)},
+    "escalation_open": {"rules": frozenset(TRIAGE_RULES)},
     "acknowledgement": {},
 }
 
@@ -298,7 +299,7 @@ def _condition(value: object, at: _At) -> Condition:
     def absolute(key: str, empty: bool) -> tuple[EventPattern, ...]:
         patterns = []
         for index, item in enumerate(_list(raw.get(key, []), at / key, empty=empty)):
-            pattern = _pattern(item, at / key / index, relative=frozenset())
+            pattern = _pattern(item, at / key / index, relative=frozenset(), state=key == "any_recorded")
             assert isinstance(pattern, EventPattern)  # relative patterns are refused above
             patterns.append(pattern)
         return tuple(patterns)
@@ -306,7 +307,9 @@ def _condition(value: object, at: _At) -> Condition:
     return Condition(absolute("any_recorded", empty=False), absolute("unless_later", empty=True))
 
 
-def _pattern(value: object, at: _At, relative: frozenset[str]) -> EventPattern | OpeningPattern:
+def _pattern(
+    value: object, at: _At, relative: frozenset[str], state: bool = False
+) -> EventPattern | OpeningPattern:
     raw = _mapping(value, at)
     if len(raw) != 1:
         raise at.error(
@@ -315,6 +318,8 @@ def _pattern(value: object, at: _At, relative: frozenset[str]) -> EventPattern |
     kind, body = next(iter(raw.items()))
     if kind not in PATTERN_FIELDS:
         raise at.error(f"unknown event kind {kind!r}; known: {', '.join(sorted(PATTERN_FIELDS))}")
+    if kind == "escalation_open" and not state:
+        raise at.error("escalation_open describes the record: use it under only_if.any_recorded")
     at = at / kind
     fields = _mapping({} if body is None else body, at)
     if "of" in fields:
@@ -343,8 +348,10 @@ def _pattern(value: object, at: _At, relative: frozenset[str]) -> EventPattern |
             else:
                 chosen.add(word)
         constraints.append((name, frozenset(chosen)))
-    if kind == "escalation_raised" and "rules" not in fields:
-        raise at.error("say which rules open it: rules: [R1, ...] or rules: any")
+    if kind in ("escalation_raised", "escalation_open") and "rules" not in fields:
+        raise at.error("say which rules: rules: [R1, ...] or rules: any")
+    if kind == "escalation_open" and fields["rules"] == "any":
+        constraints.append(("rules", frozenset(TRIAGE_RULES)))
     return EventPattern(kind, tuple(sorted(constraints)))
 
 
@@ -379,7 +386,8 @@ def _remembered(rules: list[ExpectationRule]) -> tuple[EventPattern, ...]:
                     found.setdefault(satisfier.pattern.key, satisfier.pattern)
         if rule.only_if is not None:
             for pattern in rule.only_if.any_recorded + rule.only_if.unless_later:
-                found.setdefault(pattern.key, pattern)
+                if pattern.kind != "escalation_open":
+                    found.setdefault(pattern.key, pattern)
     return tuple(found.values())
 
 

@@ -13,16 +13,14 @@ from followup.core.state import OpenExpectation, PatientExpectations, Step
 from followup.core.windows import condition_holds, in_window
 
 
-def open_expectation(
-    state: PatientExpectations, rule: ExpectationRule, event: Input, now: datetime
-) -> OpenExpectation | None:
-    """Open ``rule`` for ``event``, or join the open one; return the expectation if a new one was opened."""
+def open_expectation(state: PatientExpectations, rule: ExpectationRule, event: Input, now: datetime) -> None:
+    """Open ``rule`` for ``event``, or join the open one of the same episode (``repeat_opening: merge``)."""
     from_escalation = event.kind == "escalation_raised"
     ref = str(event.data["escalation_id"]) if from_escalation else event.id
-    if rule.only_if is not None and not condition_holds(rule.only_if, state.facts):
-        return None
+    if rule.only_if is not None and not condition_holds(rule.only_if, state):
+        return
     if _already_opened(state, rule.id, ref):
-        return None
+        return
     anchor = (escalation_anchor(event, rule.clock_starts) if from_escalation else event.time).astimezone(UTC)
     if rule.repeat_opening == "merge":
         for exp in state.open.values():
@@ -30,10 +28,10 @@ def open_expectation(
                 joined = exp.copy()
                 (joined.escalations if from_escalation else joined.events).append(ref)
                 state.open[exp.id] = joined
-                return None
+                return
     exp_id = expectation_id(state.patient_id, rule.id, ref)
     if exp_id in state.open or exp_id in state.closed:
-        return None
+        return
     severity = str(event.data["severity"]) if from_escalation else None
     timing = rule.timing_for(severity)
     exp = OpenExpectation(
@@ -49,7 +47,6 @@ def open_expectation(
     )
     state.open[exp_id] = exp
     _apply_record(state, rule, exp, now)
-    return exp
 
 
 def _already_opened(state: PatientExpectations, rule_id: str, ref: str) -> bool:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import timedelta
+from functools import cached_property
 from typing import TypeVar
 
 from followup.core.durations import Duration
 from followup.core.patterns import EventPattern, OpeningPattern
-
 
 T = TypeVar("T")
 

@@ -75,6 +75,8 @@ READERS: dict[str, dict[str, Reader]] = {
     },
     "escalation_raised": {"rules": _rule_id, "severity": _field("severity")},
     "escalation_resolved": {"rules": _rule_id},
+    # Not an event: "an escalation for these rules is open now" (conditions only).
+    "escalation_open": {"rules": _rule_id},
 }
 
 # Fields matched by "contains one of" (case-insensitive) instead of equality.
@@ -100,7 +102,7 @@ class EventPattern:
         return hashlib.blake2b(self.text.encode(), digest_size=6).hexdigest()
 
     def matches(self, event: Input) -> bool:
-        if event.kind != self.kind:
+        if event.kind != self.kind:  # never true for escalation_open, which describes the record
             return False
         readers = READERS[self.kind]
         data = event.data

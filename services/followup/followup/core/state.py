@@ -15,10 +15,11 @@ from typing import Any
 from followup.core.ids import reminder_id
 
 STATE_VERSION = 1
-SEEN_IDS_KEPT = 128  # input ids remembered to recognise a redelivery
+SEEN_IDS_KEPT = 64  # input ids remembered to recognise a redelivery (replays beyond are harmless)
 ACKS_KEPT = 32  # acknowledgement targets remembered (an acknowledgement may arrive before its escalation)
 CLOSED_KEPT = 64  # closed expectations remembered at most...
 CLOSED_KEPT_FOR = timedelta(days=30)  # ...and for at most this long after closing
+OPEN_ESCALATIONS_KEPT = 64  # open escalations remembered (id -> rule), for "while an escalation is open"
 
 
 @dataclass(slots=True)
@@ -100,6 +101,7 @@ class PatientExpectations:
     facts: dict[str, Fact] = field(default_factory=dict)
     acks: dict[str, Ack] = field(default_factory=dict)
     seen: dict[str, None] = field(default_factory=dict)
+    escalations: dict[str, str] = field(default_factory=dict)  # open escalation id -> rule id
 
     @classmethod
     def empty(cls, patient_id: str) -> PatientExpectations:
@@ -114,6 +116,7 @@ class PatientExpectations:
             dict(self.facts),
             dict(self.acks),
             dict(self.seen),
+            dict(self.escalations),
         )
 
     # --- questions -------------------------------------------------------------------------------
@@ -173,6 +176,14 @@ class PatientExpectations:
         while len(self.acks) > ACKS_KEPT:
             del self.acks[next(iter(self.acks))]
 
+    def remember_escalation(self, escalation_id: str, rule_id: str | None) -> None:
+        """Record an escalation as open (``rule_id``) or resolved (``None``)."""
+        self.escalations.pop(escalation_id, None)
+        if rule_id is not None:
+            self.escalations[escalation_id] = rule_id
+            while len(self.escalations) > OPEN_ESCALATIONS_KEPT:
+                del self.escalations[next(iter(self.escalations))]
+
     def remember_fact(self, key: str, fact: Fact) -> None:
         known = self.facts.get(key)
         if known is None or fact.time >= known.time:
@@ -181,7 +192,7 @@ class PatientExpectations:
     def close(self, exp: OpenExpectation, outcome: str, at: datetime) -> None:
         del self.open[exp.id]
         self.closed[exp.id] = ClosedExpectation(
-            exp.id, exp.rule, outcome, at, exp.escalations, exp.events, exp.reminder_ids()
+            exp.id, exp.rule, outcome, at, list(exp.escalations), list(exp.events), exp.reminder_ids()
         )
 
     def needs_prune(self, now: datetime) -> bool:
@@ -220,6 +231,7 @@ class PatientExpectations:
             "facts": {key: [_iso(f.time), f.event_id] for key, f in self.facts.items()},
             "acks": {target: [_iso(a.time), a.override] for target, a in self.acks.items()},
             "seen": list(self.seen),
+            "escalations": dict(self.escalations),
         }
 
     @classmethod
@@ -246,6 +258,7 @@ class PatientExpectations:
             {key: Fact(parse(t), event_id) for key, (t, event_id) in d["facts"].items()},
             {target: Ack(parse(t), bool(override)) for target, (t, override) in d["acks"].items()},
             dict.fromkeys(d["seen"]),
+            dict(d.get("escalations", {})),
         )
 
 
@@ -280,7 +293,7 @@ def _open_from_dict(e: dict[str, Any]) -> OpenExpectation:
         Step(
             kind,
             level,
-            anchor + timedelta(seconds=due_s),
+            anchor + timedelta(0, due_s),
             notify,
             status,
             datetime.fromisoformat(fired) if fired else None,
@@ -291,7 +304,7 @@ def _open_from_dict(e: dict[str, Any]) -> OpenExpectation:
         e["id"],
         e["rule"],
         anchor,
-        anchor + timedelta(seconds=e["deadline_s"]),
+        anchor + timedelta(0, e["deadline_s"]),
         e["severity"],
         list(e["escalations"]),
         list(e["events"]),

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from followup.core.ids import escalation_of, split_reminder_id
 from followup.core.pathway import Condition, ExpectationRule, Satisfier
-from followup.core.state import Fact, OpenExpectation
+from followup.core.patterns import EventPattern
+from followup.core.state import OpenExpectation, PatientExpectations
 
 
 def in_window(moment: datetime, exp: OpenExpectation, rule: ExpectationRule, satisfier: Satisfier) -> bool:
@@ -31,10 +32,23 @@ def names_reminder(target: str, exp: OpenExpectation) -> str | None:
     return kind if fired else None
 
 
-def condition_holds(condition: Condition, facts: dict[str, Fact]) -> bool:
-    """The latest ``any_recorded`` fact exists and no ``unless_later`` fact is later than it."""
-    recorded = [facts[p.key].time for p in condition.any_recorded if p.key in facts]
-    if not recorded:
-        return False
-    latest = max(recorded)
-    return not any(p.key in facts and facts[p.key].time > latest for p in condition.unless_later)
+def condition_holds(condition: Condition, state: PatientExpectations) -> bool:
+    """One ``any_recorded`` entry holds: an escalation of its rules is open, or the latest event matching
+    it is recorded and no ``unless_later`` event is later than that."""
+    facts = state.facts
+    recorded = [
+        facts[p.key].time for p in condition.any_recorded if p.kind != "escalation_open" and p.key in facts
+    ]
+    if recorded:
+        latest = max(recorded)
+        if not any(p.key in facts and facts[p.key].time > latest for p in condition.unless_later):
+            return True
+    open_rules = set(state.escalations.values())
+    return any(
+        p.kind == "escalation_open" and any(rule in open_rules for rule in _rules(p))
+        for p in condition.any_recorded
+    )
+
+
+def _rules(pattern: EventPattern) -> frozenset[str]:
+    return next((values for name, values in pattern.constraints if name == "rules"), frozenset())
