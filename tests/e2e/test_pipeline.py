@@ -140,7 +140,8 @@ def reminders(broker: BrokerInfo) -> Iterator[TopicReader]:
 def test_mscc_emergency_is_escalated_within_seconds_with_its_explanation(
     stack: Stack, timeline: Timeline, escalations: TopicReader
 ) -> None:
-    [esc] = escalations.wait_for(for_patient(timeline.a, "carepath.escalation.raised"), timeout=20)
+    raised = for_patient(timeline.a, "carepath.escalation.raised")
+    [esc] = escalations.wait_for(lambda r: raised(r) and r["data"]["rule"]["id"] == "R1", timeout=20)
     d = esc["data"]
     assert d["rule"]["id"] == "R1" and d["severity"] == "emergency"
     pain_id = timeline.posted[1]["id"]

@@ -1,0 +1,86 @@
+"""`make run` as a newcomer sees it: the demo driver as a real process, its output read like a person would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from carepath.resources import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def run_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREPATH_", "KAFKA_"))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "carepath.demo", "--no-colour", "--log-dir", str(tmp_path), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benign_case(
+    tmp_path: Path,
+) -> None:
+    proc = run_demo(tmp_path, "--duration", "45")
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
+    lines = out.splitlines()
+
+    def first(pattern: str) -> int:
+        for i, line in enumerate(lines):
+            if re.search(pattern, line):
+                return i
+        raise AssertionError(f"no line matches {pattern!r} in:\n{out}")
+
+    pain = first(r"-> demo-0001-\w+: pain reported")
+    r1 = first(r"RAISED\s+EMERGENCY R1 MSCC_SUSPECTED\s+patient demo-0001")
+    assert r1 > pain
+    assert "why:" in lines[r1 + 1]
+    # The emergency appears within seconds of its event, in simulated time well under an hour.
+    stamp = lambda i: int(lines[i][3:5]) * 60 + int(lines[i][6:8])  # noqa: E731 - [T+HH:MM]
+    assert stamp(r1) - stamp(pain) <= 30
+    overdue = first(r"REMINDER OVERDUE\s+F3 .*patient demo-0001")
+    assert stamp(overdue) >= stamp(r1) + 24 * 60 - 30
+    first(r"RAISED\s+URGENT\s+R2 .*patient demo-0002")
+    first(r"RAISED\s+EMERGENCY R6a .*patient demo-0004")
+    first(r"RESOLVED .*R1 .*patient demo-0005")
+    first(r"demo-0006-\w+: lab resulted REFUSED 422: /data/unit")
+    first(r"DEAD-LETTER \(http\)")
+    assert not [line for line in lines if re.search(r"(RAISED|REMINDER).*patient demo-0003", line)]
+    assert lines[-1] == "stopped: broker and services."
+
+
+def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
+    proc = run_demo(tmp_path)
+    assert proc.stdout is not None
+    pids: list[int] = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        pids += [int(p) for p in re.findall(r"pid (\d+)", line)]
+        if "RAISED" in line or time.monotonic() > deadline:
+            break
+    assert len(pids) == 4, f"expected the broker and three services, saw pids {pids}"
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert "stopped: broker and services." in rest
+    assert [p for p in pids if _alive(p)] == []
