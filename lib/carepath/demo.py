@@ -127,7 +127,11 @@ class Demo:
                     elif rec.get("subject") not in patients or rec.get("id") in self.seen:
                         continue
                     self.seen.add(str(rec.get("id")))
-                    print(f"{self.stamp()} " + render(tp.topic, m.value, colour=self.colour), flush=True)
+                    print(
+                        f"{self.stamp()} "
+                        + render(tp.topic, m.value, colour=self.colour, time_scale=self.stack.time_scale),
+                        flush=True,
+                    )
                     self._plan_ack(rec)
         consumer.close()
 
@@ -171,7 +175,9 @@ def _summary(data: dict[str, Any]) -> str:
     parts = []
     for k, v in data.items():
         if isinstance(v, list):
-            v = ", ".join(str(x.get("code", x)) if isinstance(x, dict) else str(x) for x in v)
+            v = ", ".join(
+                f"{x.get('code')} ({x.get('certainty')})" if isinstance(x, dict) else str(x) for x in v
+            )
         elif isinstance(v, dict):
             v = ", ".join(f"{a}={b}" for a, b in v.items())
         parts.append(f"{k}={v}")
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("starting the broker ...", flush=True)
         bootstrap = stack.start_broker()
-        print(f"  broker at {bootstrap}" + (" (embedded, in memory)" if stack.broker else ""), flush=True)
+        where = f" (embedded, in memory, pid {stack.broker.pid})" if stack.broker else ""
+        print(f"  broker at {bootstrap}{where}", flush=True)
         for name, module, port_var in (
             ("intake", "intake", "CAREPATH_INTAKE_PORT"),
             ("triage", "triage", "CAREPATH_TRIAGE_PORT"),
@@ -208,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         for svc in stack.services.values():
             print(f"starting {svc.name} ...", flush=True)
             svc.wait_ready(90)
-            print(f"  {svc.name} ready: {svc.url}/metrics", flush=True)
+            pid = svc.proc.pid if svc.proc else "?"
+            print(f"  {svc.name} ready (pid {pid}): {svc.url}/metrics", flush=True)
         print(f"  intake API docs: {stack.intake_url}/docs  (token: {stack.token})")
         print(
             f"  tail a topic:    .venv/bin/python -m carepath.tail care.escalations --bootstrap {bootstrap}\n"

@@ -23,10 +23,12 @@ def _hhmm(value: Any) -> str:
         t = envelope.parse_time(str(value))
     except ValueError:
         return str(value)
-    return t.strftime("%a %H:%M")
+    return t.strftime("%a %d %b %H:%M")
 
 
-def render(topic: str, value: bytes, *, colour: bool = False) -> str:
+def render(topic: str, value: bytes, *, colour: bool = False, time_scale: float = 1.0) -> str:
+    """``time_scale``: how much faster than real time the services' clock runs (the demo's), so that
+    lateness is shown in real seconds."""
     try:
         rec = envelope.decode(value)
     except ValueError:
@@ -39,7 +41,7 @@ def render(topic: str, value: bytes, *, colour: bool = False) -> str:
     if etype.startswith("carepath.escalation.") and "severity" in data:
         return _escalation(rec, data, colour)
     if etype.startswith("carepath.reminder."):
-        return _reminder(rec, data, colour)
+        return _reminder(rec, data, colour, time_scale)
     if "reason" in rec and "channel" in rec:
         return f"DEAD-LETTER ({rec['channel']}): {rec['reason']}"
     if etype:
@@ -68,10 +70,10 @@ def _escalation(rec: dict[str, Any], d: dict[str, Any], colour: bool) -> str:
     return "\n".join(lines)
 
 
-def _reminder(rec: dict[str, Any], d: dict[str, Any], colour: bool) -> str:
+def _reminder(rec: dict[str, Any], d: dict[str, Any], colour: bool, time_scale: float) -> str:
     exp = d.get("expectation") or {}
     kind = str(d.get("kind", "")).upper()
-    late = float(d.get("lateness_seconds") or 0)
+    late = float(d.get("lateness_seconds") or 0) / time_scale
     head = (
         f"REMINDER {kind:8} {exp.get('id', '?')} level {d.get('level')} -> {d.get('notify')}  "
         f"patient {rec.get('subject')}"
@@ -80,6 +82,8 @@ def _reminder(rec: dict[str, Any], d: dict[str, Any], colour: bool) -> str:
     lines = [
         _c(head, key, colour),
         f"         awaiting: {d.get('expected', '')} (due {_hhmm(d.get('due_at'))})"
-        + (f", fired {late:.1f}s late" if late >= 1 else ""),
+        + (f", fired {late:.1f} s late" if late >= 1 else ""),
     ]
+    if d.get("escalation_id"):
+        lines.append(f"         about: escalation {d['escalation_id']}")
     return "\n".join(lines)

@@ -156,7 +156,9 @@ def benign(patient: str, when: datetime, rng: random.Random) -> dict[str, Any]:
         return _ce(patient, 0, PAIN, when, _benign_pain(rng, cancer=False))
     if pick < 0.85:
         return _ce(patient, 0, LAB, when, _calcium(rng))
-    return _ce(patient, 0, CARE_STEP, when, {"step": "clinician_review", "conclusion": "non_specific_back_pain"})
+    return _ce(
+        patient, 0, CARE_STEP, when, {"step": "clinician_review", "conclusion": "non_specific_back_pain"}
+    )
 
 
 def _ce(patient: str, n: int, etype: str, when: datetime, data: dict[str, Any]) -> dict[str, Any]:
@@ -187,9 +189,11 @@ def _timeline(rng: random.Random, base: datetime) -> tuple[list[Step], bool]:
     elif kind == "r2":
         steps.append((PAIN, _r2_pain(rng)))
     else:
-        steps.append((PAIN, _benign_pain(rng, cancer)))
-    if rng.random() < 0.3:
-        steps.append((PAIN, _benign_pain(rng, cancer) if kind != "r2" else _r2_pain(rng)))
+        first = _benign_pain(rng, cancer)
+        steps.append((PAIN, first))
+        if rng.random() < 0.3:  # a follow-up report: about the same, often better
+            again = dict(first, nrs=max(0, first["nrs"] - rng.choice((0, 1, 1, 2))), improving=True)
+            steps.append((PAIN, again))
 
     extras: list[Step] = []
     if rng.random() < 0.2:
@@ -227,8 +231,10 @@ def _weighted(rng: random.Random, options: Sequence[tuple[str, int]]) -> str:
     return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
 
 
-def _age(rng: random.Random, base: datetime, data: dict[str, Any], low: int, high: int) -> None:
-    age = rng.randint(low, high)
+def _age(
+    rng: random.Random, base: datetime, data: dict[str, Any], low: int, high: int, mode: int | None = None
+) -> None:
+    age = round(rng.triangular(low, high, mode)) if mode is not None else rng.randint(low, high)
     if rng.random() < 0.5:
         data["age_years"] = age
     else:
@@ -236,7 +242,9 @@ def _age(rng: random.Random, base: datetime, data: dict[str, Any], low: int, hig
 
 
 def _cancer_diagnosis(rng: random.Random, base: datetime, kind: str) -> dict[str, Any]:
-    status = "active" if kind == "r1" else _weighted(rng, (("active", 60), ("remission", 25), ("history", 15)))
+    status = (
+        "active" if kind == "r1" else _weighted(rng, (("active", 60), ("remission", 25), ("history", 15)))
+    )
     cancer: dict[str, Any] = {"primary_site": _weighted(rng, _PRIMARIES), "status": status}
     if rng.random() < 0.7:
         cancer["spinal_metastases"] = _weighted(
@@ -249,7 +257,7 @@ def _cancer_diagnosis(rng: random.Random, base: datetime, kind: str) -> dict[str
 
 def _other_diagnosis(rng: random.Random, base: datetime) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    _age(rng, base, data, 18, 85)
+    _age(rng, base, data, 18, 85, mode=38)
     if rng.random() < 0.03:
         data["risk_factors"] = [rng.choice(["immunosuppression", "recent_infection"])]
     return data
@@ -261,7 +269,7 @@ def _benign_pain(rng: random.Random, cancer: bool) -> dict[str, Any]:
         "site": ["lumbar"] if rng.random() < 0.85 else ["lumbar", "sacral"],
     }
     if rng.random() < 0.6:
-        data["duration_days"] = rng.randint(1, 42)
+        data["duration_days"] = rng.randint(1, 21) if rng.random() < 0.85 else rng.randint(28, 120)
     if not cancer:
         data["character"] = ["mechanical"] if rng.random() < 0.8 else ["mechanical", "radicular"]
         if rng.random() < 0.4:

@@ -1,0 +1,141 @@
+"""python -m carepath.bench [--quick] [--phases raw,naive,...] [--out FILE]: run the bench, print, save."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from carepath.bench import machine, report, workload
+from carepath.bench.context import Console, Context
+from carepath.bench.params import Params
+
+# name -> module (each has ``run(ctx) -> dict``), in the order they run; never two at once.
+PHASES: dict[str, str] = {
+    "raw": "carepath.bench.phase_raw",
+    "naive": "carepath.bench.phase_naive",
+    "triage": "carepath.bench.phase_triage",
+    "pipeline": "carepath.bench.phase_pipeline",
+    "latency": "carepath.bench.phase_latency",
+    "reminders": "carepath.bench.phase_reminders",
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m carepath.bench",
+        description="Throughput, latency percentiles and peak memory beside the raw broker ceiling.",
+    )
+    p.add_argument("--quick", action="store_true", help="smaller numbers: about a minute")
+    p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+    p.add_argument(
+        "--out", type=Path, default=None, help="result file (default bench-results/bench-<time>.json)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="workload seed")
+    p.add_argument("--patients", type=int, default=None, help="synthetic patients (triage backlog)")
+    p.add_argument("--pipeline-seconds", type=float, default=None, help="sustained HTTP load duration")
+    p.add_argument("--latency-seconds", type=float, default=None, help="paced 1,000 ev/s run duration")
+    p.add_argument("--time-scale", type=float, default=None, help="clock scale of the reminder phase")
+    args = p.parse_args(argv)
+    unknown = [x for x in args.phases.split(",") if x and x not in PHASES]
+    if unknown:
+        p.error(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")
+    return args
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    params = (Params.quick() if args.quick else Params()).with_overrides(
+        seed=args.seed,
+        patients=args.patients,
+        pipeline_seconds=args.pipeline_seconds,
+        latency_seconds=args.latency_seconds,
+        reminder_scale=args.time_scale,
+    )
+    started_at = datetime.now(UTC)
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("bench-results") / f"bench-{stamp}.json"
+    log_dir = out.parent / f"logs-{stamp}"
+    console = Console()
+    tag = uuid.uuid4().hex[:6]
+    selected = [name for name in PHASES if name in args.phases.split(",")]
+    about = machine.describe()
+
+    console.say(f"{about['nproc']} cpu(s), Python {about['python']}, broker: {about['broker']}")
+    console.say(f"phases: {', '.join(selected)}; logs in {log_dir}")
+    console.phase = "workload"
+    t = time.perf_counter()
+    base = started_at.replace(microsecond=0)
+    # Fresh embedded brokers hold nothing else, so the patients need no run tag (same seed, same bytes).
+    prefix = f"bench-{tag}-" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "bench-"
+    wl = workload.generate(params.patients, params.seed, base, prefix=prefix)
+    checked = workload.validate_sample(wl.events)
+    gc.freeze()  # the workload is long-lived: keep the collector from walking it during measurements
+    console.say(
+        f"{len(wl.events):,} events for {wl.patients:,} patients ({wl.red_flag_patients:,} with MSCC red flags), "
+        f"{wl.mean_bytes:.0f} bytes on average, {checked} checked against the contract, "
+        f"{time.perf_counter() - t:.1f} s"
+    )
+    ctx = Context(params, wl, log_dir, console, tag)
+
+    results: dict[str, dict[str, Any]] = {"workload": wl.describe()}
+    errors: dict[str, str] = {}
+    interrupted = False
+    for name in selected:
+        console.phase = name
+        phase_started = time.monotonic()
+        try:
+            run: Callable[[Context], dict[str, Any]] = importlib.import_module(PHASES[name]).run
+            figures = run(ctx)
+            figures["phase_seconds"] = round(time.monotonic() - phase_started, 1)
+            results[name] = figures
+        except KeyboardInterrupt:
+            console.say("interrupted: every process started has been stopped")
+            interrupted = True
+            break
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            (log_dir / f"{name}-error.txt").write_text(traceback.format_exc())
+            console.say(f"FAILED: {errors[name]} (traceback in {log_dir / f'{name}-error.txt'})")
+
+    console.phase = "report"
+    elapsed = time.monotonic() - console.started
+    print()
+    print(report.render(results))
+    for name, message in errors.items():
+        print(f"phase {name} failed: {message}")
+    doc = report.document(
+        results=results,
+        errors=errors,
+        machine=about,
+        params=params.as_dict() | {"quick": args.quick, "phases": selected},
+        started_at=started_at.isoformat(),
+        seconds=elapsed,
+        interrupted=interrupted,
+    )
+    report.write_json(out, doc)
+    print(f"\n{len(doc['missed'])} target(s) MISSED; every figure is in {out} (whole run {elapsed:.0f} s)")
+    if interrupted:
+        return 130
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Phase 4: one triage worker (``python -m triage``) draining a backlog of every synthetic patient.
+
+The backlog is loaded into ``clinical.events`` before the worker starts; its rate is read from its own
+``carepath_events_consumed_total`` while it drains, and its peak memory (VmHWM) once every patient is
+in its state table. The triage core is then run in-process over the same events, without a broker, as
+the reference for what the worker's shell and the broker cost.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from carepath import topics
+from carepath.bench import kafka_io, probes
+from carepath.bench.context import Context
+from carepath.bench.stacks import phase_stack, start_service
+from carepath.bench.stats import drain_rate, partial_rate, rate
+from carepath.bench.workload import Event
+
+CORE_BATCH = 1000  # as the worker's default CAREPATH_TRIAGE_BATCH_MAX
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    events = ctx.workload.events
+    n = len(events)
+    out: dict[str, Any] = {"events": n}
+    with phase_stack(ctx, "triage") as stack:
+        assert stack.bootstrap
+        before = kafka_io.record_count(stack.bootstrap, topics.CLINICAL_EVENTS) if ctx.external else 0
+        seconds = kafka_io.produce(stack.bootstrap, topics.CLINICAL_EVENTS, events)
+        ctx.say(
+            f"backlog of {n:,} events for {ctx.workload.patients:,} patients loaded "
+            f"({rate(n, seconds):,.0f}/s); starting one triage worker"
+        )
+        svc = start_service(stack, "triage", ctx.params.ready_timeout_s)
+        ctx.say("worker ready; draining")
+        sampler = probes.Sampler(lambda: probes.consumed(svc.url)).start()
+        target = before + n
+        try:
+            complete = sampler.wait_for(
+                target,
+                ctx.params.drain_timeout_s,
+                lambda c: ctx.say(f"{c - before:,.0f} of {n:,} consumed"),
+            )
+        finally:
+            sampler.stop()
+        pid = svc.proc.pid if svc.proc else None
+        rss = probes.peak_rss_mb(pid)
+        escalations = probes.gauge(svc.url, "carepath_escalations_total")
+        svc.stop()
+    drained = drain_rate(sampler.samples, target)
+    per_s, span = drained if drained else partial_rate(sampler.samples)
+    consumed = int(sampler.last - before)
+    in_state = ctx.workload.patients if complete else len({e.key for e in events[:consumed]})
+    ctx.say(
+        f"one worker: {per_s:,.0f} events/s over {span:.1f} s, {consumed:,} of {n:,} consumed, "
+        f"peak RSS {rss or 0:.0f} MB with {in_state:,} patients in state"
+        + ("" if complete else f" (NOT drained within {ctx.params.drain_timeout_s:.0f} s)")
+    )
+    out |= {
+        "consumed": consumed,
+        "complete": complete,
+        "seconds": round(span, 2),
+        "worker_per_s": round(per_s),
+        "patients_in_state": in_state,
+        "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        "escalations_published": int(escalations),
+    }
+    out |= core_rate(ctx, events)
+    return out
+
+
+def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
+    """``triage.batch.run_batch`` in this process over the same events, state in a dict, no broker."""
+    from triage.batch import Incoming, run_batch
+    from triage.core import load_pathway
+    from triage.settings import TriageSettings
+
+    pathway = load_pathway(TriageSettings().pathway_dir)
+    states: dict[bytes, bytes] = {}
+    now = datetime.now(UTC)
+    stamp = time.time()
+    done = escalations = failures = 0
+    started = time.perf_counter()
+    for i in range(0, len(events), CORE_BATCH):
+        batch = [Incoming(e.key, e.value, stamp) for e in events[i : i + CORE_BATCH]]
+        result = run_batch(batch, states.get, now, pathway)
+        states.update(result.states)
+        done += len(batch)
+        escalations += len(result.outgoing)
+        failures += len(result.failures)
+        if time.perf_counter() - started > ctx.params.core_max_s:
+            break
+    seconds = time.perf_counter() - started
+    per_s = rate(done, seconds)
+    state_bytes = sum(len(v) for v in states.values()) / len(states) if states else 0.0
+    ctx.say(
+        f"triage core in-process: {per_s:,.0f} events/s ({done:,} events, {escalations:,} escalations, "
+        f"{failures} failures, {state_bytes:.0f} bytes of state per patient)"
+    )
+    return {
+        "core_events": done,
+        "core_per_s": round(per_s),
+        "core_escalations": escalations,
+        "core_failures": failures,
+        "core_state_bytes_per_patient": round(state_bytes),
+    }

@@ -1,0 +1,204 @@
+"""The bench's verdict: each figure beside its target, the pipeline beside the raw ceiling, the JSON file.
+
+Pure apart from :func:`write_json`: results in, text and documents out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Results = Mapping[str, Mapping[str, Any]]
+
+MET = "met"
+MISSED = "MISSED"
+NOT_MEASURED = "n/a"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float | None
+    unit: str
+    op: Literal[">=", "<="]
+    limit: float
+
+    @property
+    def status(self) -> str:
+        if self.value is None:
+            return NOT_MEASURED
+        ok = self.value >= self.limit if self.op == ">=" else self.value <= self.limit
+        return MET if ok else MISSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "target": f"{self.op} {self.limit:g}",
+            "status": self.status,
+        }
+
+
+def fmt(value: float | None, unit: str) -> str:
+    """A figure for people: thousands separated, sensible precision, its unit."""
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.1f}x"
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "s":
+        return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:,.0f} {unit}"
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """A plain text table; columns listed in ``right`` are right-aligned (numbers)."""
+    widths = [len(h) for h in header]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {list(row)} has {len(row)} cells, the header {len(header)}")
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def _get(results: Results, phase: str, *path: str) -> float | None:
+    node: Any = results.get(phase)
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(results: Results) -> list[Target]:
+    """The project's targets, each with the figure measured for it (None when its phase did not run)."""
+    patients = _get(results, "triage", "patients_in_state")
+    in_state = f"{patients:,.0f} patients in state" if patients is not None else "patients in state"
+    out = [
+        Target(
+            "end to end, intake -> triage -> followup",
+            _get(results, "pipeline", "end_to_end_per_s"),
+            "ev/s",
+            ">=",
+            5000,
+        ),
+        Target(
+            "triage, one worker draining a backlog",
+            _get(results, "triage", "worker_per_s"),
+            "ev/s",
+            ">=",
+            20000,
+        ),
+        Target(
+            "triage worker / naive Faust stage",
+            _ratio(_get(results, "triage", "worker_per_s"), _get(results, "naive", "drained_per_s")),
+            "x",
+            ">=",
+            3.0,
+        ),
+        Target(
+            "p99 intake accept -> escalation published, 1,000 ev/s",
+            _get(results, "latency", "latency_ms", "p99"),
+            "ms",
+            "<=",
+            50,
+        ),
+        Target("reminder lateness p99", _get(results, "reminders", "lateness_s", "p99"), "s", "<=", 1.0),
+        Target(f"triage peak RSS, {in_state}", _get(results, "triage", "peak_rss_mb"), "MB", "<=", 300),
+    ]
+    for service in ("intake", "triage", "followup"):
+        out.append(
+            Target(
+                f"{service} peak RSS, end-to-end run",
+                _get(results, "pipeline", "peak_rss_mb", service),
+                "MB",
+                "<=",
+                300,
+            )
+        )
+    return out
+
+
+def ceiling_rows(results: Results) -> list[list[str]]:
+    """Throughput figures beside the raw broker ceiling (the best produce+consume rate of one client)."""
+    ceiling = _get(results, "raw", "ceiling_per_s")
+    figures = [
+        ("raw kafka-python produce, acks=all", _get(results, "raw", "kafka_python_produce_per_s")),
+        ("raw kafka-python consume", _get(results, "raw", "kafka_python_consume_per_s")),
+        ("raw aiokafka produce, acks=all", _get(results, "raw", "aiokafka_produce_per_s")),
+        ("raw aiokafka consume", _get(results, "raw", "aiokafka_consume_per_s")),
+        ("raw produce+consume ceiling", ceiling),
+        ("naive Faust stage (decode, forward 1 by 1)", _get(results, "naive", "drained_per_s")),
+        ("triage core in-process (no broker)", _get(results, "triage", "core_per_s")),
+        ("triage, one worker", _get(results, "triage", "worker_per_s")),
+        ("intake accepted (HTTP batches)", _get(results, "pipeline", "intake_accepted_per_s")),
+        ("end to end (all stages done)", _get(results, "pipeline", "end_to_end_per_s")),
+    ]
+    rows = []
+    for name, value in figures:
+        share = _ratio(value, ceiling)
+        rows.append([name, fmt(value, "ev/s"), fmt(share * 100 if share is not None else None, "%")])
+    return rows
+
+
+def render(results: Results) -> str:
+    rows = [
+        [t.name, fmt(t.value, t.unit), f"{t.op} {fmt(t.limit, t.unit)}", t.status] for t in targets(results)
+    ]
+    parts = [
+        format_table(["target", "measured", "target", "status"], rows, right=(1, 2)),
+        "",
+        format_table(["throughput", "measured", "of raw ceiling"], ceiling_rows(results), right=(1, 2)),
+    ]
+    return "\n".join(parts)
+
+
+def document(
+    *,
+    results: Results,
+    errors: Mapping[str, str],
+    machine: Mapping[str, Any],
+    params: Mapping[str, Any],
+    started_at: str,
+    seconds: float,
+    interrupted: bool,
+) -> dict[str, Any]:
+    ts = targets(results)
+    return {
+        "started_at": started_at,
+        "seconds": round(seconds, 1),
+        "interrupted": interrupted,
+        "machine": dict(machine),
+        "parameters": dict(params),
+        "targets": [t.as_dict() for t in ts],
+        "missed": [t.name for t in ts if t.status == MISSED],
+        "phases": {k: dict(v) for k, v in results.items()},
+        "errors": dict(errors),
+    }
+
+
+def write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
