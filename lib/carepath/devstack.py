@@ -131,9 +131,8 @@ class Stack:
         env.update(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                "CAREPATH_BROKER_PROFILE": "embedded"
-                if self.broker
-                else os.environ.get("CAREPATH_BROKER_PROFILE", "kafka"),
+                "CAREPATH_BROKER_PROFILE": self.profile
+                or ("embedded" if self.broker else os.environ.get("CAREPATH_BROKER_PROFILE", "kafka")),
                 "CAREPATH_ENVIRONMENT": "development",
                 "CAREPATH_INTAKE_TOKENS": self.token,
                 "CAREPATH_TIME_SCALE": str(self.time_scale),

@@ -45,7 +45,7 @@ def configure(service: str, level: str = "info") -> None:
     lvl = getattr(logging, level.upper())
     logging.basicConfig(stream=sys.stderr, level=lvl, format="%(message)s")
     for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
+        logging.getLogger(noisy).setLevel(lvl if lvl <= logging.DEBUG else max(lvl, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
