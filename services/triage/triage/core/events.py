@@ -1,0 +1,184 @@
+"""Clinical events as the core reads them: the CloudEvent envelope reduced to what the rules need.
+
+Intake has already validated every event against its JSON Schema. ``parse_event`` still checks the
+fields triage reads (present, of the right type), so that an event which somehow bypassed intake is
+refused here with a clear message instead of failing half-way through the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from triage.core.times import parse_instant
+from triage.core.units import UnitError, factor
+
+PAIN = "carepath.pain.reported.v1"
+IMAGING = "carepath.imaging.resulted.v1"
+TREATMENT = "carepath.treatment.changed.v1"
+LAB = "carepath.lab.resulted.v1"
+DIAGNOSIS = "carepath.diagnosis.recorded.v1"
+CARE_STEP = "carepath.care_step.recorded.v1"
+
+ESCALATION_RAISED = "carepath.escalation.raised.v1"
+ESCALATION_UPDATED = "carepath.escalation.updated.v1"
+ESCALATION_RESOLVED = "carepath.escalation.resolved.v1"
+
+
+class EventError(ValueError):
+    """A CloudEvent triage cannot read; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalEvent:
+    id: str
+    type: str
+    patient_id: str
+    time: datetime  # when it happened clinically, UTC
+    data: Mapping[str, Any]
+
+
+def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
+    if not isinstance(cloudevent, Mapping):
+        raise EventError("the event is not a JSON object")
+    event_id = _text(cloudevent, "id", "/id")
+    event_type = _text(cloudevent, "type", "/type")
+    subject = _text(cloudevent, "subject", "/subject")
+    raw_time = _text(cloudevent, "time", "/time")
+    try:
+        moment = parse_instant(raw_time)
+    except ValueError:
+        raise EventError(f"/time: {raw_time!r} is not an RFC 3339 date-time with an offset") from None
+    data = cloudevent.get("data")
+    if not isinstance(data, Mapping):
+        raise EventError("/data: must be an object")
+    check = _CHECKS.get(event_type)
+    if check is not None:
+        check(data)
+    return ClinicalEvent(event_id, event_type, subject, moment, data)
+
+
+def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise EventError(f"{where}: must be a non-empty string")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _require(data: Mapping[str, Any], key: str, ok: bool, expected: str) -> None:
+    if not ok:
+        raise EventError(f"/data/{key}: must be {expected}")
+
+
+def _strings(data: Mapping[str, Any], key: str, required: bool = False) -> None:
+    value = data.get(key)
+    if value is None and not required:
+        return
+    _require(
+        data,
+        key,
+        isinstance(value, list) and all(isinstance(v, str) for v in value) and (bool(value) or not required),
+        "a list of codes",
+    )
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> None:
+    value = data.get(key)
+    _require(data, key, value is None or isinstance(value, str), "a code")
+
+
+def _check_pain(data: Mapping[str, Any]) -> None:
+    nrs = data.get("nrs")
+    _require(
+        data, "nrs", isinstance(nrs, int) and not isinstance(nrs, bool) and 0 <= nrs <= 10, "an integer 0-10"
+    )
+    _strings(data, "site", required=True)
+    for key in ("character", "systemic", "neurological"):
+        _strings(data, key)
+    for key in ("neurological_status", "weakness_severity"):
+        _optional_text(data, key)
+    improving = data.get("improving")
+    _require(data, "improving", improving is None or isinstance(improving, bool), "true or false")
+    duration = data.get("duration_days")
+    _require(
+        data, "duration_days", duration is None or (_number(duration) and duration >= 0), "a number >= 0"
+    )
+    onset = data.get("onset")
+    if onset is not None:
+        try:
+            _require(data, "onset", isinstance(onset, str), "a date-time")
+            parse_instant(onset)
+        except ValueError:
+            raise EventError("/data/onset: must be an RFC 3339 date-time with an offset") from None
+
+
+def _check_imaging(data: Mapping[str, Any]) -> None:
+    for key in ("modality", "region", "report_status"):
+        _require(data, key, isinstance(data.get(key), str), "a code")
+    findings = data.get("findings", [])
+    _require(data, "findings", isinstance(findings, list), "a list of findings")
+    for index, finding in enumerate(findings):
+        ok = isinstance(finding, Mapping) and isinstance(finding.get("code"), str)
+        ok = ok and isinstance(finding.get("certainty"), str)
+        _require(data, f"findings/{index}", ok, "an object with code and certainty")
+    sins = data.get("sins_score")
+    ok = sins is None or (isinstance(sins, int) and not isinstance(sins, bool) and 0 <= sins <= 18)
+    _require(data, "sins_score", ok, "an integer 0-18")
+
+
+def _check_lab(data: Mapping[str, Any]) -> None:
+    _require(data, "test", isinstance(data.get("test"), str), "a code")
+    value: Any = data.get("value")
+    _require(data, "value", _number(value) and value >= 0, "a number >= 0")
+    unit = data.get("unit")
+    _require(data, "unit", isinstance(unit, str), "a unit")
+    try:
+        factor(str(data["test"]), str(unit))
+    except UnitError as exc:
+        raise EventError(f"/data/unit: {exc}") from None
+    reference = data.get("reference_range")
+    if reference is not None:
+        ok = isinstance(reference, Mapping) and all(_number(reference[k]) for k in reference)
+        _require(data, "reference_range", ok, "an object with numeric low and high")
+    _optional_text(data, "abnormal_flag")
+
+
+def _check_diagnosis(data: Mapping[str, Any]) -> None:
+    cancer = data.get("cancer")
+    if cancer is not None:
+        ok = isinstance(cancer, Mapping) and isinstance(cancer.get("primary_site"), str)
+        ok = ok and isinstance(cancer.get("status"), str)
+        _require(data, "cancer", ok, "an object with primary_site and status")
+    _strings(data, "risk_factors")
+    birth = data.get("birth_date")
+    if birth is not None:
+        try:
+            _require(data, "birth_date", isinstance(birth, str), "a date YYYY-MM-DD")
+            date.fromisoformat(birth)
+        except ValueError:
+            raise EventError("/data/birth_date: must be a date YYYY-MM-DD") from None
+    age = data.get("age_years")
+    ok = age is None or (isinstance(age, int) and not isinstance(age, bool) and 0 <= age <= 130)
+    _require(data, "age_years", ok, "an integer 0-130")
+    _optional_text(data, "verification")
+
+
+def _check_care_step(data: Mapping[str, Any]) -> None:
+    _require(data, "step", isinstance(data.get("step"), str), "a code")
+    _optional_text(data, "conclusion")
+    _optional_text(data, "decision")
+
+
+_CHECKS = {
+    PAIN: _check_pain,
+    IMAGING: _check_imaging,
+    LAB: _check_lab,
+    DIAGNOSIS: _check_diagnosis,
+    CARE_STEP: _check_care_step,
+}

@@ -1,0 +1,179 @@
+"""Questions the rules ask of a patient's state: cancer history, age, pain reports, labs, imaging.
+
+A thin read-only view over the state dict; it computes nothing until a rule asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from triage.core.times import MICROS_PER_DAY, utc_date
+
+Entry = Mapping[str, Any]
+FeatureFields = tuple[tuple[str, frozenset[str]], ...]
+WITHDRAWN = frozenset({"refuted", "entered_in_error"})
+RAISED_FLAGS = frozenset({"H", "HH"})
+NO_STATUS = "new"  # a pain report without neurological_status: the features are new
+
+# What a rule can read. A rule is evaluated again only when an event changed one of these (or an
+# escalation opened or closed, for rules that read "open"): its answer cannot change otherwise.
+PAIN_FACTS = "pain"
+CANCER_FACTS = "cancer"
+RISK_FACTS = "risk"
+AGE_FACTS = "age"
+LAB_FACTS = "labs"
+IMAGING_FACTS = "imaging"
+STEP_FACTS = "steps"
+OPEN_ESCALATIONS = "open"
+ALL_FACTS = frozenset(
+    {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
+)
+
+
+class Facts:
+    __slots__ = ("d",)
+
+    def __init__(self, d: Mapping[str, Any]) -> None:
+        self.d = d
+
+    # --- background -------------------------------------------------------------------------------
+
+    def cancers(
+        self, sites: frozenset[str], statuses: frozenset[str] | None = None
+    ) -> list[tuple[str, Entry]]:
+        """Recorded cancers (not refuted or entered in error) of these primaries and statuses."""
+        recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
+        return [
+            (site, entry)
+            for site, entry in recorded.items()
+            if site in sites
+            and entry["verification"] not in WITHDRAWN
+            and (statuses is None or entry["status"] in statuses)
+        ]
+
+    def spinal_metastases(self, values: frozenset[str]) -> list[tuple[str, Entry]]:
+        recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
+        return [
+            (site, entry)
+            for site, entry in recorded.items()
+            if entry["verification"] not in WITHDRAWN and entry.get("spinal_metastases") in values
+        ]
+
+    def risk_factors(self, codes: frozenset[str]) -> list[tuple[str, Entry]]:
+        recorded: Mapping[str, Entry] = self.d.get("risk") or {}
+        return [
+            (code, entry)
+            for code, entry in recorded.items()
+            if code in codes and entry["verification"] not in WITHDRAWN
+        ]
+
+    def age_at(self, t: int) -> tuple[int, Entry] | None:
+        """Whole years of age at clinical time ``t``, and the fact it came from.
+
+        From the date of birth when known; otherwise the recorded age plus the whole years since it was
+        recorded.
+        """
+        birth = self.d.get("birth")
+        if birth is not None:
+            return _years_between(date.fromisoformat(birth["date"]), utc_date(t)), birth
+        age = self.d.get("age")
+        if age is not None:
+            elapsed = (t - age["t"]) // (MICROS_PER_DAY * 36525 // 100)
+            return age["years"] + elapsed, age
+        return None
+
+    # --- pain ---------------------------------------------------------------------------------------
+
+    @property
+    def pain(self) -> list[Entry]:
+        reports: list[Entry] = self.d.get("pain") or []
+        return reports
+
+    def pain_after(self, since: int | None) -> list[Entry]:
+        """Pain reports newer than ``since`` (all when None), oldest first."""
+        reports = self.pain
+        if since is None or not reports:
+            return reports
+        index = len(reports)
+        while index > 0 and reports[index - 1]["t"] > since:
+            index -= 1
+        return reports[index:]
+
+    # --- labs ---------------------------------------------------------------------------------------
+
+    def labs(self, test: str) -> list[Entry]:
+        results: list[Entry] = (self.d.get("labs") or {}).get(test) or []
+        return results
+
+    def latest_lab(self, test: str) -> Entry | None:
+        results = self.labs(test)
+        return results[-1] if results else None
+
+    # --- imaging ------------------------------------------------------------------------------------
+
+    @property
+    def imaging(self) -> list[Entry]:
+        reports: list[Entry] = self.d.get("imaging") or []
+        return reports
+
+    # --- care steps ---------------------------------------------------------------------------------
+
+    def latest_step(self, keys: Iterable[str]) -> tuple[str, Entry] | None:
+        steps: Mapping[str, Entry] = self.d.get("steps") or {}
+        best: tuple[str, Entry] | None = None
+        for key in keys:
+            entry = steps.get(key)
+            if entry is not None and (best is None or entry["t"] > best[1]["t"]):
+                best = (key, entry)
+        return best
+
+    # --- escalations --------------------------------------------------------------------------------
+
+    def is_open(self, key: str) -> bool:
+        return key in (self.d.get("open") or {})
+
+
+def features_in(report: Entry, fields: FeatureFields) -> list[tuple[str, str]]:
+    """The (field, code) pairs of a pain report that belong to a code set."""
+    found: list[tuple[str, str]] = []
+    for field_name, codes in fields:
+        values = report.get(field_name)
+        if values:
+            found.extend((field_name, value) for value in values if value in codes)
+    return found
+
+
+def status_of(report: Entry) -> str:
+    status: str = report.get("status", NO_STATUS)
+    return status
+
+
+def raised(result: Entry) -> bool:
+    """Above the reporting laboratory's upper limit, or flagged high by it."""
+    high = result.get("high")
+    return (high is not None and result["value"] > high) or result.get("flag") in RAISED_FLAGS
+
+
+def pain_duration_days(reports: list[Entry], index: int, max_gap: int, nrs_at_least: int) -> float:
+    """How long the pain of ``reports[index]`` has lasted, in days: the longest of what the report says
+    (duration_days, onset) and how long the patient has reported pain without a pain-free report or a
+    gap longer than ``max_gap`` (us) in between."""
+    report = reports[index]
+    t: int = report["t"]
+    days = float(report.get("duration_days", 0.0))
+    onset = report.get("onset")
+    if onset is not None:
+        days = max(days, (t - onset) / MICROS_PER_DAY)
+    start: int = t
+    previous: int = t
+    for earlier in reversed(reports[:index]):
+        if earlier["nrs"] < nrs_at_least or previous - earlier["t"] > max_gap:
+            break
+        start = previous = earlier["t"]
+    return max(days, (t - start) / MICROS_PER_DAY)
+
+
+def _years_between(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

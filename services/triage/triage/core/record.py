@@ -1,0 +1,190 @@
+"""Record an event's facts into a patient state dict (copy on write).
+
+``d`` is a fresh top-level copy owned by the caller; every nested part it shares with the previous
+state is copied before it is changed. Recording is idempotent per event id: a fact from an event id
+already recorded replaces it instead of being added twice.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Mapping
+from typing import Any
+
+from triage.core import events as ev
+from triage.core.facts import (
+    AGE_FACTS,
+    CANCER_FACTS,
+    IMAGING_FACTS,
+    LAB_FACTS,
+    PAIN_FACTS,
+    RISK_FACTS,
+    STEP_FACTS,
+)
+from triage.core.state import IMAGING_LIMIT, LAB_LIMIT, PAIN_LIMIT, SEEN_LIMIT
+from triage.core.times import parse_instant, to_micros
+from triage.core.units import factor
+
+_CERTAINTY_ORDER = {"excluded": 0, "possible": 1, "confirmed": 2}
+NOTHING: frozenset[str] = frozenset()
+PAIN_CHANGED = frozenset({PAIN_FACTS})
+LABS_CHANGED = frozenset({LAB_FACTS})
+IMAGING_CHANGED = frozenset({IMAGING_FACTS})
+
+
+def remember_id(d: dict[str, Any], event_id: str) -> None:
+    seen: list[str] = d["seen"]
+    d["seen"] = [*seen[-(SEEN_LIMIT - 1) :], event_id] if len(seen) >= SEEN_LIMIT else [*seen, event_id]
+
+
+def record(d: dict[str, Any], event: ev.ClinicalEvent, t: int) -> frozenset[str]:
+    """Add the event's facts; the fact categories that changed (empty: triage keeps nothing of it)."""
+    recorder = _RECORDERS.get(event.type)
+    if recorder is None:
+        return NOTHING
+    return recorder(d, event.id, event.data, t)
+
+
+def _timeline(old: list[dict[str, Any]] | None, entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    items = [x for x in old if x["e"] != entry["e"]] if old else []
+    insort(items, entry, key=_time_of)
+    return items[-limit:]
+
+
+def _time_of(entry: Mapping[str, Any]) -> int:
+    return int(entry["t"])
+
+
+def _latest(old: Mapping[str, Any] | None, key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The mapping with ``key`` set to ``entry`` unless a newer fact is already there (None: no change)."""
+    current = old.get(key) if old else None
+    if current is not None and current["t"] > entry["t"]:
+        return None
+    updated = dict(old) if old else {}
+    updated[key] = entry
+    return updated
+
+
+def _pain(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    entry: dict[str, Any] = {"t": t, "e": event_id, "nrs": data["nrs"], "site": list(data["site"])}
+    for key in ("character", "systemic", "neurological"):
+        values = data.get(key)
+        if values:
+            entry[key] = list(values)
+    status = data.get("neurological_status")
+    if status is not None:
+        entry["status"] = status
+    if data.get("weakness_severity") is not None:
+        entry["weakness"] = data["weakness_severity"]
+    if data.get("improving") is not None:
+        entry["improving"] = bool(data["improving"])
+    if data.get("duration_days") is not None:
+        entry["duration_days"] = float(data["duration_days"])
+    if data.get("onset") is not None:
+        entry["onset"] = to_micros(parse_instant(data["onset"]))
+    d["pain"] = _timeline(d.get("pain"), entry, PAIN_LIMIT)
+    return PAIN_CHANGED
+
+
+def _lab(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    test = str(data["test"])
+    unit = str(data["unit"])
+    _, multiplier = factor(test, unit)
+    entry: dict[str, Any] = {
+        "t": t,
+        "e": event_id,
+        "value": float(data["value"]) * multiplier,
+        "reported": [data["value"], unit],
+    }
+    reference = data.get("reference_range")
+    if reference is not None and reference.get("high") is not None:
+        entry["high"] = float(reference["high"]) * multiplier
+    if data.get("abnormal_flag") is not None:
+        entry["flag"] = data["abnormal_flag"]
+    labs = dict(d.get("labs") or {})
+    labs[test] = _timeline(labs.get(test), entry, LAB_LIMIT)
+    d["labs"] = labs
+    return LABS_CHANGED
+
+
+def _imaging(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    if data["report_status"] == "cancelled":
+        return NOTHING  # a withdrawn study says nothing about the spine
+    findings: dict[str, str] = {}
+    for finding in data.get("findings", ()):
+        code, certainty = finding["code"], finding["certainty"]
+        if _CERTAINTY_ORDER.get(certainty, 0) >= _CERTAINTY_ORDER.get(findings.get(code, ""), -1):
+            findings[code] = certainty
+    entry: dict[str, Any] = {
+        "t": t,
+        "e": event_id,
+        "modality": data["modality"],
+        "region": data["region"],
+        "status": data["report_status"],
+        "findings": findings,
+    }
+    if data.get("sins_score") is not None:
+        entry["sins"] = data["sins_score"]
+    d["imaging"] = _timeline(d.get("imaging"), entry, IMAGING_LIMIT)
+    return IMAGING_CHANGED
+
+
+def _diagnosis(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    verification = data.get("verification") or "confirmed"
+    changed: set[str] = set()
+    cancer = data.get("cancer")
+    if cancer is not None:
+        entry: dict[str, Any] = {
+            "t": t,
+            "e": event_id,
+            "status": cancer["status"],
+            "verification": verification,
+        }
+        if cancer.get("spinal_metastases") is not None:
+            entry["spinal_metastases"] = cancer["spinal_metastases"]
+        updated = _latest(d.get("cancer"), cancer["primary_site"], entry)
+        if updated is not None:
+            d["cancer"] = updated
+            changed.add(CANCER_FACTS)
+    for factor_code in data.get("risk_factors") or ():
+        updated = _latest(d.get("risk"), factor_code, {"t": t, "e": event_id, "verification": verification})
+        if updated is not None:
+            d["risk"] = updated
+            changed.add(RISK_FACTS)
+    if data.get("birth_date") is not None:
+        current = d.get("birth")
+        if current is None or current["t"] <= t:
+            d["birth"] = {"t": t, "e": event_id, "date": data["birth_date"]}
+            changed.add(AGE_FACTS)
+    if data.get("age_years") is not None:
+        current = d.get("age")
+        if current is None or current["t"] <= t:
+            d["age"] = {"t": t, "e": event_id, "years": int(data["age_years"])}
+            changed.add(AGE_FACTS)
+    return frozenset(changed)
+
+
+def _care_step(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    step = str(data["step"])
+    keys = [step]
+    for detail in ("conclusion", "decision"):
+        if data.get(detail) is not None:
+            keys.append(f"{step}/{data[detail]}")
+    steps = d.get("steps")
+    for key in keys:
+        updated = _latest(steps, key, {"t": t, "e": event_id})
+        if updated is not None:
+            steps = updated
+    if steps is d.get("steps"):
+        return NOTHING
+    d["steps"] = steps
+    return frozenset({STEP_FACTS})
+
+
+_RECORDERS = {
+    ev.PAIN: _pain,
+    ev.LAB: _lab,
+    ev.IMAGING: _imaging,
+    ev.DIAGNOSIS: _diagnosis,
+    ev.CARE_STEP: _care_step,
+}

@@ -1,0 +1,96 @@
+"""Clinical time as the core keeps it: whole microseconds since the Unix epoch, UTC.
+
+Integers compare and subtract fast and survive a JSON round trip unchanged, so the patient state stores
+every time this way. Times are written out as RFC 3339 with milliseconds and ``Z``, the one format
+carepath publishes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROS_PER_SECOND = 1_000_000
+MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_CALENDAR_DURATION = re.compile(r"^P(?:\d+Y|(?:\d+Y)?\d+M)")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 date-time with an offset, as an aware datetime in UTC. Raises ValueError."""
+    if "t" in text or "z" in text:
+        text = text.upper()
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def iso(micros: int) -> str:
+    """RFC 3339, millisecond precision, ``Z``: e.g. 2024-05-01T08:30:00.000Z."""
+    return from_micros(micros).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_date(micros: int) -> date:
+    return from_micros(micros).date()
+
+
+def parse_duration(text: str) -> int:
+    """An ISO 8601 duration in weeks, days, hours, minutes and seconds, as microseconds.
+
+    Years and months are refused: their length depends on the calendar, and a clinical deadline must
+    mean the same number of hours whenever it starts. Raises ValueError naming the problem.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        if _CALENDAR_DURATION.match(text):
+            raise ValueError(f"{text!r} uses years or months; write it in weeks or days (e.g. P4W, P30D)")
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT1H, P7D or P4W")
+    parts = {name: int(value) for name, value in match.groupdict().items() if value is not None}
+    if not any(parts.values()):
+        raise ValueError(f"{text!r} is a zero duration")
+    seconds = (
+        parts.get("weeks", 0) * 7 * 86_400
+        + parts.get("days", 0) * 86_400
+        + parts.get("hours", 0) * 3_600
+        + parts.get("minutes", 0) * 60
+        + parts.get("seconds", 0)
+    )
+    return seconds * MICROS_PER_SECOND
+
+
+def describe_duration(micros: int) -> str:
+    """A duration in words for evidence and documents: '1 hour', '24 hours', '7 days', '4 weeks'."""
+    seconds = micros // MICROS_PER_SECOND
+    hours, days, weeks = seconds / 3_600, seconds / 86_400, seconds / (7 * 86_400)
+    if seconds % (7 * 86_400) == 0 and weeks >= 2:
+        return _count(int(weeks), "week")
+    if seconds % 86_400 == 0 and days >= 2:
+        return _count(int(days), "day")
+    if seconds % 3_600 == 0 and hours >= 1:
+        return _count(int(hours), "hour")
+    if seconds % 60 == 0 and seconds >= 60:
+        return _count(seconds // 60, "minute")
+    return _count(seconds, "second")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'s' if n != 1 else ''}"
