@@ -24,8 +24,8 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError  # type: ignore[import-untyped]
-from jsonschema.exceptions import best_match, relevance  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema.exceptions import best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -261,7 +261,8 @@ def _convert(error: ValidationError) -> Iterator[ContractError]:
     instance = error.instance
     hint = _custom_message(error)
     if keyword == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
+        required: Any = error.validator_value
+        for name in required:
             if name not in instance:
                 text = f"required field {name!r} is missing"
                 yield ContractError(f"{base}/{_escape(name)}", f"{text}: {hint}" if hint else text)

@@ -10,7 +10,10 @@ ways that matter to clients; every adjustment for it is made here, in one place,
   embedded profile uses 20 ms. (On Kafka a fetch returns as soon as data is there, so the wait only
   bounds idle polling.)
 * ListOffsets(latest) answers "first offset of the last batch + 1". The fetch high-watermark is right, so
-  lag is always measured from it (:mod:`carepath.lag`).
+  lag is always measured from it (:class:`carepath.worker.WorkerShell`), and with this profile Faust's
+  table recovery takes its end point from a fetch too (``end_offsets_from_fetch``). Without that, a
+  worker restarted after a crash stops reading its changelog a few updates short and repeats reminders
+  and escalations it had already published.
 * Transactions and aiokafka's idempotent producer fail, so Faust runs ``at_least_once`` everywhere and
   exactly-once effects come from deterministic ids and de-duplication in the services.
 """
@@ -32,6 +35,7 @@ class BrokerProfile:
     request_timeout_s: float
     fetch_max_wait_ms: int
     producer_linger_ms: int
+    end_offsets_from_fetch: bool = False
 
 
 KAFKA = BrokerProfile(
@@ -52,6 +56,7 @@ EMBEDDED = BrokerProfile(
     request_timeout_s=30.0,
     fetch_max_wait_ms=20,
     producer_linger_ms=1,
+    end_offsets_from_fetch=True,
 )
 
 PROFILES: dict[str, BrokerProfile] = {p.name: p for p in (KAFKA, EMBEDDED)}

@@ -7,12 +7,16 @@ consumer here takes its fetch wait from the broker profile instead.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
@@ -23,6 +27,41 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = self.app.conf.carepath_fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        reported: Mapping[TP, int] = await super()._highwaters(partitions)
+        if not self.app.conf.carepath_end_offsets_from_fetch or not partitions:
+            return reported
+        bootstrap = [f"{u.host}:{u.port}" for u in self.app.conf.broker]
+        return await asyncio.to_thread(highwaters_from_fetch, bootstrap, list(partitions), reported)
+
+
+def highwaters_from_fetch(bootstrap: list[str], tps: list[TP], reported: Mapping[TP, int]) -> dict[TP, int]:
+    """End offsets as a fetch response reports them (its high-watermark), for a broker whose ListOffsets
+    answer can be short (see carepath.profile). Never lower than ``reported``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+    )
+    try:
+        ktps = {tp: TopicPartition(tp.topic, tp.partition) for tp in tps}
+        consumer.assign(list(ktps.values()))
+        for tp, ktp in ktps.items():
+            consumer.seek(ktp, max((reported.get(tp) or 0) - 1, 0))
+        found: dict[TP, int] = {}
+        deadline = time.monotonic() + 10
+        while len(found) < len(ktps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no fetch high-watermark for {sorted(set(ktps) - set(found))}")
+            consumer.poll(timeout_ms=100)
+            for tp, ktp in ktps.items():
+                hw = consumer.highwater(ktp)
+                if hw is not None:
+                    found[tp] = max(int(hw), reported.get(tp) or 0)
+        return found
+    finally:
+        consumer.close()
 
 
 class _Consumer(faust_aiokafka.Consumer):
@@ -66,11 +105,12 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
         "broker_commit_interval": 0.5,
         "producer_acks": -1,
         "producer_linger_ms": p.producer_linger_ms,
-        "web_enabled": True,
+        # Faust's own web server is off: the worker's FastAPI app (carepath.webserver) answers on this
+        # URL, which the assignor shares with the other workers for routing by patient.
+        "web_enabled": False,
         "web_port": web_port,
-        "web_bind": settings.bind_host,
         "web_host": settings.bind_host,
-        "web_in_thread": False,
+        "canonical_url": f"http://{_advertised(settings.bind_host)}:{web_port}",
         "table_cleanup_interval": 30.0,
         "stream_wait_empty": False,
         "autodiscover": False,
@@ -79,7 +119,16 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
     conf.update(overrides)
     app = App(app_id, **conf)
     app.conf.carepath_fetch_max_wait_ms = p.fetch_max_wait_ms
+    app.conf.carepath_end_offsets_from_fetch = p.end_offsets_from_fetch
     return app
+
+
+def _advertised(bind_host: str) -> str:
+    if bind_host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere: advertise our name
+        import socket
+
+        return socket.gethostname()
+    return bind_host
 
 
 def _partitions() -> int:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
+from fastapi import FastAPI, Response
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,8 +22,9 @@ from carepath.streaming import App
 class WorkerShell:
     """Attach /healthz, /readyz and /metrics to a Faust app and keep consumer-lag gauges current."""
 
-    def __init__(self, app: App, service: str, topics: Iterable[str]) -> None:
+    def __init__(self, app: App, service: str, topics: Iterable[str], api: FastAPI | None = None) -> None:
         self.app = app
+        self.api = api or FastAPI(title=f"carepath {service}", version="1")
         self.service = service
         self.topics = tuple(topics)
         self.started = time.monotonic()
@@ -76,17 +78,18 @@ class WorkerShell:
         return True, "ready"
 
     def _install_pages(self) -> None:
-        app = self.app
+        api = self.api
 
-        @app.page("/healthz")
-        async def healthz(web: Any, request: Any) -> Any:
-            return web.json({"status": "ok", "service": self.service})
+        @api.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": self.service}
 
-        @app.page("/readyz")
-        async def readyz(web: Any, request: Any) -> Any:
+        @api.get("/readyz", tags=["operations"], summary="Readiness: partitions assigned, tables recovered")
+        async def readyz(response: Response) -> dict[str, str]:
             ok, why = self.ready()
-            return web.json({"status": why, "service": self.service}, status=200 if ok else 503)
+            response.status_code = 200 if ok else 503
+            return {"status": why, "service": self.service}
 
-        @app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        @api.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,10 @@ from typing import Any
 
 from carepath.bench import machine, report, workload
 from carepath.bench.context import Console, Context
+from carepath.bench.cpu import CpuWindow
 from carepath.bench.params import Params
+
+OTHERS_WARNING_PCT = 10.0  # other processes' share of the machine above which a phase's figures are flagged
 
 # name -> module (each has ``run(ctx) -> dict``), in the order they run; never two at once.
 PHASES: dict[str, str] = {
@@ -47,6 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pipeline-seconds", type=float, default=None, help="sustained HTTP load duration")
     p.add_argument("--latency-seconds", type=float, default=None, help="paced 1,000 ev/s run duration")
     p.add_argument("--time-scale", type=float, default=None, help="clock scale of the reminder phase")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override any parameter (see carepath/bench/params.py), e.g. --set reminder_patients=500",
+    )
     args = p.parse_args(argv)
     unknown = [x for x in args.phases.split(",") if x and x not in PHASES]
     if unknown:
@@ -68,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         latency_seconds=args.latency_seconds,
         reminder_scale=args.time_scale,
     )
+    try:
+        params = params.with_assignments(args.set)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     started_at = datetime.now(UTC)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("bench-results") / f"bench-{stamp}.json"
@@ -100,10 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         console.phase = name
         phase_started = time.monotonic()
+        window = CpuWindow().start()
         try:
             run: Callable[[Context], dict[str, Any]] = importlib.import_module(PHASES[name]).run
             figures = run(ctx)
             figures["phase_seconds"] = round(time.monotonic() - phase_started, 1)
+            figures["cpu"] = usage = window.stop()
+            if usage.get("others_pct", 0) >= OTHERS_WARNING_PCT:
+                console.say(
+                    f"note: other processes used {usage['others_pct']:.0f} % of the machine during this phase"
+                )
             results[name] = figures
         except KeyboardInterrupt:
             console.say("interrupted: every process started has been stopped")

@@ -16,6 +16,7 @@ from pydantic import Field
 from carepath import logs
 from carepath.settings import CommonSettings, load
 from carepath.streaming import make_app
+from carepath.webserver import serve_in_worker
 from carepath.worker import WorkerShell
 
 
@@ -32,7 +33,8 @@ def main() -> None:
     settings = load(NaiveSettings)
     logs.configure("bench-naive", settings.log_level)
     app = make_app(settings.group_id, settings, web_port=settings.web_port)
-    WorkerShell(app, "bench-naive", [settings.source])
+    shell = WorkerShell(app, "bench-naive", [settings.source])
+    serve_in_worker(app, shell.api, settings.bind_host, settings.web_port)
     source = app.topic(settings.source, key_type=bytes, value_type=bytes)
     sink = app.topic(settings.sink, key_type=bytes, value_type=bytes)
 
@@ -42,7 +44,7 @@ def main() -> None:
             event = json.loads(value)
             await sink.send(key=key, value=json.dumps(event).encode())
 
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "warn"]  # web: serve_in_worker
     app.main()
 
 

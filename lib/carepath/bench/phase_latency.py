@@ -24,11 +24,13 @@ from carepath.bench.context import Context
 from carepath.bench.kafka_io import Record
 from carepath.bench.stacks import phase_stack, start_pipeline
 from carepath.bench.stats import rate, summarise
-from carepath.bench.workload import benign, r1_pair
+from carepath.bench.workload import benign, generate, r1_pair
 from carepath.devstack import Stack
 
 RAISED = "carepath.escalation.raised.v1"
 COLLECT_TIMEOUT_S = 30.0
+WARM_UP_PATIENTS = 40  # about a hundred events of every type
+WARM_UP_SETTLE_S = 1.0
 
 
 @dataclass
@@ -137,19 +139,24 @@ def join(escalations: list[Record], clinical: list[Record], patients: set[str]) 
 
 
 def _warm_up(ctx: Context, stack: Stack, reader: kafka_io.TopicReader) -> int:
-    """One R1 patient through the whole pipeline before the clock starts; returns the events posted."""
+    """Every event type once through the whole pipeline before the clock starts (validators, rule paths
+    and connections are made ready on first use), ending with one R1 patient; returns the events posted.
+    """
     patient = f"lat-{ctx.tag}-warm"
-    events = r1_pair(patient, datetime.now(UTC), random.Random(0))
+    sample = generate(WARM_UP_PATIENTS, ctx.params.seed, datetime.now(UTC), prefix=f"lat-{ctx.tag}-w")
+    events = [envelope.decode(e.value) for e in sample.events]
+    events += r1_pair(patient, datetime.now(UTC), random.Random(0))
     r = httpx.post(
         f"{stack.intake_url}/v1/events",
-        json=events,
-        headers={"Authorization": f"Bearer {stack.token}"},
+        content=envelope.encode(events),
+        headers={"Authorization": f"Bearer {stack.token}", "Content-Type": "application/json"},
         timeout=30,
     )
     if r.status_code != 202:
         raise RuntimeError(f"intake refused the warm-up events: {r.status_code} {r.text[:300]}")
     if not R1Seen({patient})(reader.read_until(R1Seen({patient}), COLLECT_TIMEOUT_S)):
         raise RuntimeError("no escalation for the warm-up R1 patient: is triage raising R1?")
+    time.sleep(WARM_UP_SETTLE_S)
     return len(events)
 
 

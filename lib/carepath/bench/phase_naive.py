@@ -12,7 +12,7 @@ from typing import Any
 from carepath.bench import kafka_io
 from carepath.bench.context import Context
 from carepath.bench.probes import peak_rss_mb
-from carepath.bench.stacks import phase_stack
+from carepath.bench.stacks import phase_stack, start_service
 from carepath.bench.stats import rate
 
 PARTITIONS = 4
@@ -31,18 +31,17 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.say(f"backlog of {n:,} events loaded ({rate(n, seconds):,.0f}/s); starting the naive worker")
         reader = kafka_io.TopicReader(bootstrap, [sink])
         try:
-            svc = stack.add(
+            svc = start_service(
+                stack,
                 "naive",
-                "carepath.bench.naive_worker",
-                "CAREPATH_BENCH_NAIVE_PORT",
-                {
+                ctx.params.ready_timeout_s,
+                module="carepath.bench.naive_worker",
+                extra={
                     "CAREPATH_BENCH_NAIVE_SOURCE": source,
                     "CAREPATH_BENCH_NAIVE_SINK": sink,
                     "CAREPATH_BENCH_NAIVE_GROUP_ID": f"bench-{ctx.tag}-naive",
                 },
             )
-            svc.start()
-            svc.wait_ready(ctx.params.ready_timeout_s)
             ctx.say("worker ready; draining")
             first = last = None
             count = 0

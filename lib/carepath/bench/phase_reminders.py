@@ -74,7 +74,8 @@ def run(ctx: Context) -> dict[str, Any]:
     if head:
         ctx.say(
             f"lateness over {head['count']:,} reminders: p50 {head['p50']:.3f} s, p99 {head['p99']:.3f} s, "
-            f"max {head['max']:.3f} s (MRI overdue reminders: {out['f3_overdue']:,} of {len(flagged_at):,})"
+            f"max {head['max']:.3f} s (MRI overdue reminders: {out['f3_overdue']:,} of {len(flagged_at):,}; "
+            f"{out['reminders_per_s_mean']:,.0f} reminders/s on average, {out['reminders_per_s_peak']:,} at peak)"
         )
     else:
         ctx.say("no reminder was observed")
@@ -116,6 +117,11 @@ def analyse(
             f3.append(lateness)
             f3_overdue += data["kind"] == "overdue" and data["level"] == 1
     out: dict[str, Any] = {"reminders": sum(kinds.values()), "by_expectation": dict(sorted(kinds.items()))}
+    per_second = Counter(r.timestamp_ms // 1000 for r in records if r.key and r.key.decode() in flagged_at)
+    out["reminders_per_s_peak"] = max(per_second.values(), default=0)
+    out["reminders_per_s_mean"] = round(
+        sum(per_second.values()) / (max(per_second) - min(per_second) + 1) if per_second else 0.0, 1
+    )
     for name, values in (
         ("lateness_s", headline),
         ("lateness_due_within_1s_s", early),

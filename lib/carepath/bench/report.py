@@ -142,22 +142,27 @@ def targets(results: Results) -> list[Target]:
 
 
 def ceiling_rows(results: Results) -> list[list[str]]:
-    """Throughput figures beside the raw broker ceiling (the best produce+consume rate of one client)."""
+    """Throughput figures; each stage's also as a share of the raw produce+consume ceiling."""
     ceiling = _get(results, "raw", "ceiling_per_s")
-    figures = [
+    raw = [
         ("raw kafka-python produce, acks=all", _get(results, "raw", "kafka_python_produce_per_s")),
         ("raw kafka-python consume", _get(results, "raw", "kafka_python_consume_per_s")),
         ("raw aiokafka produce, acks=all", _get(results, "raw", "aiokafka_produce_per_s")),
         ("raw aiokafka consume", _get(results, "raw", "aiokafka_consume_per_s")),
-        ("raw produce+consume ceiling", ceiling),
+        ("raw produce+consume ceiling (one client)", ceiling),
+    ]
+    stages = [
         ("naive Faust stage (decode, forward 1 by 1)", _get(results, "naive", "drained_per_s")),
         ("triage core in-process (no broker)", _get(results, "triage", "core_per_s")),
         ("triage, one worker", _get(results, "triage", "worker_per_s")),
-        ("intake accepted (HTTP batches)", _get(results, "pipeline", "intake_accepted_per_s")),
-        ("end to end (all stages done)", _get(results, "pipeline", "end_to_end_per_s")),
+        (
+            "intake accepted (HTTP batches, unthrottled)",
+            _get(results, "pipeline", "intake_unthrottled_per_s"),
+        ),
+        ("end to end (through intake, triage, followup)", _get(results, "pipeline", "end_to_end_per_s")),
     ]
-    rows = []
-    for name, value in figures:
+    rows = [[name, fmt(value, "ev/s"), ""] for name, value in raw]
+    for name, value in stages:
         share = _ratio(value, ceiling)
         rows.append([name, fmt(value, "ev/s"), fmt(share * 100 if share is not None else None, "%")])
     return rows
@@ -172,7 +177,16 @@ def render(results: Results) -> str:
         "",
         format_table(["throughput", "measured", "of raw ceiling"], ceiling_rows(results), right=(1, 2)),
     ]
+    shares = contention(results)
+    if shares:
+        parts += ["", "share of the machine used by other processes during each phase: " + shares]
     return "\n".join(parts)
+
+
+def contention(results: Results) -> str:
+    """``raw 2 %, naive 14 %, ...``: how much each phase's figures may be disturbed by others."""
+    found = [(name, _get(results, name, "cpu", "others_pct")) for name in results]
+    return ", ".join(f"{name} {value:.0f} %" for name, value in found if value is not None)
 
 
 def document(

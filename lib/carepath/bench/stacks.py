@@ -12,7 +12,9 @@ PORT_VARS = {
     "intake": "CAREPATH_INTAKE_PORT",
     "triage": "CAREPATH_TRIAGE_PORT",
     "followup": "CAREPATH_FOLLOWUP_PORT",
+    "naive": "CAREPATH_BENCH_NAIVE_PORT",
 }
+PIPELINE = ("intake", "triage", "followup")
 
 
 @contextmanager
@@ -36,17 +38,45 @@ def phase_stack(
         stack.stop()
 
 
-def start_service(stack: Stack, name: str, ready_timeout: float, module: str | None = None) -> Service:
-    """Start one carepath service (``python -m <name>``) on a free loopback port and wait until ready."""
-    svc = stack.add(name, module or name, PORT_VARS.get(name, f"CAREPATH_{name.upper()}_PORT"))
-    svc.start()
-    svc.wait_ready(ready_timeout)
-    return svc
+def start_service(
+    stack: Stack,
+    name: str,
+    ready_timeout: float,
+    module: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Service:
+    """Start one process (``python -m <module>``) on a free loopback port and wait until it is ready."""
+    return start_services(stack, {name: (module or name, extra or {})}, ready_timeout)[name]
 
 
 def start_pipeline(stack: Stack, ready_timeout: float) -> None:
     """intake, triage and followup, each its own process, started together and waited for together."""
-    for name in ("intake", "triage", "followup"):
-        stack.add(name, name, PORT_VARS[name]).start()
-    for svc in stack.services.values():
-        svc.wait_ready(ready_timeout)
+    start_services(stack, {name: (name, {}) for name in PIPELINE}, ready_timeout)
+
+
+def start_services(
+    stack: Stack, wanted: dict[str, tuple[str, dict[str, str]]], ready_timeout: float
+) -> dict[str, Service]:
+    """Start every process at once, then wait for each.
+
+    A free port is chosen before the process binds it, so another process can take it in between;
+    a process that fails for that reason alone is started once more on a new port.
+    """
+
+    def launch(name: str) -> Service:
+        module, extra = wanted[name]
+        svc = stack.add(name, module, PORT_VARS.get(name, f"CAREPATH_{name.upper()}_PORT"), extra)
+        svc.start()
+        return svc
+
+    started = {name: launch(name) for name in wanted}
+    for name in wanted:
+        try:
+            started[name].wait_ready(ready_timeout)
+        except RuntimeError as exc:
+            if "address already in use" not in str(exc):
+                raise
+            started[name].stop()
+            started[name] = launch(name)
+            started[name].wait_ready(ready_timeout)
+    return started

@@ -20,7 +20,8 @@ def main() -> None:
         raise SystemExit(f"followup: the pathway definition is invalid: {exc}") from None
     logs.get("followup").info("starting", port=settings.web_port, tick_s=settings.tick_interval_s)
     # Faust's own logging stays at warnings: carepath's structured logs say what happens.
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "debug" if settings.log_level == "debug" else "warn"]
+    level = "debug" if settings.log_level == "debug" else "warn"
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
     app.main()
 
 

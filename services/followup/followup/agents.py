@@ -65,6 +65,9 @@ class FollowupShell:
         for key, stored in result.states.items():
             self.table[key] = stored.value
             self._track(key, stored.expectations)
+        if result.outgoing:
+            # Make "fired" durable now: the window in which a crash repeats a reminder (same id) stays short.
+            await self.app.producer.flush()
 
     def _track(self, key: bytes, exps: PatientExpectations) -> None:
         nxt = exps.next_due()
@@ -110,6 +113,35 @@ class FollowupShell:
             if due:
                 await self.commit(run_tick(due, self.table.get, now, self.pathway))
             self._export_gauges(now.timestamp())
+
+    # --- reads for the worklist API ------------------------------------------------------------------
+    @property
+    def own_url(self) -> str:
+        return str(self.app.conf.canonical_url).rstrip("/")
+
+    def patient(self, patient_id: str) -> PatientExpectations | None:
+        value = self.table.get(patient_id.encode())
+        return PatientExpectations.from_dict(envelope.decode(value)) if value else None
+
+    def local_patients(self) -> list[PatientExpectations]:
+        """Patients with anything open, on the partitions this worker owns."""
+        out = []
+        for key in list(self.summaries):
+            value = self.table.get(key)
+            if value and self.shell.owns(key, self._partitions):
+                out.append(PatientExpectations.from_dict(envelope.decode(value)))
+        return out
+
+    def worker_urls(self) -> list[str]:
+        """Every worker of the group that holds part of the table, this one included."""
+        hosts = {str(url).rstrip("/") for url in self.app.router.tables_metadata()}
+        return sorted(hosts | {self.own_url})
+
+    def owner_url(self, patient_id: str) -> str | None:
+        try:
+            return str(self.app.router.key_store(STATE_TABLE, patient_id.encode())).rstrip("/")
+        except Exception:  # no assignment yet: answer from here
+            return None
 
     def _export_gauges(self, now: float) -> None:
         open_by_kind: dict[str, int] = {}

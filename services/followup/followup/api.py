@@ -1,0 +1,110 @@
+"""The worklist API: open escalations and pending expectations, from whichever worker is asked.
+
+Each worker holds the patients of the partitions it owns. ``/v1/worklist`` asks every worker in the
+group (their URLs come from Faust's partition assignor) and merges; ``/v1/patients/{id}/...`` goes to
+the worker that owns that patient. An answer is complete or it is an error: a worker that cannot be
+reached gives 503, never a silently shorter list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Any
+
+import httpx
+from fastapi import FastAPI, HTTPException, Query, status
+
+from carepath import envelope
+from followup.worklist import SEVERITIES, keep, merge, rows
+
+if TYPE_CHECKING:
+    from followup.agents import FollowupShell
+
+Severity = Annotated[str | None, Query(pattern="^(" + "|".join(SEVERITIES) + ")$")]
+TIMEOUT = httpx.Timeout(5.0)
+
+
+def install(api: FastAPI, fs: FollowupShell) -> None:
+    api.title = "carepath followup"
+    api.description = "Worklist of open escalations and pending follow-up expectations."
+
+    def local(severity: str | None, overdue: bool | None) -> dict[str, list[dict[str, Any]]]:
+        now = fs.clock.now()
+        out: dict[str, list[dict[str, Any]]] = {"escalations": [], "expectations": []}
+        for exps in fs.local_patients():
+            for kind, found in rows(exps, now).items():
+                out[kind] += [r for r in found if keep(r, severity, overdue)]
+        return out
+
+    @api.get("/internal/worklist", include_in_schema=False)
+    async def local_worklist(severity: Severity = None, overdue: bool | None = None) -> dict[str, Any]:
+        return local(severity, overdue)
+
+    @api.get("/internal/patients/{patient_id}", include_in_schema=False)
+    async def local_patient(patient_id: str, target: str | None = None) -> dict[str, Any]:
+        exps = fs.patient(patient_id)
+        if exps is None:
+            return {"escalations": [], "expectations": [], "known": False}
+        return rows(exps, fs.clock.now()) | {"known": bool(target) and exps.knows(target or "")}
+
+    @api.get("/v1/worklist", tags=["worklist"], summary="Everything open, from every worker")
+    async def worklist(severity: Severity = None, overdue: bool | None = None) -> dict[str, Any]:
+        params = {
+            k: str(v).lower() for k, v in (("severity", severity), ("overdue", overdue)) if v is not None
+        }
+        peers = [u for u in fs.worker_urls() if u != fs.own_url]
+        parts = [local(severity, overdue)]
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            answers = await asyncio.gather(
+                *(client.get(f"{u}/internal/worklist", params=params) for u in peers), return_exceptions=True
+            )
+        for url, answer in zip(peers, answers, strict=True):
+            if isinstance(answer, BaseException) or answer.status_code != 200:
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, f"worker {url} did not answer; retry"
+                )
+            parts.append(answer.json())
+        return merge(parts, fs.clock.now()) | {"workers": 1 + len(peers)}
+
+    async def patient_part(patient_id: str, target: str | None = None) -> dict[str, Any]:
+        owner = fs.owner_url(patient_id)
+        if owner is None or owner == fs.own_url:
+            return await local_patient(patient_id, target)
+        params = {"target": target} if target else {}
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            try:
+                r = await client.get(f"{owner}/internal/patients/{patient_id}", params=params)
+            except httpx.HTTPError:
+                r = None
+        if r is None or r.status_code != 200:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "the worker holding this patient did not answer"
+            )
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    @api.get(
+        "/v1/patients/{patient_id}/worklist", tags=["worklist"], summary="Everything open for one patient"
+    )
+    async def patient_worklist(patient_id: str) -> dict[str, Any]:
+        part = await patient_part(patient_id)
+        part.pop("known", None)
+        return merge([part], fs.clock.now()) | {"patient_id": patient_id}
+
+    @api.get(
+        "/v1/patients/{patient_id}/targets/{target_id}",
+        tags=["worklist"],
+        summary="Whether an escalation or reminder id is known for this patient (404 if not)",
+    )
+    async def target(patient_id: str, target_id: str) -> dict[str, Any]:
+        part = await patient_part(patient_id, target_id)
+        if not part["known"]:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no escalation or reminder {target_id!r} for this patient"
+            )
+        return {
+            "patient_id": patient_id,
+            "target_id": target_id,
+            "known": True,
+            "checked_at": envelope.iso(fs.clock.now()),
+        }

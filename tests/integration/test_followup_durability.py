@@ -1,0 +1,129 @@
+"""Deadlines survive a crash and a rebalance; the worklist is the same from any worker.
+
+Real processes on a real broker, on a clock running 1800x (the 12 h MRI warning is 24 real seconds
+away, the 24 h deadline 48 s), so every deadline falls after the crash and the restart.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from carepath import topics
+from carepath.devstack import Service, Stack
+from tests.conftest import BrokerInfo
+from tests.integration.test_followup_worker import publish, r1_escalation
+from tests.support.topics import TopicReader
+
+pytestmark = pytest.mark.integration
+SCALE = 1800.0
+
+
+def followup_stack(broker: BrokerInfo, log_dir: Path) -> Stack:
+    stack = Stack(
+        log_dir=log_dir,
+        time_scale=SCALE,
+        bootstrap=broker.bootstrap,
+        profile=broker.profile,
+        extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}"},
+    )
+    stack.start_broker()
+    return stack
+
+
+def add_worker(stack: Stack, name: str) -> Service:
+    svc = stack.add(name, "followup", "CAREPATH_FOLLOWUP_PORT")
+    svc.start()
+    svc.wait_ready(60)
+    return svc
+
+
+@pytest.fixture
+def stack(broker: BrokerInfo, tmp_path: Path) -> Iterator[Stack]:
+    s = followup_stack(broker, tmp_path)
+    yield s
+    s.stop()
+
+
+def test_sigkill_with_deadlines_pending_loses_none_and_doubles_none(broker: BrokerInfo, stack: Stack) -> None:
+    worker = add_worker(stack, "followup-1")
+    run = uuid.uuid4().hex[:6]
+    patients = [f"kill-{run}-{i}" for i in range(12)]
+    escalations = {p: r1_escalation(stack, p) for p in patients}
+    for esc in escalations.values():
+        publish(broker.bootstrap, topics.ESCALATIONS, esc)
+    time.sleep(4)  # processed and in the changelog; no deadline is due for another 20 s
+    worker.kill()  # SIGKILL: no flush, no commit, no goodbye
+    restarted = add_worker(stack, "followup-1-restarted")
+    assert restarted.running()
+
+    reader = TopicReader(broker.bootstrap, topics.REMINDERS)
+
+    def f3(patient: str, kind: str) -> bool:
+        return any(
+            r.get("subject") == patient
+            and r["data"]["expectation"]["id"] == "F3"
+            and r["data"]["kind"] == kind
+            for r in reader.records
+        )
+
+    reader.wait_for(
+        lambda r: (
+            r.get("subject") in escalations
+            and r["data"]["kind"] == "overdue"
+            and r["data"]["expectation"]["id"] == "F3"
+        ),
+        count=len(patients),
+        timeout=90,
+    )
+    reader.settle(3)
+    missing = [p for p in patients if not (f3(p, "warning") and f3(p, "overdue"))]
+    assert missing == [], f"deadlines lost across the crash for {len(missing)} of {len(patients)} patients"
+    ours = [r["id"] for r in reader.records if r.get("subject") in escalations]
+    doubled = {i for i in ours if ours.count(i) > 1}
+    assert doubled == set(), f"reminders published twice: {sorted(doubled)[:5]}"
+    reader.close()
+
+
+def test_two_workers_share_the_partitions_and_answer_the_same_worklist(
+    broker: BrokerInfo, stack: Stack
+) -> None:
+    first = add_worker(stack, "followup-a")
+    second = add_worker(stack, "followup-b")
+    run = uuid.uuid4().hex[:6]
+    patients = [f"wl-{run}-{i}" for i in range(16)]
+    esc_ids = set()
+    for p in patients:
+        esc = r1_escalation(stack, p)
+        esc_ids.add(esc["data"]["escalation_id"])
+        publish(broker.bootstrap, topics.ESCALATIONS, esc)
+
+    def worklist(svc: Service) -> dict[str, object]:
+        r = httpx.get(f"{svc.url}/v1/worklist", params={"severity": "emergency"}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    deadline = time.monotonic() + 60
+    while True:
+        a, b = worklist(first), worklist(second)
+        ids_a = {e["escalation_id"] for e in a["escalations"] if e["patient_id"] in patients}  # type: ignore[union-attr,index]
+        ids_b = {e["escalation_id"] for e in b["escalations"] if e["patient_id"] in patients}  # type: ignore[union-attr,index]
+        if ids_a == ids_b == esc_ids or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert a["workers"] == b["workers"] == 2
+    assert ids_a == esc_ids and ids_b == esc_ids
+
+    # Each patient's partition is owned by one worker; either worker answers for every patient.
+    for p in patients[:6]:
+        one = httpx.get(f"{first.url}/v1/patients/{p}/worklist", timeout=10).json()
+        two = httpx.get(f"{second.url}/v1/patients/{p}/worklist", timeout=10).json()
+        assert one["escalations"] == two["escalations"] and len(one["escalations"]) == 1
+        esc_id = one["escalations"][0]["escalation_id"]
+        assert httpx.get(f"{second.url}/v1/patients/{p}/targets/{esc_id}", timeout=10).status_code == 200
+        assert httpx.get(f"{first.url}/v1/patients/{p}/targets/esc-unknown", timeout=10).status_code == 404
