@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
 from carepath.settings import CommonSettings
 from followup.settings import FollowupSettings
 from intake.settings import IntakeSettings
-from pydantic import AliasChoices
-from pydantic_settings import BaseSettings
 from triage.settings import TriageSettings
 
 pytestmark = pytest.mark.contract

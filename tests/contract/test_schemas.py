@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+
 from carepath import contracts, topics
 from carepath.contracts import INPUT_TYPES, OUTPUT_TYPES, ContractError
 from carepath.resources import schemas_dir
-from jsonschema import Draft202012Validator
 
 pytestmark = pytest.mark.contract
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from carepath.contracts import (
     INPUT_TYPES,
     OUTPUT_TYPES,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from carepath.schema_predicate import UnsupportedSchema, compile_predicate, json_equal
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from carepath.schema_predicate import UnsupportedSchema, compile_predicate, json_equal
 
 pytestmark = pytest.mark.unit
 

@@ -38,7 +38,9 @@ def test_dead_letter_keeps_the_raw_input_and_the_reason_in_contract_form() -> No
     assert validate_dlq_record(text) == []
     assert text["raw"] == '{"x":1}' and text["errors"] == [{"field": "/data/nrs", "message": "too big"}]
     binary = json.loads(
-        dead_letter(channel="stream", reason="bad", errors=[("", "not UTF-8")], raw=b"\xff\xfe", received_at=T)
+        dead_letter(
+            channel="stream", reason="bad", errors=[("", "not UTF-8")], raw=b"\xff\xfe", received_at=T
+        )
     )
     assert validate_dlq_record(binary) == []
     assert base64.b64decode(binary["raw"]) == b"\xff\xfe" and binary["raw_encoding"] == "base64"
