@@ -58,10 +58,20 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m carepath.bench $(BENCH_ARGS)
+
+# The triage core over the demo feed, no broker: per-rule alert counts and alert burden.
+backtest: setup
+	$(PY) -m carepath.demo --export .run/demo-feed.jsonl
+	$(PY) -m triage.backtest .run/demo-feed.jsonl
+
+# The pathway rendered for clinical sign-off (docs/pathway/); a contract test keeps it current.
+pathway-doc: setup
+	$(PY) -m triage.pathway_doc --out docs/pathway/red-flags.md
+	$(PY) -m followup.pathway_doc --out docs/pathway/follow-up.md
 
 tail: setup
 	$(PY) -m carepath.tail $(TOPIC)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results .run

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,29 @@ def _summary(data: dict[str, Any]) -> str:
     return f"({text[:150]}{'...' if len(text) > 150 else ''})"
 
 
+def export(feed: dict[str, Any], out: Path, origin: datetime) -> int:
+    """Write the feed as CloudEvents JSON lines (clinical time from ``origin``) for the triage backtest."""
+    events = []
+    for p in feed["patients"]:
+        for i, e in enumerate(p["events"]):
+            at = origin + duration(e["at"])
+            events.append(
+                envelope.cloudevent(
+                    id=f"{p['id']}-e{i}",
+                    type=e["type"],
+                    source="urn:carepath:demo-feed",
+                    subject=p["id"],
+                    time=at,
+                    data=e["data"],
+                )
+            )
+    events.sort(key=lambda ev: ev["time"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(b"".join(envelope.encode(ev) + b"\n" for ev in events))
+    print(f"wrote {len(events)} events for {len(feed['patients'])} patients to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--feed", type=Path, default=ROOT / "demo" / "feed.yaml")
@@ -192,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many real seconds")
     parser.add_argument("--log-dir", type=Path, default=ROOT / ".run" / "logs")
     parser.add_argument("--no-colour", action="store_true")
+    parser.add_argument("--export", type=Path, help="write the feed as CloudEvents JSON lines and exit")
     args = parser.parse_args(argv)
 
     feed = yaml.safe_load(args.feed.read_text())
+    if args.export:
+        return export(feed, args.export, datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     scale = float(args.time_scale or feed.get("time_scale", 3600))
     stack = Stack(log_dir=args.log_dir, time_scale=scale)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
