@@ -232,12 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap = stack.start_broker()
         where = f" (embedded, in memory, pid {stack.broker.pid})" if stack.broker else ""
         print(f"  broker at {bootstrap}{where}", flush=True)
-        for name, module, port_var in (
-            ("intake", "intake", "CAREPATH_INTAKE_PORT"),
-            ("triage", "triage", "CAREPATH_TRIAGE_PORT"),
-            ("followup", "followup", "CAREPATH_FOLLOWUP_PORT"),
-        ):
-            stack.add(name, module, port_var).start()
+        stack.add_services()
         for svc in stack.services.values():
             print(f"starting {svc.name} ...", flush=True)
             svc.wait_ready(90)

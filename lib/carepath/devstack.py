@@ -105,6 +105,8 @@ class Stack:
     broker: EmbeddedBroker | None = None
     origin: datetime = field(default_factory=lambda: datetime.now(UTC))
     token: str = DEV_TOKEN
+    # The notifier's endpoint file; None (the default) runs no notifier.
+    notifier_config: Path | None = None
 
     @property
     def clock(self) -> Clock:
@@ -144,22 +146,35 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def add(self, name: str, module: str, port_var: str, extra: dict[str, str] | None = None) -> Service:
-        port = free_port()
+    def add(
+        self,
+        name: str,
+        module: str,
+        port_var: str,
+        extra: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> Service:
+        port = port or free_port()
         env = self.env() | {port_var: str(port)} | (extra or {})
         svc = Service(name, module, port, env, self.log_dir / f"{name}.log")
         self.services[name] = svc
         return svc
 
+    def add_services(self) -> None:
+        """intake, triage and followup, started; intake is told where followup's worklist API answers."""
+        followup_port = free_port()
+        intake_env = {"CAREPATH_INTAKE_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}"}
+        self.add("intake", "intake", "CAREPATH_INTAKE_PORT", intake_env).start()
+        self.add("triage", "triage", "CAREPATH_TRIAGE_PORT").start()
+        self.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT", port=followup_port).start()
+
     def start(self, ready_timeout: float = 60.0) -> Stack:
         try:
             self.start_broker()
-            for name, module, port_var in (
-                ("intake", "intake", "CAREPATH_INTAKE_PORT"),
-                ("triage", "triage", "CAREPATH_TRIAGE_PORT"),
-                ("followup", "followup", "CAREPATH_FOLLOWUP_PORT"),
-            ):
-                self.add(name, module, port_var).start()
+            self.add_services()
+            if self.notifier_config is not None:
+                config = {"CAREPATH_NOTIFIER_CONFIG": str(self.notifier_config)}
+                self.add("notifier", "notifier", "CAREPATH_NOTIFIER_PORT", config).start()
             for svc in self.services.values():
                 svc.wait_ready(ready_timeout)
         except BaseException:

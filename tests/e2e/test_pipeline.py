@@ -222,3 +222,85 @@ def test_every_service_exports_its_metrics(
     assert "carepath_oldest_unacknowledged_emergency_seconds" in text["followup"]
     for t in text.values():
         assert timeline.a not in t and timeline.b not in t  # never a patient id in a label
+
+
+def r2_patient(stack: Stack, patient: str, posted: list[dict[str, Any]]) -> None:
+    post(
+        stack,
+        patient,
+        "carepath.diagnosis.recorded.v1",
+        {"cancer": {"primary_site": "prostate", "status": "active"}, "age_years": 74},
+        posted,
+    )
+    post(
+        stack,
+        patient,
+        "carepath.pain.reported.v1",
+        {"nrs": 6, "site": ["thoracic"], "character": ["progressive", "night_pain"]},
+        posted,
+    )
+
+
+def test_urgent_and_routine_escalations_end_to_end(stack: Stack, escalations: TopicReader) -> None:
+    run = uuid.uuid4().hex[:6]
+    urgent, routine = f"e2e-u-{run}", f"e2e-r-{run}"
+    posted: list[dict[str, Any]] = []
+    r2_patient(stack, urgent, posted)
+    post(stack, routine, "carepath.diagnosis.recorded.v1", {"age_years": 57}, posted)
+    post(
+        stack,
+        routine,
+        "carepath.pain.reported.v1",
+        {"nrs": 5, "site": ["lumbar"], "character": ["mechanical"], "duration_days": 5},
+        posted,
+    )
+    [r2] = escalations.wait_for(
+        lambda r: r.get("subject") == urgent and r["data"]["rule"]["id"] == "R2", timeout=20
+    )
+    assert r2["data"]["severity"] == "urgent"
+    [r4] = escalations.wait_for(
+        lambda r: r.get("subject") == routine and r["data"]["rule"]["id"] == "R4", timeout=20
+    )
+    assert r4["data"]["severity"] == "routine"
+    assert "50" in " ".join(str(e.get("threshold", "")) for e in r4["data"]["evidence"])
+
+
+def test_acknowledgement_stops_the_reminder_chain_and_unknown_ids_are_404(
+    stack: Stack, escalations: TopicReader, reminders: TopicReader
+) -> None:
+    """Two patients with the same urgent escalation: one acknowledged at once, one never. A1 (urgent:
+    remind at 4 h, then the registrar at 6 h, the consultant at 10 h) climbs only for the second."""
+    run = uuid.uuid4().hex[:6]
+    acked, ignored = f"e2e-ack-{run}", f"e2e-noack-{run}"
+    posted: list[dict[str, Any]] = []
+    r2_patient(stack, acked, posted)
+    r2_patient(stack, ignored, posted)
+    [esc] = escalations.wait_for(
+        lambda r: r.get("subject") == acked and r["data"]["rule"]["id"] == "R2", timeout=20
+    )
+    esc_id = esc["data"]["escalation_id"]
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    body = {"patient_id": acked, "target_id": esc_id, "role": "mscc_coordinator"}
+    deadline = time.monotonic() + 3  # followup may take a moment to have read the escalation
+    while (
+        r := httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=auth, timeout=10)
+    ).status_code == 404:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.1)
+    assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+    again = httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=auth, timeout=10)
+    assert again.status_code == 202, again.text  # harmless: the chain is already stopped
+    unknown = httpx.post(
+        f"{stack.intake_url}/v1/acknowledgements",
+        json=body | {"target_id": "esc-r2-000000000000000000000000"},
+        headers=auth,
+        timeout=10,
+    )
+    assert unknown.status_code == 404 and "no escalation or reminder" in unknown.text
+
+    def a1(patient: str) -> Any:
+        return lambda r: r.get("subject") == patient and r["data"]["expectation"]["id"] == "A1"
+
+    climbed = reminders.wait_for(a1(ignored), count=3, timeout=30)
+    assert sorted(r["data"]["level"] for r in climbed) == [1, 2, 3]
+    assert [r for r in reminders.records if a1(acked)(r) and r["data"].get("escalation_id") == esc_id] == []
