@@ -3,9 +3,11 @@
 #   docker build --target intake   -t carepath-intake .
 #   docker build --target triage   -t carepath-triage .
 #   docker build --target followup -t carepath-followup .
+#   docker build --target notifier -t carepath-notifier .
 #
 # Every target shares the same installed distribution ("carepath": packages carepath, intake, triage,
-# followup) and the same data folders; only the command, the exposed ports and the health check differ.
+# followup, notifier) and the same data folders; only the command, the exposed ports and the health check
+# differ.
 # Settings come from the environment (see lib/carepath/settings.py); nothing secret is baked in.
 
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -66,3 +68,10 @@ EXPOSE 6067
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6067/healthz', timeout=4)"]
 CMD ["python", "-m", "followup"]
+
+# --- notifier: escalations and reminders to paging, messaging and FHIR endpoints; web on 6068 -----------
+FROM runtime AS notifier
+EXPOSE 6068
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6068/healthz', timeout=4)"]
+CMD ["python", "-m", "notifier"]

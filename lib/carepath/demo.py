@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             pid = svc.proc.pid if svc.proc else "?"
             print(f"  {svc.name} ready (pid {pid}): {svc.url}/metrics", flush=True)
         print(f"  intake API docs: {stack.intake_url}/docs  (token: {stack.token})")
+        print(f"  HL7 v2 (MLLP):   127.0.0.1:{stack.services['intake'].env['CAREPATH_INTAKE_MLLP_PORT']}")
         print(
             f"  tail a topic:    .venv/bin/python -m carepath.tail care.escalations --bootstrap {bootstrap}\n"
         )

@@ -163,7 +163,10 @@ class Stack:
     def add_services(self) -> None:
         """intake, triage and followup, started; intake is told where followup's worklist API answers."""
         followup_port = free_port()
-        intake_env = {"CAREPATH_INTAKE_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}"}
+        intake_env = {
+            "CAREPATH_INTAKE_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}",
+            "CAREPATH_INTAKE_MLLP_PORT": str(free_port()),
+        }
         self.add("intake", "intake", "CAREPATH_INTAKE_PORT", intake_env).start()
         self.add("triage", "triage", "CAREPATH_TRIAGE_PORT").start()
         self.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT", port=followup_port).start()

@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings
 from carepath.settings import CommonSettings
 from followup.settings import FollowupSettings
 from intake.settings import IntakeSettings
+from notifier.config import load_endpoints
+from notifier.settings import NotifierSettings
 from triage.settings import TriageSettings
 
 pytestmark = pytest.mark.contract
@@ -43,16 +45,18 @@ GRAFANA = DEPLOY / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "carepath.json"
 GRAFANA_DATASOURCE = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 GRAFANA_DASHBOARD_PROVIDER = GRAFANA / "provisioning" / "dashboards" / "carepath.yml"
+NOTIFIER_ENDPOINTS = DEPLOY / "notifier" / "endpoints.yml"
 
 # --- the metrics spec, written down here -------------------------------------------------------------
 
 # The carepath services and the port each serves HTTP (/metrics, /healthz, /readyz) on.
-SERVICE_HTTP_PORT = {"intake": 8080, "triage": 6066, "followup": 6067}
+SERVICE_HTTP_PORT = {"intake": 8080, "triage": 6066, "followup": 6067, "notifier": 6068}
 # Every container port compose publishes, per service.
 PUBLISHED_PORTS = {
     "intake": {8080, 2575},
     "triage": {6066},
     "followup": {6067},
+    "notifier": {6068},
     "prometheus": {9090},
     "grafana": {3000},
 }
@@ -67,6 +71,9 @@ COUNTERS = {
     "carepath_escalations_total",
     "carepath_triage_duplicates_suppressed_total",
     "carepath_reminders_total",
+    "carepath_notifier_deliveries_total",
+    "carepath_notifier_attempts_total",
+    "carepath_notifier_dead_letters_total",
 }
 GAUGES = {
     "carepath_intake_broker_up",
@@ -75,6 +82,7 @@ GAUGES = {
     "carepath_expectations_overdue",
     "carepath_timer_backlog",
     "carepath_oldest_unacknowledged_emergency_seconds",
+    "carepath_notifier_pending",
 }
 HISTOGRAMS = {
     "carepath_intake_publish_seconds",
@@ -82,6 +90,7 @@ HISTOGRAMS = {
     "carepath_rule_evaluation_seconds",
     "carepath_end_to_end_seconds",
     "carepath_reminder_lateness_seconds",
+    "carepath_notifier_delivery_seconds",
 }
 SPEC_SERIES = COUNTERS | GAUGES | {h + suffix for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
 STANDARD_SERIES = re.compile(r"^(up|process_[a-z0-9_]+)$")
@@ -104,6 +113,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
     "triage": TriageSettings,
     "followup": FollowupSettings,
+    "notifier": NotifierSettings,
     "topics": CommonSettings,
 }
 # Read by carepath.resources in every process.
@@ -160,6 +170,12 @@ def setting_names(cls: type[BaseSettings]) -> set[str]:
         else:
             names.add((prefix + name).upper())
     return names
+
+
+def notifier_secret_names() -> set[str]:
+    """The secret variables the shipped endpoint file names (the notifier reads them at start-up)."""
+    endpoints = load_endpoints(NOTIFIER_ENDPOINTS, "development", {})
+    return {e.secret_env for e in endpoints}
 
 
 def built_services() -> dict[str, dict[str, Any]]:
@@ -349,7 +365,16 @@ def test_metric_name_extraction_sees_series_and_ignores_functions_labels_and_gro
 
 
 def test_compose_file_parses_and_holds_every_service() -> None:
-    assert set(services()) == {"kafka", "topics", "intake", "triage", "followup", "prometheus", "grafana"}
+    assert set(services()) == {
+        "kafka",
+        "topics",
+        "intake",
+        "triage",
+        "followup",
+        "notifier",
+        "prometheus",
+        "grafana",
+    }
 
 
 def test_every_service_has_a_pinned_image_or_a_dockerfile_target() -> None:
@@ -397,7 +422,7 @@ def test_carepath_services_are_configured_only_through_settings_they_read() -> N
     built = built_services()
     assert set(built) == set(SETTINGS_OF), f"which settings does each of {sorted(built)} read?"
     for name, svc in built.items():
-        known = setting_names(SETTINGS_OF[name])
+        known = setting_names(SETTINGS_OF[name]) | (notifier_secret_names() if name == "notifier" else set())
         for key in environment(svc):
             assert SETTING_NAME.match(key), f"{name}: {key} is not a setting name (CAREPATH_*/KAFKA_*)"
             assert key in known, (
@@ -425,9 +450,28 @@ def test_secrets_come_from_the_environment_with_no_usable_default() -> None:
     assert required.match(tokens), f"CAREPATH_INTAKE_TOKENS must be ${{VAR:?message}}, got {tokens!r}"
     password = environment(svcs["grafana"]).get("GF_SECURITY_ADMIN_PASSWORD", "")
     assert required.match(password), f"the Grafana admin password must be ${{VAR:?message}}, got {password!r}"
+    notifier = environment(svcs["notifier"])
+    secrets = notifier_secret_names()
+    assert secrets, f"{NOTIFIER_ENDPOINTS} names no endpoint secret"
+    for name in secrets:
+        match = required.match(notifier.get(name, ""))
+        assert match and match[1] == name, (
+            f"notifier: {name} (a secret_env in {NOTIFIER_ENDPOINTS.name}) must be ${{{name}:?message}}"
+        )
     for name, svc in built_services().items():
         env = environment(svc)
         assert env.get("CAREPATH_ENVIRONMENT", "production") == "production", f"{name} is not in production"
+
+
+def test_notifier_reads_the_endpoint_file_compose_mounts() -> None:
+    notifier = services()["notifier"]
+    config = Path(environment(notifier)["CAREPATH_NOTIFIER_CONFIG"])
+    by_target = {t: (ROOT / s).resolve() for s, t in mounts(notifier) if is_host_path(s)}
+    host_dir = by_target.get(str(config.parent))
+    assert host_dir is not None, f"nothing is mounted at {config.parent}"
+    assert (host_dir / config.name).resolve() == NOTIFIER_ENDPOINTS.resolve()
+    secrets = {name: "x" * 40 for name in notifier_secret_names()}
+    assert load_endpoints(NOTIFIER_ENDPOINTS, "production", secrets), "the shipped endpoint file is empty"
 
 
 def test_published_ports_match_the_metrics_spec() -> None:
@@ -441,6 +485,7 @@ def test_service_port_defaults_are_the_spec_ports_compose_and_prometheus_rely_on
         "intake": IntakeSettings.model_fields["port"].default,
         "triage": TriageSettings.model_fields["web_port"].default,
         "followup": FollowupSettings.model_fields["web_port"].default,
+        "notifier": NotifierSettings.model_fields["web_port"].default,
     }
     assert defaults == SERVICE_HTTP_PORT
 

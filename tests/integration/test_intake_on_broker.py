@@ -32,6 +32,7 @@ def start_intake(bootstrap: str, profile: str, log_dir: Path, **extra: str) -> S
         "CAREPATH_ENVIRONMENT": "test",
         "CAREPATH_INTAKE_TOKENS": DEV_TOKEN,
         "CAREPATH_INTAKE_PORT": str(port),
+        "CAREPATH_INTAKE_MLLP_PORT": "0",  # HTTP only here; MLLP has its own tests
         **extra,
     }
     svc = Service("intake", "intake", port, env, log_dir / "intake.log")

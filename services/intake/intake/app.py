@@ -13,15 +13,27 @@ from fastapi.openapi.utils import get_openapi
 from carepath import contracts
 from carepath.clock import Clock
 from carepath.resources import schemas_dir
+from intake.fhir.codemap import CodeMapError, load_code_map
+from intake.hl7.config import load_config as load_hl7_config
+from intake.hl7.config import start_listener as start_mllp
 from intake.publisher import KafkaPublisher, Publisher
-from intake.routes import events, health
+from intake.routes import acknowledgements, events, fhir, health
 from intake.service import Intake
 from intake.settings import IntakeSettings
 
 
 def create_app(
-    settings: IntakeSettings, publisher: Publisher | None = None, clock: Clock | None = None
+    settings: IntakeSettings,
+    publisher: Publisher | None = None,
+    clock: Clock | None = None,
+    *,
+    listen_mllp: bool | None = None,
 ) -> FastAPI:
+    """``listen_mllp``: serve HL7 v2 over MLLP (CAREPATH_INTAKE_MLLP_PORT, 0 disables); by default only
+    when the real publisher is wired, so tests that bring their own publisher bind no port unless asked."""
+    serve_mllp = settings.mllp_port != 0 and (listen_mllp if listen_mllp is not None else publisher is None)
+    hl7_config = load_hl7_config(settings) if serve_mllp else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pub = publisher or KafkaPublisher(
@@ -33,9 +45,15 @@ def create_app(
             future_tolerance_s=settings.future_tolerance_s,
             dedup_capacity=settings.dedup_capacity,
         )
+        mllp = None
+        if hl7_config is not None:  # same process and event loop as the HTTP API
+            mllp = await start_mllp(app.state.intake, hl7_config, app.state.intake.clock, settings)
+        app.state.mllp = mllp
         try:
             yield
         finally:
+            if mllp is not None:
+                await mllp.close()
             pub.close()
 
     app = FastAPI(
@@ -48,7 +66,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    try:  # a malformed code map refuses to start, naming the file and entry
+        app.state.fhir_codes = load_code_map(settings.fhir_codes)
+    except CodeMapError as exc:
+        raise SystemExit(f"intake: the FHIR code map is invalid: {exc}") from None
     app.include_router(events.router)
+    app.include_router(acknowledgements.router)
+    app.include_router(fhir.router)
     app.include_router(health.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

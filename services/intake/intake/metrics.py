@@ -18,9 +18,19 @@ PUBLISH_SECONDS = Histogram(
 BROKER_UP = Gauge(
     "carepath_intake_broker_up", "1 when the last publish or readiness probe reached the broker"
 )
+MLLP_MESSAGES = Counter(
+    "carepath_intake_mllp_messages", "HL7 messages answered on MLLP, by ACK code", ["ack"]
+)
+MLLP_CONNECTIONS = Gauge("carepath_intake_mllp_connections", "Open MLLP connections")
+MLLP_UNMAPPED = Counter(
+    "carepath_intake_mllp_unmapped_codes",
+    "Coded items in accepted HL7 messages that the code mapping does not know (read past, not published)",
+)
 
 
 # Export every channel's counters from the start (at 0), so increase() sees the first record.
-for _channel in ("http",):
+for _channel in ("http", "mllp"):
     DLQ_RECORDS.labels(_channel)
     DUPLICATES.labels(_channel)
+for _ack in ("AA", "AE", "AR"):
+    MLLP_MESSAGES.labels(_ack)

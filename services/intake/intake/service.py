@@ -6,6 +6,7 @@ Transport-neutral: the HTTP routes (and later other channels) call :meth:`Intake
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,6 +40,19 @@ class Unavailable(RuntimeError):
     """The broker did not acknowledge; the caller must answer so that the sender retries."""
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Input a channel could not even turn into an event (an unreadable HL7 message, a segment that cannot
+    be mapped): dead-lettered in the same publish as the request's events, with the raw input it came from."""
+
+    reason: str  # one line naming the offending field
+    label: str  # metric reason
+    errors: tuple[ContractError, ...]
+    raw: bytes
+    event_id: str | None = None
+    subject: str | None = None
+
+
 class Intake:
     def __init__(self, publisher: Publisher, clock: Clock, *, future_tolerance_s: float, dedup_capacity: int):
         self.publisher = publisher
@@ -46,8 +60,12 @@ class Intake:
         self.future_tolerance = timedelta(seconds=future_tolerance_s)
         self.recent = RecentIds(dedup_capacity)
 
-    async def submit(self, items: list[Any], raws: list[bytes] | None, channel: str) -> list[ItemResult]:
-        """Admit and publish; raises :class:`Unavailable` if anything could not be stored."""
+    async def submit(
+        self, items: list[Any], raws: list[bytes] | None, channel: str, refusals: Sequence[Refusal] = ()
+    ) -> list[ItemResult]:
+        """Admit and publish; raises :class:`Unavailable` if anything could not be stored.
+
+        ``refusals`` are dead-lettered in the same publish as the items."""
         now = self.clock.now()
         results: list[ItemResult] = []
         to_publish: list[Record] = []
@@ -93,6 +111,19 @@ class Intake:
             )
             rejected_reasons.append(verdict.reason)
             results.append(ItemResult(index, verdict.event_id, "rejected", verdict.errors))
+        for refusal in refusals:
+            to_publish.append(
+                dlq_record(
+                    channel=channel,
+                    reason=refusal.reason,
+                    errors=refusal.errors,
+                    raw=refusal.raw,
+                    received_at=now,
+                    event_id=refusal.event_id,
+                    patient_key=refusal.subject.encode() if refusal.subject else None,
+                )
+            )
+            rejected_reasons.append(refusal.label)
         await self._publish(to_publish, channel)
         for a in accepted:
             self.recent.remember(a.source, a.id, a.digest)

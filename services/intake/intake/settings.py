@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from carepath.settings import CommonSettings
 
@@ -23,6 +26,53 @@ class IntakeSettings(CommonSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0, alias="CAREPATH_INTAKE_FUTURE_TOLERANCE_S")
     publish_timeout_s: float = Field(default=10.0, gt=0, alias="CAREPATH_INTAKE_PUBLISH_TIMEOUT_S")
     dedup_capacity: int = Field(default=200_000, ge=0, alias="CAREPATH_INTAKE_DEDUP_CAPACITY")
+    followup_url: str = Field(
+        default="http://127.0.0.1:6067",
+        alias="CAREPATH_INTAKE_FOLLOWUP_URL",
+        description="followup's worklist API, asked whether an acknowledged id exists",
+    )
+    # HL7 v2 over MLLP (docs/hl7.md)
+    mllp_port: int = Field(
+        default=2575, ge=0, le=65535, alias="CAREPATH_INTAKE_MLLP_PORT", description="0 disables the listener"
+    )
+    mllp_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, alias="CAREPATH_INTAKE_MLLP_MAX_BYTES"
+    )
+    mllp_patient_id_authority: str = Field(
+        default="",
+        alias="CAREPATH_INTAKE_MLLP_PATIENT_ID_AUTHORITY",
+        description="comma-separated PID-3.4 assigning authorities or PID-3.5 identifier types to take the "
+        "patient id from, in order of preference; empty: the first PID-3 identifier",
+    )
+    hl7_codes: Path | None = Field(
+        default=None,
+        alias="CAREPATH_HL7_CODES",
+        description="a site's additions to the HL7 code mapping (same sections as intake/hl7/codes.yaml)",
+    )
+    site_timezone: str = Field(
+        default="Europe/London",
+        alias="CAREPATH_SITE_TIMEZONE",
+        description="IANA timezone of the site: how HL7 timestamps without a UTC offset are read",
+    )
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA timezone such as Europe/London") from None
+        return v
+
+    @property
+    def patient_id_authorities(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.mllp_patient_id_authority.split(",") if a.strip())
+
+    fhir_codes: Path | None = Field(
+        default=None,
+        alias="CAREPATH_FHIR_CODES",
+        description="a site's additions to the FHIR code map (same sections as intake/fhir/codes.yaml)",
+    )
 
     model_config = CommonSettings.model_config | {"populate_by_name": True}
 

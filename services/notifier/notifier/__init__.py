@@ -1,0 +1,1 @@
+"""notifier: delivers escalations and reminders to the hospital's paging, messaging and FHIR endpoints."""

@@ -1,0 +1,28 @@
+"""python -m notifier: deliver escalations and reminders to the configured endpoints."""
+
+from __future__ import annotations
+
+import sys
+
+from carepath import logs
+from carepath.settings import load
+from notifier.app import build
+from notifier.settings import NotifierSettings
+
+
+def main() -> None:
+    settings = load(NotifierSettings)
+    logs.configure("notifier", settings.log_level)
+    endpoints = settings.endpoints()
+    if not endpoints:
+        logs.get("notifier").warning("no endpoints configured: notifications are read but not delivered")
+    app = build(settings)
+    logs.get("notifier").info("starting", port=settings.web_port, endpoints=[e.name for e in endpoints])
+    # Faust's own logging stays at warnings: carepath's structured logs say what happens.
+    level = "debug" if settings.log_level == "debug" else "warn"
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The Faust shell: escalations and reminders in, deliveries planned in the table, couriers do the rest.
+
+For each notification the agent routes it to endpoints, records it as pending for each in the
+changelog-backed table (keyed by patient id, co-partitioned with the input topics) and hands it to
+each endpoint's courier. Attempts and outcomes are written back to the table, so after a restart or a
+rebalance the owner of the partition finds what is still pending and delivers it, and never delivers
+again what was delivered. A redelivered input record finds its earlier state and is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from carepath import envelope, logs, topics
+from carepath.clock import Clock
+from carepath.deadletter import dead_letter as stream_dead_letter
+from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
+from carepath.streaming import App, fail_fast
+from carepath.worker import WorkerShell
+from notifier import metrics
+from notifier.config import Endpoint
+from notifier.courier import Courier, Job
+from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
+from notifier.dead_letters import dead_letter
+from notifier.payloads import payload
+from notifier.routing import Notification, NotRoutable, routes
+from notifier.settings import NotifierSettings
+from notifier.state import PatientDeliveries
+
+SERVICE = "notifier"
+STATE_TABLE = "notifier-deliveries"
+INPUT_TOPICS = (topics.ESCALATIONS, topics.REMINDERS)
+log = logs.get(__name__)
+
+
+class NotifierShell:
+    def __init__(
+        self,
+        app: App,
+        shell: WorkerShell,
+        settings: NotifierSettings,
+        endpoints: tuple[Endpoint, ...],
+        clock: Clock,
+    ) -> None:
+        self.app, self.shell, self.settings, self.clock = app, shell, settings, clock
+        self.endpoints = {e.name: e for e in endpoints}
+        self.source = app.topic(*INPUT_TOPICS, key_type=bytes, value_type=bytes)
+        self.dlq = app.topic(NOTIFICATIONS_DLQ, key_type=bytes, value_type=bytes)
+        self.stream_dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
+        # use_partitioner: couriers write outside any stream event; the key (patient id) picks the
+        # changelog partition, the one that patient's notifications arrive on.
+        self.table = app.Table(
+            STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True
+        )
+        self.couriers = {
+            e.name: Courier(e, self, on_error=lambda exc: fail_fast(SERVICE, exc)) for e in endpoints
+        }
+        self._partitions = topics.partitions()
+        self._scanned_for: frozenset[Any] = frozenset()
+
+    # --- the Store the couriers write through --------------------------------------------------------------
+    def owns(self, key: bytes) -> bool:
+        return self.shell.owns(key, self._partitions)
+
+    def record(self, job: Job, endpoint: str, status: str) -> None:
+        state = self._load(job.key)
+        state.record(
+            job.event_id,
+            endpoint,
+            attempts=job.attempts,
+            status=status,
+            error=job.last_error,
+            now=time.time(),
+        )
+        self._store(job.key, state)
+
+    async def dead_letter(self, job: Job, endpoint: Endpoint) -> None:
+        delivery = self._load(job.key).deliveries.get(job.event_id)
+        record = dead_letter(
+            endpoint=endpoint.name,
+            url=endpoint.url,
+            event_id=job.event_id,
+            event_type=job.event_type,
+            attempts=job.attempts,
+            last_error=job.last_error or "retry budget spent",
+            first_seen=job.first_seen,
+            at=time.time(),
+            event=delivery.event if delivery else None,
+        )
+        fut = await self.dlq.send(key=job.key, value=record)
+        await fut
+        log.warning("notification dead-lettered", endpoint=endpoint.name, attempts=job.attempts)
+
+    # --- input ------------------------------------------------------------------------------------------------
+    async def on_batch(self, events: list[Any]) -> None:
+        started = time.perf_counter()
+        for e in events:
+            await self.on_record(e.key or b"", e.value)
+            self.shell.processed(e.message.tp, e.message.offset)
+        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
+
+    async def on_record(self, key: bytes, value: bytes) -> None:
+        try:
+            event = envelope.decode(value)
+            notification = Notification.from_event(event)
+        except (NotRoutable, ValueError) as exc:
+            await self._unreadable(key, value, str(exc))
+            return
+        EVENTS_CONSUMED.labels(SERVICE, notification.type).inc()
+        targets = routes(notification, self.endpoints.values())
+        if not targets:
+            return
+        now = time.time()
+        state = self._load(key)
+        planned = state.plan(event, [t.name for t in targets], now)
+        if planned.changed:
+            self._store(key, state)
+        for name in planned.already_done:
+            metrics.DELIVERIES.labels(name, "duplicate").inc()
+        delivery = state.deliveries[notification.id]
+        for name in planned.send:
+            target = delivery.targets[name]
+            self._submit(
+                key, delivery.event or event, name, delivery.first_seen, target.attempts, target.last_error
+            )
+
+    def _submit(
+        self,
+        key: bytes,
+        event: Mapping[str, Any],
+        endpoint: str,
+        first_seen: float,
+        attempts: int,
+        error: str,
+    ) -> None:
+        courier = self.couriers.get(endpoint)
+        if courier is None:  # no longer configured: left pending in the table
+            return
+        job = Job(
+            key=key,
+            event_id=str(event["id"]),
+            event_type=str(event["type"]),
+            payload=payload(courier.endpoint.format, event),
+            first_seen=first_seen,
+            attempts=attempts,
+            last_error=error,
+        )
+        courier.submit(job)
+
+    async def _unreadable(self, key: bytes, value: bytes, why: str) -> None:
+        DECODE_ERRORS.labels(SERVICE, "inputs").inc()
+        record = stream_dead_letter(
+            channel="stream",
+            reason=f"notifier could not read this record: {why}"[:2000],
+            errors=[("", why[:2000])],
+            raw=value,
+            received_at=self.clock.now(),
+        )
+        await self.stream_dlq.send(key=key or None, value=record)
+        log.warning("input dead-lettered", reason="unreadable")
+
+    # --- recovery ---------------------------------------------------------------------------------------------
+    async def on_tick(self) -> None:
+        """After start-up and every rebalance: deliver what the table holds as pending for our partitions."""
+        ready, _ = self.shell.ready()
+        if not ready:
+            return
+        actives = frozenset(self.app.assignor.assigned_actives())
+        if actives == self._scanned_for:
+            return
+        self._scanned_for = actives
+        resumed = 0
+        now = time.time()
+        for key, value in list(self.table.items()):
+            if not value or not self.owns(key):
+                continue
+            state = PatientDeliveries.from_bytes(value)
+            if state.prune(now, self.settings.retention_s):
+                self._store(key, state)
+            for _, name, delivery, target in list(state.pending()):
+                assert delivery.event is not None
+                self._submit(
+                    key, delivery.event, name, delivery.first_seen, target.attempts, target.last_error
+                )
+                resumed += 1
+        log.info("pending deliveries resumed", count=resumed)
+
+    # --- table --------------------------------------------------------------------------------------------------
+    def _load(self, key: bytes) -> PatientDeliveries:
+        return PatientDeliveries.from_bytes(self.table.get(key))
+
+    def _store(self, key: bytes, state: PatientDeliveries) -> None:
+        state.prune(time.time(), self.settings.retention_s)
+        self.table[key] = state.to_bytes()
+
+
+def register(
+    app: App, shell: WorkerShell, settings: NotifierSettings, endpoints: tuple[Endpoint, ...], clock: Clock
+) -> NotifierShell:
+    ns = NotifierShell(app, shell, settings, endpoints, clock)
+
+    @app.agent(ns.source, name="notifier")
+    async def notifier(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            try:
+                await ns.on_batch(events)
+            except Exception as exc:
+                fail_fast(SERVICE, exc)
+
+    async def couriers() -> None:
+        try:
+            await asyncio.gather(*(c.run() for c in ns.couriers.values()))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            fail_fast(SERVICE, exc)
+
+    app.task(couriers)
+
+    async def tick() -> None:
+        try:
+            await ns.on_tick()
+        except Exception as exc:
+            fail_fast(SERVICE, exc)
+
+    app.timer(1.0, name="notifier-resume")(tick)
+    return ns

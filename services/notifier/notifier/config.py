@@ -1,0 +1,238 @@
+"""The endpoint file (``CAREPATH_NOTIFIER_CONFIG``): where notifications go, how they are signed and retried.
+
+Read and checked once at start-up; a mistake stops the notifier with a message naming the endpoint and
+key. Secrets are never in the file: each endpoint names the environment variable that holds its HMAC
+secret, and outside development that variable must be set to a strong value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEVELOPMENT_SECRET = "dev-only-notifier-secret"  # noqa: S105 - refused in production, see _secret
+MIN_SECRET_LENGTH = 32
+FORMATS = frozenset({"carepath", "fhir"})
+SEVERITIES = frozenset({"emergency", "urgent", "routine"})
+CHANGES = frozenset({"raised", "updated", "resolved"})
+REMINDER_KINDS = frozenset({"warning", "overdue"})
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+
+
+class ConfigError(ValueError):
+    """The endpoint file is wrong; the message names the file, endpoint and key."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 8  # in all, the first included
+    base_s: float = 1.0  # first backoff ceiling; doubles per attempt
+    cap_s: float = 300.0  # largest backoff ceiling
+
+
+@dataclass(frozen=True)
+class EscalationRoute:
+    """Which escalations an endpoint receives; None means any."""
+
+    severities: frozenset[str] | None = None
+    changes: frozenset[str] | None = None
+    rules: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ReminderRoute:
+    """Which reminders an endpoint receives: by kind, chain level, role notified or expectation."""
+
+    kinds: frozenset[str] | None = None
+    levels: frozenset[int] | None = None
+    min_level: int | None = None
+    notify: frozenset[str] | None = None
+    expectations: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    secret_env: str
+    secret: bytes = field(repr=False)
+    format: str = "carepath"
+    timeout_s: float = 10.0
+    concurrency: int = 4
+    retry: Retry = Retry()
+    escalations: EscalationRoute | None = None  # None: no escalations
+    reminders: ReminderRoute | None = None  # None: no reminders
+
+
+_ENDPOINT_KEYS = frozenset(
+    {"name", "url", "secret_env", "format", "timeout_s", "concurrency", "retry", "receive", "insecure_http"}
+)
+
+
+def load_endpoints(path: Path, environment: str, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
+    """Read the endpoint file; ``env`` supplies the secrets (the process environment in production)."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) - {"endpoints"}:
+        raise ConfigError(f"{path}: expected a mapping with one key, endpoints")
+    raw_endpoints = doc.get("endpoints") or []
+    if not isinstance(raw_endpoints, list):
+        raise ConfigError(f"{path}: endpoints must be a list")
+    endpoints = [_endpoint(path, i, raw, environment, env) for i, raw in enumerate(raw_endpoints)]
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: endpoint names must be unique: {sorted(names)}")
+    return tuple(endpoints)
+
+
+def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[str, str]) -> Endpoint:
+    where = f"{path}: endpoints[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}: name must be lower-case letters, digits, - or _ (it is a metric label)")
+    where = f"{path}: endpoint {name}"
+    unknown = set(raw) - _ENDPOINT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    url = _url(where, raw.get("url"), environment, bool(raw.get("insecure_http", False)))
+    secret_env = raw.get("secret_env")
+    if not isinstance(secret_env, str) or not _ENV.match(secret_env):
+        raise ConfigError(
+            f"{where}: secret_env must name an environment variable (e.g. CAREPATH_NOTIFIER_SECRET_PAGER)"
+        )
+    fmt = raw.get("format", "carepath")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}: format must be one of {sorted(FORMATS)}")
+    receive = raw.get("receive")
+    if not isinstance(receive, dict) or not receive or set(receive) - {"escalations", "reminders"}:
+        raise ConfigError(f"{where}: receive must hold escalations and/or reminders")
+    return Endpoint(
+        name=name,
+        url=url,
+        secret_env=secret_env,
+        secret=_secret(where, secret_env, environment, env),
+        format=str(fmt),
+        timeout_s=_number(where, raw, "timeout_s", 10.0, 0.1, 120.0),
+        concurrency=int(_number(where, raw, "concurrency", 4, 1, 64, integer=True)),
+        retry=_retry(where, raw.get("retry", {})),
+        escalations=_escalations(where, receive["escalations"]) if "escalations" in receive else None,
+        reminders=_reminders(where, receive["reminders"]) if "reminders" in receive else None,
+    )
+
+
+def _url(where: str, url: Any, environment: str, insecure_http: bool) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: url must be an http(s) URL")
+    if environment == "production" and parts.scheme != "https" and not insecure_http:
+        raise ConfigError(
+            f"{where}: url must use https in production (or set insecure_http: true explicitly)"
+        )
+    assert isinstance(url, str)
+    return url
+
+
+def _secret(where: str, name: str, environment: str, env: Mapping[str, str]) -> bytes:
+    value = env.get(name, "")
+    if environment == "development":  # the only place a secret may be left out
+        return (value or DEVELOPMENT_SECRET).encode()
+    if not value:
+        raise ConfigError(f"{where}: {name} must hold the endpoint's HMAC secret")
+    if environment == "production" and (len(value) < MIN_SECRET_LENGTH or value == DEVELOPMENT_SECRET):
+        raise ConfigError(
+            f"{where}: {name} must hold the endpoint's HMAC secret, at least {MIN_SECRET_LENGTH} characters"
+        )
+    return value.encode()
+
+
+def _number(
+    where: str,
+    raw: Mapping[str, Any],
+    key: str,
+    default: float,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+) -> float:
+    value = raw.get(key, default)
+    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{where}: {key} must be {kind} from {low:g} to {high:g}")
+    return float(value)
+
+
+def _retry(where: str, raw: Any) -> Retry:
+    if not isinstance(raw, dict) or set(raw) - {"attempts", "base_s", "cap_s"}:
+        raise ConfigError(f"{where}: retry takes attempts, base_s and cap_s")
+    retry = Retry(
+        attempts=int(_number(where + " retry", raw, "attempts", Retry.attempts, 1, 100, integer=True)),
+        base_s=_number(where + " retry", raw, "base_s", Retry.base_s, 0.001, 3600),
+        cap_s=_number(where + " retry", raw, "cap_s", Retry.cap_s, 0.001, 86400),
+    )
+    if retry.cap_s < retry.base_s:
+        raise ConfigError(f"{where}: retry cap_s must be at least base_s")
+    return retry
+
+
+def _choices(
+    where: str, raw: Mapping[str, Any], key: str, allowed: frozenset[str] | None
+) -> frozenset[str] | None:
+    if key not in raw:
+        return None
+    values = raw[key]
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: {key} must be a non-empty list")
+    if allowed is not None and set(values) - allowed:
+        raise ConfigError(f"{where}: {key} {sorted(set(values) - allowed)} not in {sorted(allowed)}")
+    return frozenset(values)
+
+
+def _escalations(where: str, raw: Any) -> EscalationRoute:
+    raw = raw or {}
+    if not isinstance(raw, dict) or set(raw) - {"severities", "changes", "rules"}:
+        raise ConfigError(f"{where}: receive.escalations takes severities, changes and rules")
+    return EscalationRoute(
+        severities=_choices(where, raw, "severities", SEVERITIES),
+        changes=_choices(where, raw, "changes", CHANGES),
+        rules=_choices(where, raw, "rules", None),
+    )
+
+
+def _reminders(where: str, raw: Any) -> ReminderRoute:
+    raw = raw or {}
+    if not isinstance(raw, dict) or set(raw) - {"kinds", "levels", "min_level", "notify", "expectations"}:
+        raise ConfigError(
+            f"{where}: receive.reminders takes kinds, levels, min_level, notify and expectations"
+        )
+    levels = raw.get("levels")
+    if levels is not None and (
+        not isinstance(levels, list)
+        or not levels
+        or not all(isinstance(v, int) and 1 <= v <= 20 for v in levels)
+    ):
+        raise ConfigError(f"{where}: receive.reminders.levels must be a list of chain levels 1-20")
+    min_level = raw.get("min_level")
+    if min_level is not None and not (isinstance(min_level, int) and 1 <= min_level <= 20):
+        raise ConfigError(f"{where}: receive.reminders.min_level must be a chain level 1-20")
+    return ReminderRoute(
+        kinds=_choices(where, raw, "kinds", REMINDER_KINDS),
+        levels=frozenset(levels) if levels is not None else None,
+        min_level=min_level,
+        notify=_choices(where, raw, "notify", None),
+        expectations=_choices(where, raw, "expectations", None),
+    )

@@ -1,0 +1,185 @@
+"""One endpoint's deliveries: its own queue, its own workers and its own HTTP connections.
+
+Endpoints never share a queue, a worker or a connection pool, so a slow or failing endpoint only delays
+its own notifications. A failed attempt is retried after an exponential backoff with full jitter,
+scheduled on the event loop (no worker sleeps through it); after the retry budget the notification is
+dead-lettered for this endpoint. Every attempt's outcome is recorded through the :class:`Store` before
+the next step, which is what a restart resumes from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import httpx
+
+from notifier import metrics, signing
+from notifier.backoff import AttemptResult, backoff_s, from_status, timed_out, unreachable
+from notifier.config import Endpoint
+from notifier.payloads import Payload
+from notifier.state import DEAD, DELIVERED, PENDING
+
+
+@dataclass(frozen=True)
+class Job:
+    key: bytes  # the patient id: the table key
+    event_id: str  # the idempotency key
+    event_type: str
+    payload: Payload
+    first_seen: float
+    attempts: int = 0  # made so far (before a restart too)
+    last_error: str = ""
+
+
+class Store(Protocol):
+    """Where delivery state is kept (the Faust table in the worker, a dict in unit tests)."""
+
+    def owns(self, key: bytes) -> bool: ...
+    def record(self, job: Job, endpoint: str, status: str) -> None: ...
+    async def dead_letter(self, job: Job, endpoint: Endpoint) -> None: ...
+
+
+class Courier:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        store: Store,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint
+        self.store = store
+        self._transport = transport
+        self._rng = rng or random.SystemRandom()
+        self._on_error = on_error
+        self._now = wall_clock
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._pending: set[str] = set()  # event ids queued, in flight or waiting for a retry
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._client: httpx.AsyncClient | None = None
+        metrics.export(endpoint.name)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, job: Job) -> bool:
+        """Queue a delivery; False when this notification is already on its way to this endpoint."""
+        if job.event_id in self._pending:
+            return False
+        self._pending.add(job.event_id)
+        self._queue.put_nowait(job)
+        metrics.PENDING.labels(self.endpoint.name).set(len(self._pending))
+        return True
+
+    async def run(self) -> None:
+        limits = httpx.Limits(
+            max_connections=self.endpoint.concurrency, max_keepalive_connections=self.endpoint.concurrency
+        )
+        async with httpx.AsyncClient(
+            transport=self._transport, limits=limits, follow_redirects=False
+        ) as client:
+            self._client = client
+            workers = [asyncio.create_task(self._work()) for _ in range(self.endpoint.concurrency)]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for w in workers:
+                    w.cancel()
+                for timer in self._timers:
+                    timer.cancel()
+                self._client = None
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._deliver(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._finish(job.event_id)
+                if self._on_error is None:
+                    raise
+                self._on_error(exc)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, job: Job) -> None:
+        name = self.endpoint.name
+        if not self.store.owns(job.key):  # the partition moved to another worker: it delivers from the table
+            self._finish(job.event_id)
+            return
+        if job.attempts >= self.endpoint.retry.attempts:  # spent before a restart
+            await self._give_up(job)
+            return
+        attempt = job.attempts + 1
+        result = await self._post(job, attempt)
+        metrics.ATTEMPTS.labels(name, result.result).inc()
+        job = replace(job, attempts=attempt, last_error=result.error)
+        if result.delivered:
+            self.store.record(job, name, DELIVERED)
+            metrics.DELIVERIES.labels(name, "delivered").inc()
+            metrics.DELIVERY_SECONDS.labels(name).observe(max(self._now() - job.first_seen, 0.0))
+            self._finish(job.event_id)
+        elif result.retryable and attempt < self.endpoint.retry.attempts:
+            self.store.record(job, name, PENDING)
+            self._retry_later(job, result)
+        else:
+            await self._give_up(job)
+
+    async def _post(self, job: Job, attempt: int) -> AttemptResult:
+        assert self._client is not None
+        body = job.payload.body
+        headers = signing.headers(
+            secret=self.endpoint.secret,
+            body=body,
+            timestamp=int(self._now()),
+            event_id=job.event_id,
+            event_type=job.event_type,
+            attempt=attempt,
+            content_type=job.payload.content_type,
+        )
+        try:
+            response = await self._client.post(
+                self.endpoint.url, content=body, headers=headers, timeout=self.endpoint.timeout_s
+            )
+        except httpx.TimeoutException:
+            return timed_out(self.endpoint.timeout_s)
+        except httpx.HTTPError as exc:
+            return unreachable(exc)
+        return from_status(response.status_code, response.headers.get("retry-after"))
+
+    def _retry_later(self, job: Job, result: AttemptResult) -> None:
+        delay = backoff_s(job.attempts, self.endpoint.retry, self._rng, result.retry_after_s)
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def requeue() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            self._queue.put_nowait(job)
+
+        handle = loop.call_later(delay, requeue)
+        self._timers.add(handle)
+
+    async def _give_up(self, job: Job) -> None:
+        await self.store.dead_letter(
+            job, self.endpoint
+        )  # written (and acknowledged) before the state says so
+        self.store.record(job, self.endpoint.name, DEAD)
+        metrics.DEAD_LETTERS.labels(self.endpoint.name).inc()
+        metrics.DELIVERIES.labels(self.endpoint.name, "dead_lettered").inc()
+        self._finish(job.event_id)
+
+    def _finish(self, event_id: str) -> None:
+        self._pending.discard(event_id)
+        metrics.PENDING.labels(self.endpoint.name).set(len(self._pending))

@@ -1,0 +1,40 @@
+"""notifier metrics. Labels are endpoint names (from the endpoint file), outcomes and results: never
+patient data."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DELIVERIES = Counter(
+    "carepath_notifier_deliveries",
+    "Notifications finished per endpoint: delivered, dead_lettered, or duplicate (already finished before)",
+    ["endpoint", "outcome"],
+)
+ATTEMPTS = Counter(
+    "carepath_notifier_attempts",
+    "HTTP delivery attempts per endpoint and result (success, http_4xx, http_5xx, timeout, connection_error)",
+    ["endpoint", "result"],
+)
+DELIVERY_SECONDS = Histogram(
+    "carepath_notifier_delivery_seconds",
+    "From the notification being read to its successful delivery, retries included",
+    ["endpoint"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+DEAD_LETTERS = Counter(
+    "carepath_notifier_dead_letters",
+    "Notifications an endpoint did not take within its retry budget (written to care.notifications.dlq)",
+    ["endpoint"],
+)
+PENDING = Gauge(
+    "carepath_notifier_pending", "Notifications waiting for delivery or a retry, per endpoint", ["endpoint"]
+)
+
+
+def export(endpoint: str) -> None:
+    """Create an endpoint's series at 0, so rate() and increase() see the first event."""
+    for outcome in ("delivered", "dead_lettered", "duplicate"):
+        DELIVERIES.labels(endpoint, outcome)
+    ATTEMPTS.labels(endpoint, "success")
+    DEAD_LETTERS.labels(endpoint)
+    PENDING.labels(endpoint).set(0)

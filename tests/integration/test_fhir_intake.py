@@ -1,0 +1,149 @@
+"""FHIR R4 into intake as a real process on a real broker: what a FHIR client is told matches what the
+broker holds, and refused resources are on the dead-letter topic with the raw resource."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from carepath import topics
+from carepath.broker import EmbeddedBroker
+from carepath.contracts import validate_dlq_record, validate_event
+from carepath.devstack import DEV_TOKEN, Service
+from tests.conftest import BrokerInfo
+from tests.integration.test_intake_on_broker import start_intake
+from tests.support.fhir import FHIR_JSON, bundle, cancer_condition, entry, lab_observation, pain_observation
+from tests.support.topics import TopicReader
+
+pytestmark = pytest.mark.integration
+HEADERS = {"Authorization": f"Bearer {DEV_TOKEN}", "Content-Type": FHIR_JSON}
+
+
+@pytest.fixture(scope="module")
+def intake(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    log_dir = tmp_path_factory.mktemp("fhir-intake")
+    svc = start_intake(broker.bootstrap, broker.profile, log_dir, CAREPATH_INTAKE_MLLP_PORT="0")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def events(broker: BrokerInfo) -> Iterator[TopicReader]:
+    reader = TopicReader(broker.bootstrap, topics.CLINICAL_EVENTS)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def dlq(broker: BrokerInfo) -> Iterator[TopicReader]:
+    reader = TopicReader(broker.bootstrap, topics.CLINICAL_EVENTS_DLQ)
+    yield reader
+    reader.close()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def post(svc: Service, path: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{svc.url}{path}", content=orjson.dumps(body), headers=HEADERS, timeout=30)
+
+
+def patient() -> str:
+    return f"fhir-{time.time_ns()}"
+
+
+def test_a_resource_is_on_the_topic_keyed_by_patient_once(intake: Service, events: TopicReader) -> None:
+    p = patient()
+    resource = pain_observation("pain-1", p, now())
+    first = post(intake, "/fhir/Observation", resource)
+    assert first.status_code == 201, first.text
+    again = post(intake, "/fhir/Observation", resource)
+    assert again.status_code == 200
+    [event] = events.wait_for(lambda e: e.get("subject") == p)
+    events.settle(0.5)
+    assert len([e for e in events.records if e.get("subject") == p]) == 1
+    assert event["id"] == "Observation/pain-1/_history/1" and validate_event(event) == []
+    assert {k for k, v in events.raw if p.encode() in v} == {p.encode()}
+
+
+def test_an_unlisted_code_is_422_and_dead_lettered_with_the_raw_resource(
+    intake: Service, events: TopicReader, dlq: TopicReader
+) -> None:
+    p = patient()
+    resource = lab_observation("na-1", p, now(), loinc="2951-2")  # sodium: not a test carepath reads
+    response = post(intake, "/fhir/Observation", resource)
+    assert response.status_code == 422
+    issue = OperationOutcome.model_validate(response.json()).issue[0]
+    assert issue.code == "code-invalid" and issue.expression == ["Observation.code"]
+    [letter] = dlq.wait_for(lambda d: p in d.get("raw", ""))
+    assert validate_dlq_record(letter) == [] and letter["channel"] == "fhir"
+    assert orjson.loads(letter["raw"]) == resource and letter["errors"][0]["field"] == "/code"
+    events.settle(0.5)
+    assert not [e for e in events.records if e.get("subject") == p]
+
+
+def test_a_batch_stores_the_entries_that_pass(intake: Service, events: TopicReader, dlq: TopicReader) -> None:
+    p = patient()
+    body = bundle(
+        "batch",
+        entry({"resourceType": "Patient", "id": p, "birthDate": "1958-07-02"}, "PUT", "urn:uuid:patient"),
+        entry(cancer_condition("c-1", p, now(), subject={"reference": "urn:uuid:patient"})),
+        entry(lab_observation("ca-1", p, now(), value=2.9)),
+        entry(lab_observation("ca-2", p, now(), unit="mEq/L")),
+    )
+    response = post(intake, "/fhir", body)
+    assert response.status_code == 200, response.text
+    answer = Bundle.model_validate(response.json())
+    assert [e.response.status for e in answer.entry] == ["201 Created"] * 3 + ["422 Unprocessable Entity"]
+    stored = events.wait_for(lambda e: e.get("subject") == p, count=3)
+    assert sorted(e["type"] for e in stored) == [
+        "carepath.diagnosis.recorded.v1",
+        "carepath.diagnosis.recorded.v1",
+        "carepath.lab.resulted.v1",
+    ]
+    dlq.wait_for(lambda d: p in d.get("raw", "") and "mEq/L" in d.get("reason", ""))
+
+
+def test_a_failing_transaction_stores_nothing(intake: Service, events: TopicReader) -> None:
+    p = patient()
+    body = bundle(
+        "transaction",
+        entry(cancer_condition("c-1", p, now())),
+        entry(pain_observation("pain-1", p, now(), nrs=12)),
+    )
+    response = post(intake, "/fhir", body)
+    assert response.status_code == 422
+    issue = OperationOutcome.model_validate(response.json()).issue[0]
+    assert issue.expression == ["Bundle.entry[1].resource.valueInteger"]
+    events.settle(1.0)
+    assert not [e for e in events.records if e.get("subject") == p]
+
+
+def test_broker_down_means_503_operation_outcome(tmp_path: Path) -> None:
+    own = EmbeddedBroker().start()
+    svc = start_intake(
+        own.bootstrap,
+        "embedded",
+        tmp_path,
+        CAREPATH_INTAKE_PUBLISH_TIMEOUT_S="2",
+        CAREPATH_INTAKE_MLLP_PORT="0",
+    )
+    try:
+        assert post(svc, "/fhir/Observation", pain_observation("up", "p-up", now())).status_code == 201
+        own.stop()
+        down = post(svc, "/fhir/Observation", pain_observation("down", "p-down", now()))
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert OperationOutcome.model_validate(down.json()).issue[0].code == "transient"
+    finally:
+        svc.stop()
+        own.stop()
