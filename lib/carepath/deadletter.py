@@ -38,3 +38,14 @@ def dead_letter(
         record["raw"] = base64.b64encode(raw).decode("ascii")
         record["raw_encoding"] = "base64"
     return envelope.encode(record)
+
+
+def unprocessable(*, service: str, reason: str, detail: str, raw: bytes, at: datetime) -> bytes:
+    """The DLQ record a stream worker writes for a record it could not read or evaluate."""
+    return dead_letter(
+        channel="stream",
+        reason=f"{service} could not process this record ({reason}): {detail}"[:2000],
+        errors=[("", detail[:2000])],
+        raw=raw,
+        received_at=at,
+    )

@@ -120,7 +120,10 @@ class Demo:
         while not self.stop.is_set():
             for tp, msgs in consumer.poll(timeout_ms=100).items():
                 for m in msgs:
-                    rec = envelope.decode(m.value)
+                    try:
+                        rec = envelope.decode(m.value)
+                    except ValueError:
+                        continue  # not ours: the demo shows only its own patients
                     if tp.topic == topics.CLINICAL_EVENTS_DLQ:
                         if not any(p in str(rec.get("raw", "")) for p in patients):
                             continue

@@ -8,7 +8,6 @@ the environment; nothing here reaches inside a service.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 
 from carepath.broker import EmbeddedBroker, create_topics, free_port, wait_until_answers
 from carepath.clock import Clock, make_clock
+from carepath.processes import terminate
 
 DEV_TOKEN = "dev-only-token"  # noqa: S105 - accepted only with CAREPATH_ENVIRONMENT=development/test
 
@@ -59,14 +59,7 @@ class Service:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        terminate(proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no flush, no commit — as a crash."""

@@ -156,3 +156,13 @@ def fail_fast(service: str, exc: BaseException) -> None:
     )
     traceback.print_exception(exc, file=sys.stderr)
     os._exit(70)
+
+
+def run_worker(app: App, log_level: str) -> None:
+    """Run ``app`` as a Faust worker. Faust's own logging stays at warnings (carepath's structured logs say
+    what happens) and its web server stays off (the worker's FastAPI app serves HTTP)."""
+    import sys
+
+    level = "debug" if log_level == "debug" else "warn"
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
+    app.main()

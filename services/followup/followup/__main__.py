@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from carepath import logs
 from carepath.settings import load
+from carepath.streaming import run_worker
 from followup.app import build
 from followup.core import PathwayError
 from followup.settings import FollowupSettings
@@ -19,10 +18,7 @@ def main() -> None:
     except PathwayError as exc:
         raise SystemExit(f"followup: the pathway definition is invalid: {exc}") from None
     logs.get("followup").info("starting", port=settings.web_port, tick_s=settings.tick_interval_s)
-    # Faust's own logging stays at warnings: carepath's structured logs say what happens.
-    level = "debug" if settings.log_level == "debug" else "warn"
-    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
-    app.main()
+    run_worker(app, settings.log_level)
 
 
 if __name__ == "__main__":

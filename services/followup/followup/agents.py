@@ -14,7 +14,7 @@ from typing import Any
 
 from carepath import envelope, logs, topics
 from carepath.clock import Clock
-from carepath.deadletter import dead_letter
+from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
 from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
@@ -186,10 +186,10 @@ def register(
 
 
 def _dead_letter(failure: Failure, clock: Clock) -> bytes:
-    return dead_letter(
-        channel="stream",
-        reason=f"followup could not process this record ({failure.reason}): {failure.detail}",
-        errors=[("", failure.detail)],
+    return unprocessable(
+        service=SERVICE,
+        reason=failure.reason,
+        detail=failure.detail,
         raw=failure.incoming.value,
-        received_at=clock.now(),
+        at=clock.now(),
     )

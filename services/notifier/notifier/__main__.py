@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from carepath import logs
 from carepath.settings import load
+from carepath.streaming import run_worker
 from notifier.app import build
 from notifier.settings import NotifierSettings
 
@@ -18,10 +17,7 @@ def main() -> None:
         logs.get("notifier").warning("no endpoints configured: notifications are read but not delivered")
     app = build(settings)
     logs.get("notifier").info("starting", port=settings.web_port, endpoints=[e.name for e in endpoints])
-    # Faust's own logging stays at warnings: carepath's structured logs say what happens.
-    level = "debug" if settings.log_level == "debug" else "warn"
-    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
-    app.main()
+    run_worker(app, settings.log_level)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any
 
 from carepath import envelope, logs, topics
 from carepath.clock import Clock
-from carepath.deadletter import dead_letter as stream_dead_letter
+from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
 from carepath.streaming import App, fail_fast
 from carepath.worker import WorkerShell
@@ -152,12 +152,8 @@ class NotifierShell:
 
     async def _unreadable(self, key: bytes, value: bytes, why: str) -> None:
         DECODE_ERRORS.labels(SERVICE, "inputs").inc()
-        record = stream_dead_letter(
-            channel="stream",
-            reason=f"notifier could not read this record: {why}"[:2000],
-            errors=[("", why[:2000])],
-            raw=value,
-            received_at=self.clock.now(),
+        record = unprocessable(
+            service=SERVICE, reason="unreadable", detail=why, raw=value, at=self.clock.now()
         )
         await self.stream_dlq.send(key=key or None, value=record)
         log.warning("input dead-lettered", reason="unreadable")
