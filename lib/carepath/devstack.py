@@ -158,7 +158,7 @@ class Stack:
         followup_port = free_port()
         intake_env = {
             "CAREPATH_INTAKE_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}",
-            "CAREPATH_INTAKE_MLLP_PORT": str(free_port()),
+            "CAREPATH_INTAKE_MLLP_PORT": self.extra_env.get("CAREPATH_INTAKE_MLLP_PORT") or str(free_port()),
         }
         self.add("intake", "intake", "CAREPATH_INTAKE_PORT", intake_env).start()
         self.add("triage", "triage", "CAREPATH_TRIAGE_PORT").start()
