@@ -15,6 +15,12 @@ def encode(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+def encode_for_storage(obj: Any) -> bytes:
+    """Like :func:`encode`, for values kept in memory (table state): orjson's result reserves several KB
+    whatever its length, so it is copied to its exact size (for 100,000 patients, ~0.8 GB against ~70 MB)."""
+    return bytes(memoryview(orjson.dumps(obj)))
+
+
 def decode(raw: bytes | str) -> Any:
     return orjson.loads(raw)
 

@@ -45,9 +45,16 @@ class Context:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def group_id(self, phase: str, worker: str) -> str:
+        """A consumer group of its own (and so its own table changelogs) for each phase's worker.
+
+        On a shared cluster the run's tag keeps it apart from earlier runs; a fresh embedded broker
+        needs no tag, and a fixed name lets Faust reuse its local data folder instead of adding one.
+        """
+        return f"bench-{self.tag}-{phase}-{worker}" if self.external else f"bench-{phase}-{worker}"
+
     def group_env(self, phase: str) -> dict[str, str]:
-        """Fresh consumer groups (and so fresh table changelogs) for every phase's workers."""
         return {
-            "CAREPATH_TRIAGE_GROUP_ID": f"bench-{self.tag}-{phase}-triage",
-            "CAREPATH_FOLLOWUP_GROUP_ID": f"bench-{self.tag}-{phase}-followup",
+            "CAREPATH_TRIAGE_GROUP_ID": self.group_id(phase, "triage"),
+            "CAREPATH_FOLLOWUP_GROUP_ID": self.group_id(phase, "followup"),
         }

@@ -65,8 +65,7 @@ def run(ctx: Context) -> dict[str, Any]:
             reader.close()
         events_reader = kafka_io.TopicReader(stack.bootstrap, [topics.CLINICAL_EVENTS])
         try:
-            total = paced.posted + warm
-            clinical = events_reader.read_until(lambda recs: len(recs) >= total, COLLECT_TIMEOUT_S)
+            clinical = events_reader.read_until(OwnEvents(paced.r1_patients), COLLECT_TIMEOUT_S)
         finally:
             events_reader.close()
     latencies, unmatched = join(escalations, clinical, paced.r1_patients)
@@ -74,6 +73,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "offered_per_s": round(offered),
         "seconds": round(paced.seconds, 2),
         "events_posted": paced.posted,
+        "warm_up_events": warm,
         "requests": paced.requests,
         "events_per_request": p.latency_request_events,
         "request_failures": paced.failures[:5],
@@ -114,6 +114,20 @@ class R1Seen:
                     self.seen.add(patient)
         self._done = len(records)
         return len(self.seen) >= len(self.patients)
+
+
+class OwnEvents:
+    """True once both events (diagnosis, pain) of every R1 patient have been read."""
+
+    def __init__(self, patients: set[str]) -> None:
+        self.patients = patients
+        self.found = 0
+        self._done = 0
+
+    def __call__(self, records: list[Record]) -> bool:
+        self.found += sum(1 for r in records[self._done :] if r.key and r.key.decode() in self.patients)
+        self._done = len(records)
+        return self.found >= 2 * len(self.patients)
 
 
 def join(escalations: list[Record], clinical: list[Record], patients: set[str]) -> tuple[list[float], int]:

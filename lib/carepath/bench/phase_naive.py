@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from carepath.bench import kafka_io
+from carepath.bench import kafka_io, probes
 from carepath.bench.context import Context
 from carepath.bench.probes import peak_rss_mb
 from carepath.bench.stacks import phase_stack, start_service
@@ -39,10 +39,11 @@ def run(ctx: Context) -> dict[str, Any]:
                 extra={
                     "CAREPATH_BENCH_NAIVE_SOURCE": source,
                     "CAREPATH_BENCH_NAIVE_SINK": sink,
-                    "CAREPATH_BENCH_NAIVE_GROUP_ID": f"bench-{ctx.tag}-naive",
+                    "CAREPATH_BENCH_NAIVE_GROUP_ID": ctx.group_id("naive", "naive"),
                 },
             )
             ctx.say("worker ready; draining")
+            meter = probes.CpuMeter({"naive": svc.proc.pid if svc.proc else None}).start()
             first = last = None
             count = 0
             deadline = time.monotonic() + ctx.params.drain_timeout_s
@@ -50,7 +51,7 @@ def run(ctx: Context) -> dict[str, Any]:
             while count < n and time.monotonic() < deadline:
                 got = reader.poll(200)
                 if got and first is None:
-                    ctx.say("first forwarded")
+                    ctx.say("first event forwarded")
                 for rec in got:
                     count += 1
                     first = rec.timestamp_ms if first is None else min(first, rec.timestamp_ms)
@@ -58,14 +59,20 @@ def run(ctx: Context) -> dict[str, Any]:
                 if time.monotonic() >= next_report:
                     ctx.say(f"{count:,} of {n:,} forwarded")
                     next_report += 5
+            meter.stop()
             rss = peak_rss_mb(svc.proc.pid if svc.proc else None)
-            svc.stop()  # before its topics go
         finally:
             reader.close()
-            kafka_io.delete_topics(bootstrap, [source, sink])
+            if ctx.external:  # an embedded broker goes with everything on it
+                for service in stack.services.values():
+                    service.stop()  # before its topics go
+                kafka_io.delete_topics(bootstrap, [source, sink])
     span_s = (last - first) / 1000 if first is not None and last is not None else 0.0
     drained = rate(count - 1, span_s) if count > 1 else 0.0
-    ctx.say(f"naive stage: {drained:,.0f} events/s ({count:,} of {n:,} forwarded in {span_s:.1f} s)")
+    ctx.say(
+        f"naive stage: {drained:,.0f} events/s ({count:,} of {n:,} forwarded in {span_s:.1f} s), "
+        f"{meter.per_event_us(count).get('naive', 0):,.0f} us of processor time per event"
+    )
     return {
         "events": n,
         "forwarded": count,
@@ -73,4 +80,5 @@ def run(ctx: Context) -> dict[str, Any]:
         "seconds": round(span_s, 2),
         "drained_per_s": round(drained),
         "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        "cpu_us_per_event": meter.per_event_us(count),
     }

@@ -12,6 +12,7 @@ window, per second. Intake's unthrottled rate is the rate before the first wait.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,8 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
-from carepath import contracts, topics
-from carepath.bench import kafka_io, probes
+from carepath import contracts
+from carepath.bench import probes
 from carepath.bench.context import Context
 from carepath.bench.params import Params
 from carepath.bench.stacks import phase_stack, start_pipeline
@@ -43,7 +44,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     first_wait: float | None = None  # seconds into the load when the clients first waited for the pipeline
     accepted_before_wait: int = 0
-    waited_s: float = 0.0
+    waited_s: float = 0.0  # summed over the clients
 
 
 def shares(events: Sequence[Event], clients: int) -> list[list[Event]]:
@@ -58,7 +59,6 @@ def run(ctx: Context) -> dict[str, Any]:
     p = ctx.params
     with phase_stack(ctx, "pipeline") as stack:
         assert stack.bootstrap
-        baseline = kafka_io.record_count(stack.bootstrap, topics.CLINICAL_EVENTS) if ctx.external else 0
         start_pipeline(stack, p.ready_timeout_s)
         ctx.say(
             f"intake, triage and followup ready; {p.pipeline_clients} clients posting "
@@ -69,15 +69,17 @@ def run(ctx: Context) -> dict[str, Any]:
             name: probes.Sampler(partial(probes.consumed, stack.services[name].url, CLINICAL_TYPES), 0.5)
             for name in ("triage", "followup")
         }
-        for sampler in samplers.values():
+        for sampler in samplers.values():  # counters from 0: the groups start at the end (see phase_stack)
             sampler.start()
-            sampler.wait_for(baseline, p.pipeline_drain_timeout_s)
+        pids = {name: svc.proc.pid if svc.proc else None for name, svc in stack.services.items()}
+        meter = probes.CpuMeter(pids | {"broker": stack.broker.pid if stack.broker else None})
         try:
+            meter.start()
             t0 = time.monotonic()
             per_client = shares(ctx.workload.events, p.pipeline_clients)
 
             def through() -> float:
-                return min(s.last for s in samplers.values()) - baseline
+                return min(s.last for s in samplers.values())
 
             load = asyncio.run(_post(stack, per_client, p, t0, through))
             t_end = time.monotonic()
@@ -86,11 +88,11 @@ def run(ctx: Context) -> dict[str, Any]:
                 f"intake accepted {load.accepted:,} events in {window:.1f} s; waiting for the stages to drain"
             )
             drained = all(
-                sampler.wait_for(baseline + load.accepted, p.pipeline_drain_timeout_s)
-                for sampler in samplers.values()
+                sampler.wait_for(load.accepted, p.pipeline_drain_timeout_s) for sampler in samplers.values()
             )
             drain_s = time.monotonic() - t_end
         finally:
+            meter.stop()
             for sampler in samplers.values():
                 sampler.stop()
         rss = {
@@ -112,21 +114,22 @@ def run(ctx: Context) -> dict[str, Any]:
             if load.first_wait
             else rate(load.accepted, window)
         ),
-        "waited_for_pipeline_s": round(load.waited_s, 2),
+        "client_wait_s_mean": round(load.waited_s / p.pipeline_clients, 2),  # waiting for the stages
     }
     request = summarise([x * 1000 for x in load.latencies])
     out["request_ms"] = request.as_dict(1) if request else None
     passed: dict[str, float] = {}
     for name, sampler in samplers.items():
-        at_start = _count_at(sampler.samples, t0) - baseline
-        at_end = _count_at(sampler.samples, t_end) - baseline
-        passed[name] = at_end
+        at_start = _count_at(sampler.samples, t0)
+        at_end = _count_at(sampler.samples, t_end)
+        passed[name] = at_end - at_start
         out[f"{name}_per_s"] = round(rate(at_end - at_start, window))
         out[f"{name}_lag_at_end"] = int(load.accepted - at_end)
     out["end_to_end_per_s"] = round(rate(min(passed.values()), window))
     out["drained"] = drained
     out["drain_seconds"] = round(drain_s, 2)
     out["peak_rss_mb"] = {k: round(v, 1) if v is not None else None for k, v in rss.items()}
+    out["cpu_us_per_event"] = per_event = meter.per_event_us(load.accepted)
     ctx.say(
         f"intake {out['intake_accepted_per_s']:,} accepted/s ({out['intake_unthrottled_per_s']:,}/s before "
         f"waiting), triage {out['triage_per_s']:,}/s, followup {out['followup_per_s']:,}/s, end to end "
@@ -134,6 +137,13 @@ def run(ctx: Context) -> dict[str, Any]:
         + ("drained" if drained else "NOT drained")
         + f" {drain_s:.1f} s later; peak RSS "
         + ", ".join(f"{k} {v or 0:.0f} MB" for k, v in rss.items())
+    )
+    total = sum(per_event.values())
+    ctx.say(
+        "processor time per event accepted: "
+        + ", ".join(f"{k} {v:,.0f} us" for k, v in per_event.items())
+        + f"; {total:,.0f} us in all, so at most {rate(1e6 * (os.cpu_count() or 1), total):,.0f} events/s "
+        "if these processes had every processor to themselves"
     )
     return out
 

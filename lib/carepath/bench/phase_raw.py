@@ -44,7 +44,8 @@ def run(ctx: Context) -> dict[str, Any]:
             aio_produce = rate(n, asyncio.run(_produce_aiokafka(bootstrap, aio_topic, events)))
             ctx.say(f"aiokafka produce (acks=all): {aio_produce:,.0f} msg/s")
         finally:
-            kafka_io.delete_topics(bootstrap, [topic, aio_topic])
+            if ctx.external:  # an embedded broker goes with everything on it
+                kafka_io.delete_topics(bootstrap, [topic, aio_topic])
     kp_both = combined_rate(kp_produce, kp_consume)
     aio_both = combined_rate(aio_produce, aio_consume)
     ctx.say(f"produce+consume: kafka-python {kp_both:,.0f} msg/s, aiokafka {aio_both:,.0f} msg/s")

@@ -28,7 +28,6 @@ def run(ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {"events": n}
     with phase_stack(ctx, "triage") as stack:
         assert stack.bootstrap
-        before = kafka_io.record_count(stack.bootstrap, topics.CLINICAL_EVENTS) if ctx.external else 0
         seconds = kafka_io.produce(stack.bootstrap, topics.CLINICAL_EVENTS, events)
         ctx.say(
             f"backlog of {n:,} events for {ctx.workload.patients:,} patients loaded "
@@ -36,29 +35,33 @@ def run(ctx: Context) -> dict[str, Any]:
         )
         svc = start_service(stack, "triage", ctx.params.ready_timeout_s)
         ctx.say("worker ready; draining")
+        pid = svc.proc.pid if svc.proc else None
+        meter = probes.CpuMeter({"triage": pid, "broker": stack.broker.pid if stack.broker else None})
         sampler = probes.Sampler(lambda: probes.consumed(svc.url)).start()
-        target = before + n
+        meter.start()
+        target = n  # its consumer group starts where this backlog does (see phase_stack)
         try:
             complete = sampler.wait_for(
                 target,
                 ctx.params.drain_timeout_s,
-                lambda c: ctx.say(f"{c - before:,.0f} of {n:,} consumed"),
+                lambda c: ctx.say(f"{c:,.0f} of {n:,} consumed"),
             )
         finally:
             sampler.stop()
-        pid = svc.proc.pid if svc.proc else None
+            meter.stop()
         rss = probes.peak_rss_mb(pid)
         escalations = probes.gauge(svc.url, "carepath_escalations_total")
         svc.stop()
     drained = drain_rate(sampler.samples, target)
     per_s, span = drained if drained else partial_rate(sampler.samples)
-    consumed = int(sampler.last - before)
+    consumed = int(sampler.last)
     in_state = ctx.workload.patients if complete else len({e.key for e in events[:consumed]})
     ctx.say(
         f"one worker: {per_s:,.0f} events/s over {span:.1f} s, {consumed:,} of {n:,} consumed, "
         f"peak RSS {rss or 0:.0f} MB with {in_state:,} patients in state"
         + ("" if complete else f" (NOT drained within {ctx.params.drain_timeout_s:.0f} s)")
     )
+    ctx.say("processor time per event: " + _us(meter.per_event_us(consumed)))
     out |= {
         "consumed": consumed,
         "complete": complete,
@@ -67,6 +70,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "patients_in_state": in_state,
         "peak_rss_mb": round(rss, 1) if rss is not None else None,
         "escalations_published": int(escalations),
+        "cpu_us_per_event": meter.per_event_us(consumed),
     }
     out |= core_rate(ctx, events)
     return out
@@ -103,7 +107,12 @@ def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
     return {
         "core_events": done,
         "core_per_s": round(per_s),
+        "core_us_per_event": round(1e6 / per_s, 1) if per_s else None,
         "core_escalations": escalations,
         "core_failures": failures,
         "core_state_bytes_per_patient": round(state_bytes),
     }
+
+
+def _us(per_event: dict[str, float]) -> str:
+    return ", ".join(f"{name} {us:,.0f} us" for name, us in per_event.items())

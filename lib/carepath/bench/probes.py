@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,40 @@ def proc_status_mb(pid: int, field: str) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system processor seconds the process has used so far (all its threads)."""
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """Processor time used by named processes between ``start()`` and ``stop()``, per event handled."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self._start: dict[str, float | None] = {}
+        self.used: dict[str, float] = {}
+
+    def start(self) -> CpuMeter:
+        self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def stop(self) -> CpuMeter:
+        for name, pid in self.pids.items():
+            before, after = self._start.get(name), cpu_seconds(pid)
+            if before is not None and after is not None:
+                self.used[name] = after - before
+        return self
+
+    def per_event_us(self, events: int) -> dict[str, float]:
+        return {name: round(used / events * 1e6, 1) for name, used in self.used.items()} if events else {}
 
 
 def peak_rss_mb(pid: int | None) -> float | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from carepath import topics
+from carepath.bench import kafka_io
 from carepath.bench.context import Context
 from carepath.devstack import Service, Stack
 
@@ -15,6 +17,10 @@ PORT_VARS = {
     "naive": "CAREPATH_BENCH_NAIVE_PORT",
 }
 PIPELINE = ("intake", "triage", "followup")
+INPUTS = {
+    "triage": (topics.CLINICAL_EVENTS,),
+    "followup": (topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.ACKNOWLEDGEMENTS),
+}
 
 
 @contextmanager
@@ -22,6 +28,9 @@ def phase_stack(
     ctx: Context, phase: str, *, time_scale: float = 1.0, extra_env: dict[str, str] | None = None
 ) -> Iterator[Stack]:
     """A started broker (embedded and empty unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), no services yet.
+
+    On a configured cluster the phase's triage and followup consumer groups start at the end of their
+    input topics, so that earlier runs' records are not read again.
 
     Every service added to the stack and the broker are stopped when the block exits, also on Ctrl-C
     or an error.
@@ -32,7 +41,10 @@ def phase_stack(
         extra_env=ctx.group_env(phase) | (extra_env or {}),
     )
     try:
-        stack.start_broker()
+        bootstrap = stack.start_broker()
+        if ctx.external:  # the phase's workers read only what the phase sends
+            for worker, inputs in INPUTS.items():
+                kafka_io.commit_at_end(bootstrap, ctx.group_id(phase, worker), inputs)
         yield stack
     finally:
         stack.stop()

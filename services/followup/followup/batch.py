@@ -74,7 +74,7 @@ def _emit(
 
 
 def _store(result: FollowupResult, key: bytes, exps: PatientExpectations) -> None:
-    result.states[key] = Stored(envelope.encode(exps.to_dict()), exps)
+    result.states[key] = Stored(envelope.encode_for_storage(exps.to_dict()), exps)
 
 
 def run_inputs(

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from carepath.envelope import encode_for_storage
+
 PENDING = "pending"
 DELIVERED = "delivered"
 DEAD = "dead"  # the retry budget was spent; a dead-letter record was written
@@ -80,7 +82,7 @@ class PatientDeliveries:
 
     # --- (de)serialisation ----------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        return orjson.dumps({"deliveries": {k: v.to_dict() for k, v in self.deliveries.items()}})
+        return encode_for_storage({"deliveries": {k: v.to_dict() for k, v in self.deliveries.items()}})
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> PatientDeliveries:

@@ -100,5 +100,5 @@ def run_batch(
                 )
                 result.outgoing.append(Outgoing(key, envelope.encode(ce), esc, rec.timestamp))
         if changed:
-            result.states[key] = envelope.encode(state.to_dict())
+            result.states[key] = envelope.encode_for_storage(state.to_dict())
     return result
