@@ -20,7 +20,7 @@ import httpx
 
 from carepath.broker import EmbeddedBroker, create_topics, free_port, wait_until_answers
 from carepath.clock import Clock, make_clock
-from carepath.processes import terminate
+from carepath.processes import terminate, track
 
 DEV_TOKEN = "dev-only-token"  # noqa: S105 - accepted only with CAREPATH_ENVIRONMENT=development/test
 
@@ -40,13 +40,15 @@ class Service:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        self.proc = track(
+            subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         )
         log.close()
 

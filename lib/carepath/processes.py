@@ -1,9 +1,27 @@
-"""Stopping a child process in order: SIGTERM, a grace period, then SIGKILL."""
+"""Child processes carepath starts (the embedded broker, services in the dev stack): stopped in order —
+SIGTERM, a grace period, then SIGKILL — and never left running when the parent exits, even on an error
+path that forgot them."""
 
 from __future__ import annotations
 
+import atexit
 import signal
 import subprocess
+import weakref
+
+_children: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
+
+
+def track(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Stop ``proc`` when this interpreter exits, if nobody has stopped it by then."""
+    _children.add(proc)
+    return proc
+
+
+@atexit.register
+def _stop_children() -> None:
+    for proc in list(_children):
+        terminate(proc, 5.0)
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:

@@ -100,8 +100,9 @@ def test_resubmission_is_not_republished(broker: BrokerInfo, intake: Service) ->
 def test_broker_down_means_503_and_nothing_accepted(tmp_path: Path) -> None:
     """With the broker stopped, intake must never answer 2xx: the sender keeps the event and retries."""
     own = EmbeddedBroker().start()
-    svc = start_intake(own.bootstrap, "embedded", tmp_path, CAREPATH_INTAKE_PUBLISH_TIMEOUT_S="2")
+    svc: Service | None = None
     try:
+        svc = start_intake(own.bootstrap, "embedded", tmp_path, CAREPATH_INTAKE_PUBLISH_TIMEOUT_S="2")
         ok = httpx.post(f"{svc.url}/v1/events", json=event("up-1", "p-up"), headers=AUTH, timeout=15)
         assert ok.status_code == 202
         own.stop()
@@ -113,5 +114,6 @@ def test_broker_down_means_503_and_nothing_accepted(tmp_path: Path) -> None:
         assert 'carepath_intake_events_rejected_total{channel="http",reason="broker_unavailable"}' in metrics
         assert "carepath_intake_broker_up 0.0" in metrics
     finally:
-        svc.stop()
+        if svc is not None:
+            svc.stop()
         own.stop()
