@@ -8,11 +8,12 @@ consumer here takes its fetch wait from the broker profile instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -20,6 +21,8 @@ from faust.types import TP
 
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
+
+P = ParamSpec("P")
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -156,6 +159,40 @@ def fail_fast(service: str, exc: BaseException) -> None:
     )
     traceback.print_exception(exc, file=sys.stderr)
     os._exit(70)
+
+
+def guard(service: str, fn: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    """``fn`` for an agent, timer or task: an error it does not handle ends the worker (:func:`fail_fast`)."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await fn(*args, **kwargs)
+        except Exception as exc:
+            fail_fast(service, exc)
+
+    return run
+
+
+def batch_agent(
+    app: App,
+    source: Any,
+    *,
+    name: str,
+    service: str,
+    batch_max: int,
+    within: float,
+    handle: Callable[[list[Any]], Awaitable[None]],
+) -> None:
+    """Consume ``source`` in batches of up to ``batch_max`` events (waiting at most ``within`` seconds for a
+    batch to fill); Faust commits an offset only once its batch has been handled."""
+    handle_guarded = guard(service, handle)
+
+    async def consume(stream: Any) -> None:
+        async for events in stream.take_events(batch_max, within=within):
+            await handle_guarded(list(events))
+
+    app.agent(source, name=name)(consume)
 
 
 def run_worker(app: App, log_level: str) -> None:

@@ -16,7 +16,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, fail_fast
+from carepath.streaming import App, batch_agent, guard
 from carepath.worker import WorkerShell
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
@@ -167,21 +167,16 @@ def register(
 ) -> FollowupShell:
     fs = FollowupShell(app, shell, settings, pathway, clock)
 
-    @app.agent(fs.source, name="followup")
-    async def followup(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            try:
-                await fs.on_batch(events)
-            except Exception as exc:
-                fail_fast(SERVICE, exc)
-
-    async def tick() -> None:
-        try:
-            await fs.on_tick()
-        except Exception as exc:
-            fail_fast(SERVICE, exc)
-
-    app.timer(settings.tick_interval_s, name="followup-deadlines")(tick)
+    batch_agent(
+        app,
+        fs.source,
+        name="followup",
+        service=SERVICE,
+        batch_max=settings.batch_max,
+        within=settings.batch_within_s,
+        handle=fs.on_batch,
+    )
+    app.timer(settings.tick_interval_s, name="followup-deadlines")(guard(SERVICE, fs.on_tick))
     return fs
 
 

@@ -59,6 +59,17 @@ class Intake:
         self.clock = clock
         self.future_tolerance = timedelta(seconds=future_tolerance_s)
         self.recent = RecentIds(dedup_capacity)
+        self._probed_at = float("-inf")
+        self._reachable = False
+
+    async def broker_reachable(self, max_age_s: float = 1.0) -> bool:
+        """Whether the broker answers, asked at most once per ``max_age_s`` (readiness probes can be frequent)."""
+        now = time.monotonic()
+        if now - self._probed_at > max_age_s:
+            self._reachable = await self.publisher.reachable()
+            self._probed_at = now
+            metrics.BROKER_UP.set(1 if self._reachable else 0)
+        return self._reachable
 
     async def submit(
         self, items: list[Any], raws: list[bytes] | None, channel: str, refusals: Sequence[Refusal] = ()

@@ -18,7 +18,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, fail_fast
+from carepath.streaming import App, batch_agent, fail_fast, guard
 from carepath.worker import WorkerShell
 from notifier import metrics
 from notifier.config import Endpoint
@@ -198,29 +198,19 @@ def register(
 ) -> NotifierShell:
     ns = NotifierShell(app, shell, settings, endpoints, clock)
 
-    @app.agent(ns.source, name="notifier")
-    async def notifier(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            try:
-                await ns.on_batch(events)
-            except Exception as exc:
-                fail_fast(SERVICE, exc)
+    batch_agent(
+        app,
+        ns.source,
+        name="notifier",
+        service=SERVICE,
+        batch_max=settings.batch_max,
+        within=settings.batch_within_s,
+        handle=ns.on_batch,
+    )
 
     async def couriers() -> None:
-        try:
-            await asyncio.gather(*(c.run() for c in ns.couriers.values()))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            fail_fast(SERVICE, exc)
+        await asyncio.gather(*(c.run() for c in ns.couriers.values()))
 
-    app.task(couriers)
-
-    async def tick() -> None:
-        try:
-            await ns.on_tick()
-        except Exception as exc:
-            fail_fast(SERVICE, exc)
-
-    app.timer(1.0, name="notifier-resume")(tick)
+    app.task(guard(SERVICE, couriers))
+    app.timer(1.0, name="notifier-resume")(guard(SERVICE, ns.on_tick))
     return ns

@@ -15,7 +15,7 @@ from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, fail_fast
+from carepath.streaming import App, batch_agent
 from carepath.worker import WorkerShell
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
@@ -38,14 +38,6 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     # use_partitioner: the changelog partition follows the key (the patient id), exactly as the source
     # topic's does, whichever event of a batch happens to be current when the state is written.
     table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True)
-
-    @app.agent(source, name="triage")
-    async def triage(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            try:
-                await handle(events)
-            except Exception as exc:
-                fail_fast(SERVICE, exc)
 
     async def handle(events: list[Any]) -> None:
         started = time.perf_counter()
@@ -74,6 +66,16 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
         PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
         for e in events:
             shell.processed(e.message.tp, e.message.offset)
+
+    batch_agent(
+        app,
+        source,
+        name="triage",
+        service=SERVICE,
+        batch_max=settings.batch_max,
+        within=settings.batch_within_s,
+        handle=handle,
+    )
 
 
 def _dead_letter(failure: Failure, clock: Clock) -> bytes:

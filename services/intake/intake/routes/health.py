@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from intake import metrics
 from intake.deps import IntakeDep
 from intake.responses import json_response
 
 router = APIRouter(tags=["operations"])
-
-_probe: dict[str, float | bool] = {"at": 0.0, "ok": False}
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -23,12 +18,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: the broker is reachable")
 async def readyz(intake: IntakeDep) -> Response:
-    now = time.monotonic()
-    if now - float(_probe["at"]) > 1.0:
-        _probe["ok"] = await intake.publisher.reachable()
-        _probe["at"] = now
-    ok = bool(_probe["ok"])
-    metrics.BROKER_UP.set(1 if ok else 0)
+    ok = await intake.broker_reachable()
     return json_response(
         {"status": "ready" if ok else "broker unreachable", "service": "intake"},
         status_code=200 if ok else 503,
