@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -44,6 +45,51 @@ def test_dead_letter_keeps_the_raw_input_and_the_reason_in_contract_form() -> No
     )
     assert validate_dlq_record(binary) == []
     assert base64.b64decode(binary["raw"]) == b"\xff\xfe" and binary["raw_encoding"] == "base64"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"x" * (5 * 1024 * 1024),  # a refused 5 MiB body
+        b"\x01" * (1024 * 1024),  # control characters JSON writes six bytes each
+        "é".encode() * (600 * 1024),  # multi-byte text cut mid-character
+        bytes(range(256)) * 4096,  # binary: base64
+    ],
+    ids=["ascii", "control-characters", "multibyte", "binary"],
+)
+def test_a_dead_letter_of_any_size_fits_one_kafka_record(raw: bytes) -> None:
+    encoded = dead_letter(
+        channel="http", reason="too big\r\nsecond line", errors=[("", "x")], raw=raw, received_at=T
+    )
+    assert len(encoded) <= 512 * 1024  # well under the 1 MiB default request and message limits
+    record = json.loads(encoded)
+    assert validate_dlq_record(record) == []
+    assert record["raw_truncated"] is True and record["raw_length"] == len(raw)
+    assert record["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+    kept = base64.b64decode(record["raw"]) if record.get("raw_encoding") else record["raw"].encode()
+    assert kept and raw.startswith(kept)
+    assert record["reason"] == "too big  second line"  # one line
+
+
+def test_a_dead_letter_small_enough_is_kept_whole_and_unmarked() -> None:
+    record = json.loads(dead_letter(channel="mllp", reason="r", errors=[], raw=b"MSH|^~\\&|", received_at=T))
+    assert record["raw"] == "MSH|^~\\&|" and "raw_truncated" not in record and "raw_length" not in record
+    assert record["errors"] == [{"field": "", "message": "refused"}]
+    assert validate_dlq_record(record) == []
+
+
+def test_dead_letter_errors_are_bounded_in_count_and_length() -> None:
+    many = [(f"/data/x{i}", "m" * 5000) for i in range(500)]
+    record = json.loads(dead_letter(channel="http", reason="r", errors=many, raw=b"{}", received_at=T))
+    assert validate_dlq_record(record) == []
+    assert len(record["errors"]) == 51 and record["errors"][-1]["message"] == "and 450 more problems"
+    assert all(len(e["message"]) <= 2000 for e in record["errors"])
+
+
+def test_the_contract_refuses_a_truncated_record_without_its_length_and_digest() -> None:
+    record = json.loads(dead_letter(channel="http", reason="r", errors=[], raw=b"x" * 300_000, received_at=T))
+    del record["raw_sha256"]
+    assert validate_dlq_record(record) != []
 
 
 def test_every_topic_shares_one_partition_count() -> None:
