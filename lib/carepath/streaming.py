@@ -19,6 +19,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from carepath import logs
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
 
@@ -118,6 +119,7 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
         "stream_wait_empty": False,
         "autodiscover": False,
         "loghandlers": [],
+        "logging_config": logs.logging_config(settings.log_level),
     }
     conf.update(overrides)
     app = App(app_id, **conf)
@@ -151,13 +153,19 @@ def fail_fast(service: str, exc: BaseException) -> None:
     import sys
     import traceback
 
-    print(
-        f'{{"level": "critical", "service": "{service}", "event": "worker stopping on an unexpected error", '
-        f'"error": "{type(exc).__name__}"}}',
-        file=sys.stderr,
-        flush=True,
-    )
-    traceback.print_exception(exc, file=sys.stderr)
+    import orjson
+
+    # the frames (file, line, function), never the exception's message: it can quote a record's content
+    frames = [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)][-20:]
+    line = {
+        "level": "critical",
+        "service": service,
+        "event": "worker stopping on an unexpected error",
+        "error": type(exc).__name__,
+        "frames": frames,
+    }
+    sys.stderr.write(orjson.dumps(line).decode() + "\n")
+    sys.stderr.flush()
     os._exit(70)
 
 
@@ -196,10 +204,12 @@ def batch_agent(
 
 
 def run_worker(app: App, log_level: str) -> None:
-    """Run ``app`` as a Faust worker. Faust's own logging stays at warnings (carepath's structured logs say
-    what happens) and its web server stays off (the worker's FastAPI app serves HTTP)."""
+    """Run ``app`` as a Faust worker, quiet: no banner, no terminal spinner (Faust draws one when its level
+    is warnings or above, hence "info" here; Faust's, mode's and aiokafka's own loggers are held at warnings
+    by :func:`carepath.logs.logging_config`, and every line is JSON). Its web server stays off (the
+    worker's FastAPI app serves HTTP)."""
     import sys
 
-    level = "debug" if log_level == "debug" else "warn"
-    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", level]
+    level = "debug" if log_level == "debug" else "info"
+    sys.argv = [sys.argv[0], "--quiet", "worker", "--without-web", "--loglevel", level]
     app.main()

@@ -25,7 +25,9 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def serve_in_worker(app: App, api: FastAPI, host: str, port: int) -> None:
-    config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        api, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None
+    )
     server = _EmbeddedServer(config)
 
     async def web_server() -> None:

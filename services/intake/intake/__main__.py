@@ -20,6 +20,7 @@ def main() -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # every line through carepath.logs (JSON, redacted)
         proxy_headers=False,
     )
 
