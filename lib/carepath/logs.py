@@ -20,6 +20,7 @@ import logging
 import logging.config
 import re
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -104,13 +105,31 @@ def _foreign(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
     return event_dict
 
 
+def _exception_without_message(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """An exception as its type and frames (file, line, function): its message can quote the input."""
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if isinstance(exc_info, tuple) and exc_info[0] is not None:
+        event_dict.setdefault("error", exc_info[0].__name__)
+        frames = traceback.extract_tb(exc_info[2])[-20:]
+        event_dict["frames"] = [f"{f.filename}:{f.lineno} {f.name}" for f in frames]
+    return event_dict
+
+
 def _processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_patient_data,
-        structlog.processors.format_exc_info,
+        _exception_without_message,
     ]
 
 

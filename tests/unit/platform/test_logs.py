@@ -97,3 +97,15 @@ def test_a_forbidden_key_is_withheld_from_carepath_lines(capsys: pytest.CaptureF
     logs.get("t").info("something", patient_id=NHS_NUMBER, note=NAME, count=2)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["patient_id"] == "[withheld]" and line["note"] == "[withheld]" and line["count"] == 2
+
+
+def test_an_exception_logged_by_carepath_keeps_its_type_and_frames_not_its_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure("test", "info")
+    try:
+        raise KeyError(f"no such patient {NHS_NUMBER}")
+    except KeyError:
+        logs.get("t").exception("lookup failed")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["error"] == "KeyError" and line["frames"] and NHS_NUMBER not in json.dumps(line)
