@@ -23,6 +23,7 @@ from tests.unit.hl7 import samples
 pytestmark = pytest.mark.integration
 
 MAX_BYTES = 64 * 1024
+SITE_CODES = Path(__file__).parents[1] / "unit" / "hl7" / "site-codes.yaml"  # the lab's potassium: ignored
 
 
 class MllpClient:
@@ -65,6 +66,7 @@ def start_intake(bootstrap: str, profile: str, log_dir: Path, **extra: str) -> t
         "CAREPATH_BIND_HOST": "127.0.0.1",
         "CAREPATH_INTAKE_MLLP_PORT": str(mllp_port),
         "CAREPATH_INTAKE_MLLP_MAX_BYTES": str(MAX_BYTES),
+        "CAREPATH_HL7_CODES": str(SITE_CODES),
         **extra,
     }
     svc = Service("intake", "intake", port, env, log_dir / "intake.log")
@@ -223,4 +225,5 @@ def test_a_configured_mllp_port_that_is_taken_stops_intake(broker: BrokerInfo, t
         env_port = str(taken.getsockname()[1])
         with pytest.raises(RuntimeError, match="exited during start-up"):
             start_intake(broker.bootstrap, broker.profile, tmp_path, CAREPATH_INTAKE_MLLP_PORT=env_port)
-    assert "address already in use" in (tmp_path / "intake.log").read_text()
+    log = (tmp_path / "intake.log").read_text()
+    assert "mllp.cannot_listen" in log and "address already in use" in log.lower()

@@ -34,3 +34,15 @@ for _channel in ("http", "mllp"):
     DUPLICATES.labels(_channel)
 for _ack in ("AA", "AE", "AR"):
     MLLP_MESSAGES.labels(_ack)
+
+MLLP_CONNECTIONS_REFUSED = Counter(
+    "carepath_intake_mllp_connections_refused",
+    "MLLP connections closed at once because CAREPATH_INTAKE_MLLP_MAX_CONNECTIONS were open",
+)
+MLLP_TIMEOUTS = Counter(
+    "carepath_intake_mllp_timeouts",
+    "MLLP connections closed for a timeout: idle (no frame begun) or frame (a frame not ended in time)",
+    ["kind"],
+)
+for _kind in ("idle", "frame"):
+    MLLP_TIMEOUTS.labels(_kind)

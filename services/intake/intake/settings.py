@@ -38,6 +38,37 @@ class IntakeSettings(CommonSettings):
     mllp_max_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, alias="CAREPATH_INTAKE_MLLP_MAX_BYTES"
     )
+    mllp_idle_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        alias="CAREPATH_INTAKE_MLLP_IDLE_TIMEOUT_S",
+        description="an MLLP connection with no frame begun for this long is closed",
+    )
+    mllp_frame_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        alias="CAREPATH_INTAKE_MLLP_FRAME_TIMEOUT_S",
+        description="a frame that has begun must end within this; else the connection is closed unanswered",
+    )
+    mllp_max_connections: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        alias="CAREPATH_INTAKE_MLLP_MAX_CONNECTIONS",
+        description="open MLLP connections at most; a connection over it is closed at once",
+    )
+    mllp_standalone: bool = Field(
+        default=False,
+        alias="CAREPATH_INTAKE_MLLP_STANDALONE",
+        description="true: the HTTP process does not listen for MLLP; `python -m intake.hl7` does, alone",
+    )
+    mllp_status_port: int = Field(
+        default=8081,
+        ge=1,
+        le=65535,
+        alias="CAREPATH_INTAKE_MLLP_STATUS_PORT",
+        description="HTTP port of the standalone MLLP listener's /healthz, /readyz and /metrics",
+    )
     mllp_patient_id_authority: str = Field(
         default="",
         alias="CAREPATH_INTAKE_MLLP_PATIENT_ID_AUTHORITY",

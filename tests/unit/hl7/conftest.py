@@ -1,7 +1,9 @@
-"""Shared fixtures for the HL7 unit tests: the shipped code mapping and radiology rules, loaded once."""
+"""Shared fixtures for the HL7 unit tests: the code mapping (shipped, and with a site's file) and radiology
+rules, loaded once."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +14,18 @@ from intake.hl7.radiology import RadiologyRules
 from intake.hl7.radiology_rules import load_rules
 
 LONDON = ZoneInfo("Europe/London")
+SITE_CODES = Path(__file__).with_name("site-codes.yaml")
 
 
 @pytest.fixture(scope="session")
 def codes() -> CodeMap:
     return load_codes()
+
+
+@pytest.fixture(scope="session")
+def site_codes() -> CodeMap:
+    """The shipped mapping and a site's file that lists codes its feeds send and carepath never uses."""
+    return load_codes([SITE_CODES])
 
 
 @pytest.fixture(scope="session")

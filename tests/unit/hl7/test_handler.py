@@ -42,10 +42,10 @@ def publisher() -> MemoryPublisher:
 
 @pytest.fixture
 def handler(
-    publisher: MemoryPublisher, codes: CodeMap, rules: RadiologyRules, options: MappingOptions
+    publisher: MemoryPublisher, site_codes: CodeMap, rules: RadiologyRules, options: MappingOptions
 ) -> Hl7Intake:
     intake = Intake(publisher, FixedClock(), future_tolerance_s=300, dedup_capacity=1000)
-    return Hl7Intake(intake, codes, rules, options, FixedClock())
+    return Hl7Intake(intake, site_codes, rules, options, FixedClock())
 
 
 def send(handler: Hl7Intake, text: str | bytes) -> tuple[Reply, Any]:
@@ -135,7 +135,10 @@ def test_broker_down_is_ar_and_nothing_is_stored(handler: Hl7Intake, publisher: 
     assert retried.ack == "AA" and len(stored(publisher)) == 1
 
 
-def test_a_message_with_nothing_carepath_reads_is_aa(handler: Hl7Intake, publisher: MemoryPublisher) -> None:
+def test_a_message_whose_codes_the_site_ignores_is_aa_and_publishes_nothing(
+    handler: Hl7Intake, publisher: MemoryPublisher
+) -> None:
+    """Haemoglobin is listed under ignore.observations in the site's file: read, and deliberately not used."""
     text = "\r".join(
         [
             samples.msh("LAB-3", "ORU^R01^ORU_R01"),

@@ -45,6 +45,15 @@ OBSERVATION_TARGETS = frozenset(
         "imaging.sins_score",
     }
 )
+# What the ``ignore`` section may list: codes carepath reads and deliberately does not use (answered AA,
+# nothing published). A code neither mapped nor ignored on a clinically relevant row is answered AE.
+IGNORE_KINDS = {
+    "observations": "OBX-3",
+    "studies": "OBR-4",
+    "diagnoses": "DG1-3, PRB-3",
+    "medications": "RXE-2, RXA-5",
+    "procedures": "PR1-3",
+}
 _VALUE_TARGETS = {"pain.character", "pain.systemic", "pain.neurological"}
 _FIXABLE_TARGETS = {"pain.neurological_status", "pain.weakness_severity"}
 
@@ -133,6 +142,9 @@ class CodeMap:
     medication_names: list[TreatmentTarget] = field(default_factory=list)
     procedure_codes: CodeTable[TreatmentTarget] = field(default_factory=CodeTable)
     procedure_names: list[TreatmentTarget] = field(default_factory=list)
+    ignored: dict[str, CodeTable[bool]] = field(
+        default_factory=lambda: {k: CodeTable() for k in IGNORE_KINDS}
+    )
     sources: tuple[str, ...] = ()
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -145,6 +157,10 @@ class CodeMap:
         if coded is None:
             return []
         return [(self.system(s), normalise_code(self.system(s), c)) for s, c in coded.codings()]
+
+    def is_ignored(self, kind: str, coded: Coded | None) -> bool:
+        """Whether the site (or carepath) listed this code as read and deliberately not used."""
+        return self.ignored[kind].find(self.pairs(coded)) is not None
 
     def unit(self, text: str) -> str:
         """The contract's spelling of a unit (as written when it is not listed)."""
@@ -227,7 +243,7 @@ class _Loader:
         if doc.get("version") != 1:
             raise self.fail("version", f"expected 1, found {doc.get('version')!r}")
         known = {"version", "systems", "units", "answers", "observations", "body_sites", "imaging"}
-        known |= {"diagnoses", "medications", "procedures"}
+        known |= {"diagnoses", "medications", "procedures", "ignore"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise self.fail(", ".join(unknown), f"unknown section (known: {', '.join(sorted(known))})")
@@ -244,6 +260,7 @@ class _Loader:
             self._treatment(f"medications[{i}]", entry, self.codes.medication_codes, self.medication_names)
         for i, entry in enumerate(self._list(doc, "procedures")):
             self._treatment(f"procedures[{i}]", entry, self.codes.procedure_codes, self.procedure_names)
+        self._ignore(doc.get("ignore") or {})
 
     # -- sections -----------------------------------------------------------------------------------
 
@@ -406,6 +423,23 @@ class _Loader:
             table.add(system, code, target)
         if raw_names:
             names.append(target)
+
+    def _ignore(self, section: Any) -> None:
+        if not isinstance(section, dict):
+            raise self.fail("ignore", f"expected lists under {', '.join(IGNORE_KINDS)}")
+        unknown = sorted(set(section) - set(IGNORE_KINDS))
+        if unknown:
+            raise self.fail(
+                f"ignore.{', '.join(unknown)}", f"unknown list (known: {', '.join(IGNORE_KINDS)})"
+            )
+        for kind, entries in section.items():
+            if not isinstance(entries, list):
+                raise self.fail(f"ignore.{kind}", "expected a list of {system, code} entries")
+            for i, entry in enumerate(entries):
+                where = f"ignore.{kind}[{i}]"
+                system, code = self._key(where, entry)
+                self._fields(where, entry, {"system", "code"})
+                self.codes.ignored[kind].add(system, code, True)
 
     # -- checks against the contract ------------------------------------------------------------------
 

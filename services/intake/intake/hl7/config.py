@@ -29,6 +29,9 @@ class Hl7Config:
     rules: RadiologyRules
     options: MappingOptions
     max_bytes: int
+    idle_timeout_s: float = 300.0
+    frame_timeout_s: float = 30.0
+    max_connections: int = 100
 
 
 def load_config(settings: IntakeSettings) -> Hl7Config:
@@ -39,21 +42,47 @@ def load_config(settings: IntakeSettings) -> Hl7Config:
     except (CodeMapError, RadiologyRulesError) as exc:
         raise SystemExit(f"intake: the HL7 configuration is invalid: {exc}") from None
     options = MappingOptions(ZoneInfo(settings.site_timezone), settings.patient_id_authorities)
-    return Hl7Config(codes, rules, options, settings.mllp_max_bytes)
+    return Hl7Config(
+        codes,
+        rules,
+        options,
+        settings.mllp_max_bytes,
+        settings.mllp_idle_timeout_s,
+        settings.mllp_frame_timeout_s,
+        settings.mllp_max_connections,
+    )
+
+
+def new_server(intake: Intake, config: Hl7Config, clock: Clock) -> MllpServer:
+    handler = Hl7Intake(intake, config.codes, config.rules, config.options, clock)
+    return MllpServer(
+        handler,
+        config.max_bytes,
+        idle_timeout=config.idle_timeout_s,
+        frame_timeout=config.frame_timeout_s,
+        max_connections=config.max_connections,
+    )
 
 
 async def start_listener(
-    intake: Intake, config: Hl7Config, clock: Clock, settings: IntakeSettings
+    intake: Intake, config: Hl7Config, clock: Clock, settings: IntakeSettings, *, standalone: bool = False
 ) -> MllpServer | None:
     """The listener on CAREPATH_INTAKE_MLLP_PORT. A port that cannot be bound stops intake, except the
     default port outside production: a developer's second intake on one machine (tests, a demo beside
-    a test run) then serves HTTP without MLLP and says so, instead of failing to start."""
-    handler = Hl7Intake(intake, config.codes, config.rules, config.options, clock)
-    server = MllpServer(handler, config.max_bytes)
+    a test run) then serves HTTP without MLLP and says so, instead of failing to start.
+
+    With CAREPATH_INTAKE_MLLP_STANDALONE the HTTP process starts no listener (``python -m intake.hl7``
+    runs it in a process of its own, ``standalone=True``, where a port that cannot be bound always stops
+    it: listening is its only job)."""
+    if settings.mllp_standalone and not standalone:
+        _log.info("mllp.in_own_process", port=settings.mllp_port, hint="python -m intake.hl7 listens")
+        return None
+    server = new_server(intake, config, clock)
     try:
         await server.start(settings.bind_host, settings.mllp_port)
     except OSError as exc:
-        if settings.environment == "production" or "mllp_port" in settings.model_fields_set:
+        if standalone or settings.environment == "production" or "mllp_port" in settings.model_fields_set:
+            _log.error("mllp.cannot_listen", port=settings.mllp_port, error=exc.strerror)
             raise
         _log.warning(
             "mllp.not_listening",

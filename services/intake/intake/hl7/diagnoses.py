@@ -98,7 +98,8 @@ def _lookup(ctx: Context, segment: Segment, field: int) -> DiagnosisTarget | Non
     coded = segment.coded(field)
     target = ctx.codes.diagnoses.find(ctx.codes.pairs(coded))
     if target is None:
-        ctx.unmapped.append(coded.label if coded else f"{segment.location(field)} empty")
+        what = "problem (PRB-3)" if segment.id == "PRB" else f"diagnosis ({segment.id}-{field})"
+        ctx.not_mapped(segment, field, "diagnoses", what)
     return target
 
 

@@ -14,12 +14,20 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from intake.hl7.codes import CodeMap
-from intake.hl7.message import Message, Segment
-from intake.hl7.problems import DATA_TYPE_ERROR, REQUIRED_FIELD_MISSING, Location, Problem
+from intake.hl7.message import Coded, Message, Segment
+from intake.hl7.problems import (
+    DATA_TYPE_ERROR,
+    REQUIRED_FIELD_MISSING,
+    TABLE_VALUE_NOT_FOUND,
+    Location,
+    Problem,
+)
 from intake.hl7.radiology import RadiologyRules
 from intake.hl7.times import parse_ts
 
 _NUMBER = re.compile(r"^\s*([<>]=?)?\s*(\d+(?:\.\d+)?|\.\d+)\s*$")
+_CODE = re.compile(r"^[A-Za-z0-9._:/*+-]{1,40}$")
+UNKNOWN_CODE = "hl7_unknown_code"  # metric reason of a code carepath does not know
 
 
 class ContentError(Exception):
@@ -47,7 +55,19 @@ class Context:
     site: tzinfo
     drafts: list[Draft] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    unmapped: list[str] = field(default_factory=list)  # codes seen that the mapping does not know
+    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (system, code) the mapping does not know
+    read: int = 0  # rows read and decided without an event (not given, pending, a code listed under ignore)
+
+    def not_mapped(self, segment: Segment, number: int, kind: str, what: str) -> None:
+        """A clinically relevant row whose code the mapping does not know: a problem (AE, dead-lettered),
+        unless the code is listed under ``ignore`` (read, and deliberately not used)."""
+        coded = segment.coded(number)
+        if coded is not None and self.codes.is_ignored(kind, coded):
+            self.read += 1
+            return
+        self.problems.append(unknown_code(segment, number, coded, kind, what))
+        if coded is not None:
+            self.unmapped.extend(coded.codings())
 
     def when(self, *candidates: tuple[Segment | None, int]) -> tuple[datetime, Location]:
         """The first non-empty timestamp among (segment, field) candidates, else MSH-7."""
@@ -83,6 +103,34 @@ class Context:
                 Problem(f"{what} {text!r} is not a number", DATA_TYPE_ERROR, segment.location(number))
             )
         return float(match.group(2))
+
+
+def unknown_code(segment: Segment, number: int, coded: Coded | None, kind: str, what: str) -> Problem:
+    where = segment.location(number)
+    if coded is None or not coded.codings():
+        said = "is empty" if coded is None else "has text but no code"
+        return Problem(
+            f"{what} {said}: carepath reads {where.segment}-{number} by its code",
+            REQUIRED_FIELD_MISSING,
+            where,
+        )
+    return Problem(
+        f"{what} code {code_label(coded)} is not in carepath's code mapping, so it was not read: map it "
+        f"(CAREPATH_HL7_CODES), or list it under ignore.{kind} if it is never relevant",
+        TABLE_VALUE_NOT_FOUND,
+        where,
+        UNKNOWN_CODE,
+    )
+
+
+def code_label(coded: Coded) -> str:
+    """A code and its coding system as they may be quoted back (never the text of a CWE)."""
+    parts = []
+    for system, code in coded.codings():
+        shown_code = code if _CODE.match(code) else f"[{len(code)} characters]"
+        shown_system = system if _CODE.match(system) else (f"[{len(system)} characters]" if system else "")
+        parts.append(f"{shown_code} ({shown_system or 'no coding system'})")
+    return " / ".join(parts) if parts else "(no code)"
 
 
 def whole(value: float) -> int | float:

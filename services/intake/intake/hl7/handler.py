@@ -4,10 +4,15 @@ Storage, de-duplication and dead-lettering are intake's, the same as for HTTP: t
 ``Intake.submit(events, raws, "mllp", refusals)``; what cannot be mapped goes with them as refusals, so
 the dead-letter records and the events are published together. The ACK follows from what was stored:
 
-- every event stored, or already stored by an earlier delivery of the same message -> AA
-- a problem in the content (unreadable message, unsupported type, a segment that cannot be mapped,
-  an event the contract refuses) -> AE with one ERR per problem; the rest of the message is stored
+- every clinically relevant row read, and every event stored (or already stored by an earlier delivery of
+  the same message) -> AA
+- a problem in the content (unreadable message, unsupported type, a code the mapping does not know, a
+  segment that cannot be mapped, nothing read at all, an event the contract refuses) -> AE with one ERR per
+  problem; the message is dead-lettered as received and the parts that were read are stored
 - the broker did not acknowledge -> AR (ERR 207): nothing may be assumed stored, send it again
+
+Before anything is published, every event is checked to name the patient of its own message's PID-3: an
+event that does not is refused, never published.
 """
 
 from __future__ import annotations
@@ -15,18 +20,26 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from carepath import logs
 from carepath.clock import Clock
 from carepath.contracts import ContractError
 from intake import metrics
+from intake.hl7 import logsafe
 from intake.hl7.ack import ACCEPT, ERROR, REJECT, AckError, build_ack
 from intake.hl7.codes import CodeMap
-from intake.hl7.framing import Oversize
-from intake.hl7.mapping import MappingOptions, MappingResult, map_message
-from intake.hl7.message import Header, MessageError, parse_message, sniff_header
-from intake.hl7.problems import DATA_TYPE_ERROR, DUPLICATE_KEY, INTERNAL_ERROR, Location, Problem
+from intake.hl7.framing import FramingError, Oversize
+from intake.hl7.mapping import MappingOptions, MappingResult, map_message, patient_id
+from intake.hl7.message import Header, Message, MessageError, parse_message, sniff_header
+from intake.hl7.problems import (
+    DATA_TYPE_ERROR,
+    DUPLICATE_KEY,
+    INTERNAL_ERROR,
+    SEGMENT_SEQUENCE,
+    Location,
+    Problem,
+)
 from intake.hl7.radiology import RadiologyRules
 from intake.service import Intake, ItemResult, Refusal, Unavailable
 
@@ -66,14 +79,23 @@ class Hl7Intake:
         try:
             result = map_message(message, self.codes, self.rules, self.options)
         except Exception as exc:  # a fault of carepath's, not of the message: keep it, tell the sender
-            _log.error("mllp.mapping_failed", control_id=message.header.control_id, error=type(exc).__name__)
+            _log.error(
+                "mllp.mapping_failed", **logsafe.header_fields(message.header), error=type(exc).__name__
+            )
             problem = Problem(
                 "carepath could not map this message (internal error)", INTERNAL_ERROR, None, "hl7_internal"
             )
             return await self._refuse(raw, message.header, problem)
         if result.refused is not None:
             return await self._refuse(raw, result.header, result.refused, result.patient)
-        return await self._submit(raw, result)
+        return await self._submit(raw, self._own_patient_only(message, result))
+
+    async def framing_error(self, error: FramingError) -> Reply:
+        """A frame that breaks MLLP (bytes before the start block, no or a repeated start block): refused
+        whole, since where the message begins cannot be trusted."""
+        header = sniff_header(error.raw)
+        problem = Problem(f"MLLP framing: {error.reason}", SEGMENT_SEQUENCE, None, "mllp_framing")
+        return await self._refuse(error.raw, header, problem)
 
     async def oversize(self, frame: Oversize, max_bytes: int) -> Reply:
         header = sniff_header(frame.head)
@@ -86,29 +108,58 @@ class Hl7Intake:
         )
         return await self._refuse(frame.head, header, problem)
 
+    def _own_patient_only(self, message: Message, result: MappingResult) -> MappingResult:
+        """Every event must name the patient of this message's own PID-3, read again here independently of
+        the mappers; an event that names anyone else is refused, never published."""
+        try:
+            expected: str | None = patient_id(message, self.options.patient_id_authorities)
+        except Exception:
+            expected = None
+        kept = [m for m in result.events if expected is not None and m.event.get("subject") == expected]
+        if len(kept) == len(result.events) and result.patient == expected:
+            return result
+        _log.error(
+            "mllp.subject_mismatch",
+            **logsafe.header_fields(result.header),
+            events=len(result.events),
+            refused=len(result.events) - len(kept),
+        )
+        problem = Problem(
+            f"{len(result.events) - len(kept)} of the {len(result.events)} events read from this message did "
+            "not name the patient of its PID-3; none of those was published (an internal fault of carepath)",
+            INTERNAL_ERROR,
+            Location("PID", 1, 3),
+            "hl7_subject_mismatch",
+        )
+        kept = kept if result.patient == expected else []
+        return replace(result, events=kept, problems=[*result.problems, problem], patient=expected)
+
     # -- outcomes -----------------------------------------------------------------------------------
 
     async def _submit(self, raw: bytes, result: MappingResult) -> Reply:
         header = result.header
-        refusals = [_refusal(raw, problem, result.patient) for problem in result.problems]
+        refusals = [_refusal(raw, result.problems, result.patient)] if result.problems else []
         try:
             items = await self.intake.submit(
                 [m.event for m in result.events], [raw] * len(result.events), CHANNEL, refusals
             )
         except Unavailable:
             return self._unavailable(header)
-        # Unmapped codes are logged without the message id: a code tied to a message is clinical data.
+        # Unknown codes are logged without the message id (a code tied to a message is clinical data), and
+        # only those that look like codes: never the text of a CWE.
         if result.unmapped:
             metrics.MLLP_UNMAPPED.inc(len(result.unmapped))
-            _log.info("mllp.unmapped", message_type=header.type_key, codes=sorted(set(result.unmapped))[:20])
+            shown, hidden = logsafe.codes(result.unmapped)
+            _log.info(
+                "mllp.unmapped", message_type=logsafe.message_type(header), codes=shown, not_shown=hidden
+            )
         errors = [AckError(p.code, p.describe(), p.location) for p in result.problems]
         errors += _rejections(result, items)
         code = ERROR if errors else ACCEPT
         _log.info(
             "mllp.message",
             ack=code,
-            message_type=header.type_key,
-            control_id=header.control_id,
+            **logsafe.header_fields(header),
             events=len(result.events),
             accepted=sum(r.status == "accepted" for r in items),
             duplicates=sum(r.status == "duplicate" for r in items),
@@ -121,20 +172,19 @@ class Hl7Intake:
     ) -> Reply:
         """The whole message is refused: dead-letter it as received, answer AE."""
         try:
-            await self.intake.submit([], None, CHANNEL, [_refusal(raw, problem, patient)])
+            await self.intake.submit([], None, CHANNEL, [_refusal(raw, [problem], patient)])
         except Unavailable:
             return self._unavailable(header)
         _log.warning(
             "mllp.refused",
-            control_id=header.control_id if header else None,
-            message_type=header.type_key if header else None,
+            **logsafe.header_fields(header),
             code=problem.code,
             label=problem.label,
         )
         return self._reply(ERROR, header, [AckError(problem.code, problem.describe(), problem.location)])
 
     def _unavailable(self, header: Header | None) -> Reply:
-        _log.warning("mllp.unavailable", control_id=header.control_id if header else None)
+        _log.warning("mllp.unavailable", **logsafe.control_id(header.control_id if header else None))
         text = "event store unavailable: nothing from this message was stored; send it again later"
         return self._reply(REJECT, header, [AckError(INTERNAL_ERROR, text)])
 
@@ -145,13 +195,15 @@ class Hl7Intake:
         return Reply(code, text, header.encoding if header else "utf-8")
 
 
-def _refusal(raw: bytes, problem: Problem, patient: str | None) -> Refusal:
-    """A dead letter for a problem; its field points into the HL7 message: /OBX[2]/5 is OBX[2]-5."""
-    pointer = problem.location.pointer if problem.location else ""
+def _refusal(raw: bytes, problems: Sequence[Problem], patient: str | None) -> Refusal:
+    """One dead letter for a message's problems (the message is kept once, however many problems it has);
+    each error's field points into the HL7 message: /OBX[2]/5 is OBX[2]-5."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return Refusal(
-        reason=problem.describe(),
-        label=problem.label,
-        errors=(ContractError(pointer, problem.message),),
+        reason=first.describe() + more,
+        label=first.label,
+        errors=tuple(ContractError(p.location.pointer if p.location else "", p.message) for p in problems),
         raw=raw,
         subject=patient,
     )

@@ -33,6 +33,7 @@ from intake.hl7.message import Header, Message
 from intake.hl7.problems import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
+    SEGMENT_SEQUENCE,
     UNSUPPORTED_EVENT_CODE,
     UNSUPPORTED_MESSAGE_TYPE,
     UNSUPPORTED_VERSION,
@@ -57,6 +58,15 @@ MAPPERS: dict[str, tuple[Mapper, ...]] = {
     "RAS^O17": (treatments.map_administrations,),
 }
 MESSAGE_TYPES = frozenset(key.split("^")[0] for key in MAPPERS)
+# What each message type is read for: named when a message of the type gives nothing carepath read.
+READS: dict[str, tuple[str, str]] = {
+    "ORU": ("OBX", "results (OBR groups with OBX)"),
+    "PPR": ("PRB", "problems (PRB-3)"),
+    "ADT": ("DG1", "a date of birth (PID-7), diagnoses (DG1-3) or procedures (PR1-3)"),
+    "RDE": ("RXE", "medicine orders (RXE-2)"),
+    "RAS": ("RXA", "medicine administrations (RXA-5)"),
+}
+NOTHING_READ = "hl7_nothing_read"  # metric reason
 MIN_VERSION = (2, 3)
 SOURCE_PREFIX = "urn:hl7v2:"
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -93,7 +103,7 @@ class MappingResult:
     events: list[Mapped]
     problems: list[Problem]  # parts that could not be mapped; the rest of the message was
     refused: Problem | None = None  # the whole message cannot be taken
-    unmapped: list[str] = field(default_factory=list)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (system, code) not in the mapping
 
 
 def map_message(
@@ -113,6 +123,17 @@ def map_message(
     ctx = Context(message, codes, rules, options.site)
     for mapper in MAPPERS[header.type_key]:
         mapper(ctx)
+    if not ctx.drafts and not ctx.problems and not ctx.read:
+        segment, what = READS[header.message_type]
+        ctx.problems.append(
+            Problem(
+                f"nothing in this {header.type_key} message was read: carepath reads {what} from it, "
+                "and found none",
+                REQUIRED_FIELD_MISSING,
+                Location(segment),
+                NOTHING_READ,
+            )
+        )
     sender = sender_of(header)
     events = []
     for index, draft in enumerate(ctx.drafts):
@@ -142,9 +163,12 @@ def event_id(sender: str, control_id: str, index: int) -> str:
 
 
 def patient_id(message: Message, authorities: Sequence[str] = ()) -> str:
-    """PID-3: the first identifier, or the first whose assigning authority or type is configured."""
-    pid = message.first("PID")
-    if pid is None:
+    """PID-3: the first identifier, or the first whose assigning authority or type is configured.
+
+    A message about more than one patient (a second PID, as an ORU may carry) is refused whole: which
+    result belongs to whom is not something carepath may guess."""
+    pids = message.all("PID")
+    if not pids:
         raise _Refused(
             Problem(
                 "PID segment is missing: the patient cannot be identified",
@@ -152,6 +176,17 @@ def patient_id(message: Message, authorities: Sequence[str] = ()) -> str:
                 Location("PID"),
             )
         )
+    if len(pids) > 1:
+        raise _Refused(
+            Problem(
+                f"{len(pids)} PID segments: carepath takes one patient per message; send each patient's "
+                "results in a message of its own",
+                SEGMENT_SEQUENCE,
+                Location("PID", 2),
+                "hl7_two_patients",
+            )
+        )
+    pid = pids[0]
     wanted = [a.upper() for a in authorities]
     candidates: list[tuple[int, str]] = []
     for rep in range(1, len(pid.repetitions(3)) + 1):

@@ -1,7 +1,12 @@
 """An HL7 v2 message as carepath reads it.
 
-The bytes are decoded (MSH-18 names the character set; UTF-8 is tried first when it is silent, then ISO 8859-1),
-``\\r\\n`` and ``\\n`` segment separators are normalised to ``\\r``, and python-hl7 parses the text. The parse
+The bytes are decoded (MSH-18 names the character set and is binding: bytes that are not valid in it, or a
+character set carepath does not know, refuse the message; when MSH-18 is empty UTF-8 is tried first, then
+ISO 8859-1), ``\\r\\n`` and ``\\n`` segment separators are normalised to ``\\r``, and python-hl7 parses the text.
+
+One frame is one message: a second MSH (two messages in one frame) or a batch segment (FHS, BHS, BTS, FTS)
+anywhere refuses the whole frame. Merging two messages would file the second one's results under the first
+one's patient, and answering each would put two ACKs on the wire for one frame. The parse
 tree is then copied into plain tuples with every escape sequence resolved, so mappers read any field by its
 number (``segment.value(5)``, ``segment.coded(3)``) without knowing python-hl7's container types.
 
@@ -21,6 +26,7 @@ from intake.hl7.problems import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     SEGMENT_SEQUENCE,
+    TABLE_VALUE_NOT_FOUND,
     UNSUPPORTED_MESSAGE_TYPE,
     Location,
 )
@@ -30,14 +36,21 @@ Components = tuple[Subcomponents, ...]
 Repetitions = tuple[Components, ...]
 
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
+# HL7 table 0211 (MSH-18) -> Python codec. ASCII is read as UTF-8 (its superset): a stray UTF-8 sequence is
+# read, bytes that are not UTF-8 refuse the message. Anything not listed refuses the message.
 _CHARSETS = {
     "UNICODE UTF-8": "utf-8",
     "UTF-8": "utf-8",
     "UNICODE": "utf-8",
+    "ASCII": "utf-8",
+    "ISO IR6": "utf-8",
     "8859/1": "latin-1",
+    "ISO IR100": "latin-1",
     "8859/15": "iso8859-15",
-    "ASCII": "utf-8",  # ASCII is a subset: a stray UTF-8 byte sequence is read rather than refused
 }
+_BOUNDARY_SEGMENTS = ("MSH", "FHS", "BHS", "BTS", "FTS")
+_LINE_END = re.compile(r"[\r\n]")
+_SHOWN_VALUE = re.compile(r"^[A-Za-z0-9 ./_+-]{1,40}$")
 _LINE_BREAK_ESCAPES = {".br", ".sp", ".ce"}
 
 
@@ -154,32 +167,71 @@ class Message:
 
 
 def decode(raw: bytes) -> tuple[str, str]:
-    """The message text and the codec used: MSH-18 decides; without it UTF-8, else ISO 8859-1."""
-    start = raw.find(b"MSH")
-    first_line = raw[start if start >= 0 else 0 :].split(b"\r", 1)[0].split(b"\n", 1)[0]
-    sniffed = first_line.decode("latin-1")
-    charset = ""
-    if len(sniffed) > 3:
-        fields = sniffed.split(sniffed[3])
-        charset = (
-            fields[17].split(sniffed[4] if len(sniffed) > 4 else "^")[0].strip() if len(fields) > 17 else ""
-        )
-    codec = _CHARSETS.get(charset.upper(), "") if charset else ""
-    for candidate in [codec] if codec and codec != "utf-8" else ["utf-8", "latin-1"]:
+    """The message text and the codec used.
+
+    MSH-18 (its first repetition) decides and is binding: bytes that are not valid in the declared
+    character set, or a character set carepath does not read, raise :class:`MessageError` naming MSH-18.
+    Without MSH-18: UTF-8, else ISO 8859-1 (which reads any byte)."""
+    charset = declared_charset(raw)
+    if not charset:
         try:
-            return raw.decode(candidate), candidate
+            return raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
+            return raw.decode("latin-1"), "latin-1"
+    codec = _CHARSETS.get(charset.upper())
+    where = Location("MSH", 1, 18)
+    if codec is None:
+        raise MessageError(
+            f"MSH-18 character set {shown(charset)} is not read by carepath "
+            f"(read: {', '.join(sorted(_CHARSETS))}; or leave MSH-18 empty for UTF-8)",
+            TABLE_VALUE_NOT_FOUND,
+            where,
+        )
+    try:
+        return raw.decode(codec), codec
+    except UnicodeDecodeError as exc:
+        raise MessageError(
+            f"MSH-18 declares {shown(charset)} but byte {exc.start} of the message is not valid {codec.upper()}: "
+            "a declared character set is binding (send valid bytes, or correct MSH-18)",
+            DATA_TYPE_ERROR,
+            where,
+        ) from None
+
+
+def declared_charset(raw: bytes) -> str:
+    """MSH-18's first repetition, first component, read from the raw header line (empty when absent)."""
+    start = raw.find(b"MSH")
+    if start < 0:
+        return ""
+    line = _LINE_END.split(raw[start:].decode("latin-1"), maxsplit=1)[0]
+    if len(line) < 8:
+        return ""
+    sep = line[3]
+    comp = line[4]
+    rep = line[5] if len(line) > 5 and line[5] != sep else "~"
+    fields = line.split(sep)
+    if len(fields) <= 17:
+        return ""
+    return fields[17].split(rep)[0].split(comp)[0].strip()
+
+
+def shown(value: str) -> str:
+    """A value read from a message, fit to quote in an ACK or a log line: short and of a plain charset."""
+    if _SHOWN_VALUE.match(value):
+        return repr(value)
+    return f"[{len(value)} characters not shown]"
 
 
 def normalise(text: str) -> str:
-    """Segments separated by ``\\r`` only, no blank lines, stray continuation lines joined up."""
-    if text.lstrip("\ufeff\x0b\r\n\t ").startswith(("FHS", "BHS")):
+    """Segments separated by ``\\r`` only, no blank lines, stray continuation lines joined up.
+
+    Refuses what is not exactly one message: a batch (FHS/BHS/BTS/FTS anywhere), a second MSH."""
+    start = text.find("MSH")
+    lead = (text[:start] if start >= 0 else text).lstrip("\ufeff\x0b\r\n\t ")
+    if lead.startswith(_BOUNDARY_SEGMENTS[1:]):
         raise MessageError(
             "HL7 batches are not accepted: send one message per MLLP frame", UNSUPPORTED_MESSAGE_TYPE
         )
-    start = text.find("MSH")
     if start < 0:
         raise MessageError("not an HL7 v2 message: there is no MSH segment", REQUIRED_FIELD_MISSING)
     if start > 0 and text[:start].strip("\ufeff\x0b\x1c\r\n\t "):
@@ -191,6 +243,8 @@ def normalise(text: str) -> str:
     for line in text.split("\r"):
         if not line.strip():
             continue
+        if lines and _is_boundary(line):
+            _refuse_boundary(line.lstrip("\ufeff\x0b\t ")[:3], len(lines))
         is_segment = _SEGMENT_ID.match(line[:3]) is not None and (len(line) == 3 or line[3] == field_sep)
         if lines and not is_segment:
             lines[-1] += f"{escape}.br{escape}{line}"
@@ -199,11 +253,38 @@ def normalise(text: str) -> str:
     return "\r".join(lines)
 
 
+def _is_boundary(line: str) -> bool:
+    """A line that starts a message or a batch: MSH/FHS/BHS/BTS/FTS and then any delimiter (not a letter)."""
+    stripped = line.lstrip("\ufeff\x0b\t ")
+    return stripped[:3] in _BOUNDARY_SEGMENTS and (len(stripped) == 3 or not stripped[3].isalnum())
+
+
+def _refuse_boundary(segment_id: str, before: int) -> None:
+    if segment_id != "MSH":
+        raise MessageError(
+            f"{segment_id} segment inside the message: HL7 batches are not accepted, "
+            "send one message per MLLP frame",
+            UNSUPPORTED_MESSAGE_TYPE,
+            Location(segment_id),
+        )
+    raise MessageError(
+        f"a second MSH after {before} segments: this frame holds more than one message, and none of "
+        "them was stored; send each message in its own MLLP frame and wait for its ACK",
+        SEGMENT_SEQUENCE,
+        Location("MSH", 2),
+    )
+
+
 def read_header(text: str, encoding: str) -> Header:
-    """MSH read by splitting the first line; works on a message that python-hl7 cannot parse."""
-    line = text.split("\r", 1)[0]
+    """MSH read by splitting the first line; works on a message that python-hl7 cannot parse.
+
+    The line ends at the first CR or LF, whatever the message's separators: a header never holds the next
+    segment."""
+    line = _LINE_END.split(text, maxsplit=1)[0]
     if not line.startswith("MSH") or len(line) < 8:
         raise MessageError("MSH segment is missing or too short", REQUIRED_FIELD_MISSING, Location("MSH"))
+    if not all(_is_delimiter(ch) for ch in line[3:5]):
+        raise MessageError("MSH-1/MSH-2: the delimiters are not printable punctuation", DATA_TYPE_ERROR)
     sep = line[3]
     enc = line[4 : line.find(sep, 4)] if line.find(sep, 4) > 0 else line[4:]
     comp = enc[0] if enc else "^"
@@ -241,12 +322,25 @@ def read_header(text: str, encoding: str) -> Header:
 
 
 def sniff_header(raw: bytes) -> Header | None:
-    """The header of a message that could not be read in full (for the ACK), or None."""
+    """The header of a message that could not be read in full (for the ACK), or None.
+
+    Reads the first MSH line wherever it is, even in input that is refused (bytes before it, a second
+    message after it, bytes not valid in its character set), so the ACK can still answer its MSH-10."""
     try:
         text, encoding = decode(raw)
-        return read_header(normalise(text), encoding)
+    except MessageError:
+        text, encoding = raw.decode("latin-1"), "utf-8"
+    start = text.find("MSH")
+    if start < 0:
+        return None
+    try:
+        return read_header(text[start:], encoding)
     except MessageError:
         return None
+
+
+def _is_delimiter(ch: str) -> bool:
+    return ch.isascii() and ch.isprintable() and not ch.isalnum() and ch != " "
 
 
 def parse_message(raw: bytes) -> Message:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intake.hl7.codes import IMAGING, LAB, PAIN, ObservationTarget, words_in
-from intake.hl7.draft import ContentError, Context, Draft, whole
+from intake.hl7.draft import ContentError, Context, Draft, code_label, whole
 from intake.hl7.message import Segment
 from intake.hl7.problems import (
     DATA_TYPE_ERROR,
@@ -57,25 +57,43 @@ class Group:
 
 
 def map_results(ctx: Context) -> None:
+    """Every OBX is read (an event, a problem, or deliberately not: no result yet, a code under ``ignore``).
+    An OBX whose OBX-3 the mapping does not know is a problem; so is an order group with notes and
+    nothing else carepath reads."""
     for group in _groups(ctx):
+        before = (len(ctx.drafts), len(ctx.problems), ctx.read)
         report_obx: set[int] = set()
+        study = False
         try:
-            report_obx = _imaging(ctx, group)
+            report_obx, study = _imaging(ctx, group)
         except ContentError as exc:
             ctx.problems.append(exc.problem)
+            study = True
         _pain(ctx, group)
         for obx in group.members:
             if obx.id != "OBX" or obx.sequence in report_obx:
                 continue
             target = ctx.codes.observations.find(ctx.codes.pairs(obx.coded(3)))
             if target is None:
-                coded = obx.coded(3)
-                ctx.unmapped.append(coded.label if coded else f"OBX[{obx.sequence}] without OBX-3")
+                ctx.not_mapped(obx, 3, "observations", "observation (OBX-3)")
             elif target.to == "lab":
                 try:
                     _lab(ctx, group, obx, target)
                 except ContentError as exc:
                     ctx.problems.append(exc.problem)
+            elif target.to.startswith("imaging.") and not study:
+                ctx.problems.append(
+                    Problem(
+                        "imaging observation in an order group that is not an imaging study: "
+                        "send the study's OBR-4 code (mapped) or OBR-24 section",
+                        TABLE_VALUE_NOT_FOUND,
+                        obx.location(3),
+                    )
+                )
+        nothing_read = (len(ctx.drafts), len(ctx.problems), ctx.read) == before
+        if nothing_read and group.obr is not None and any(m.id == "NTE" for m in group.members):
+            # notes under an order carepath cannot place
+            ctx.not_mapped(group.obr, 4, "studies", "order (OBR-4) with notes and no result carepath reads:")
 
 
 def _groups(ctx: Context) -> list[Group]:
@@ -115,6 +133,7 @@ def _check_status(obx: Segment) -> bool:
 
 def _lab(ctx: Context, group: Group, obx: Segment, target: ObservationTarget) -> None:
     if not _check_status(obx):
+        ctx.read += 1
         return
     if not obx.value(5):
         raise ContentError(
@@ -166,6 +185,7 @@ def _pain(ctx: Context, group: Group) -> None:
             continue
         try:
             if not _check_status(obx):
+                ctx.read += 1
                 continue
         except ContentError as exc:
             ctx.problems.append(exc.problem)
@@ -279,11 +299,12 @@ def _present(ctx: Context, obx: Segment) -> bool:
 # -- imaging ---------------------------------------------------------------------------------------------
 
 
-def _imaging(ctx: Context, group: Group) -> set[int]:
-    """Map an imaging study; returns the OBX sequences that were its report (not to be read again)."""
+def _imaging(ctx: Context, group: Group) -> tuple[set[int], bool]:
+    """Map an imaging study; returns the OBX sequences that were its report (not to be read again) and
+    whether the group is an imaging study."""
     obr = group.obr
     if obr is None:
-        return set()
+        return set(), False
     procedure = ctx.codes.imaging_procedures.find(ctx.codes.pairs(obr.coded(4)))
     service = obr.coded(4)
     service_text = " ".join(t for t in (service.texts, service.code) if t) if service else ""
@@ -299,20 +320,21 @@ def _imaging(ctx: Context, group: Group) -> set[int]:
         if text_obx and any(_is_mapped_text(ctx, o) for o in text_obx):
             raise ContentError(
                 Problem(
-                    f"imaging report whose modality is unknown: add OBR-4 {service.label if service else ''} "
+                    f"imaging report whose modality is unknown: add OBR-4 {code_label(service) if service else ''} "
                     "to the code mapping, or send OBR-24",
                     TABLE_VALUE_NOT_FOUND,
                     obr.location(4),
                 )
             )
-        return set()
+        return set(), False
     region = procedure.region if procedure and procedure.region else None
     if region is None:
         regions = words_in(service_text, ctx.codes.region_words)
         region = "whole_spine" if "whole_spine" in regions else (regions[0] if regions else "other")
     result_status = obr.value(25).upper() or (_status(text_obx[0]) if text_obx else "")
     if result_status in REPORT_PENDING:
-        return {o.sequence for o in text_obx}
+        ctx.read += 1
+        return {o.sequence for o in [*text_obx, *sins_obx]}, True
     status = REPORT_STATUS.get(result_status, "preliminary")
     if result_status in WITHDRAWN:
         status = "cancelled"
@@ -346,7 +368,7 @@ def _imaging(ctx: Context, group: Group) -> set[int]:
     when, where = ctx.when((obr, 22), (obr, 7))
     fields["/time"] = where
     ctx.drafts.append(Draft(IMAGING, when, data, obr.location(), fields))
-    return {o.sequence for o in [*text_obx, *sins_obx]}
+    return {o.sequence for o in [*text_obx, *sins_obx]}, True
 
 
 def _report_parts(ctx: Context, group: Group) -> tuple[list[Segment], list[Segment], list[Segment]]:

@@ -44,7 +44,8 @@ class Location:
     component: int | None = None
 
     def __str__(self) -> str:
-        where = self.segment if self.segment in _ONCE_PER_MESSAGE else f"{self.segment}[{self.sequence}]"
+        once = self.segment in _ONCE_PER_MESSAGE and self.sequence == 1
+        where = self.segment if once else f"{self.segment}[{self.sequence}]"
         if self.field is not None:
             where += f"-{self.field}"
             if self.component is not None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from intake.hl7.codes import TREATMENT, CodeTable, TreatmentTarget, words_in
 from intake.hl7.draft import ContentError, Context, Draft, whole
-from intake.hl7.message import Coded, Segment
-from intake.hl7.problems import Location
+from intake.hl7.message import Coded, Segment, shown
+from intake.hl7.problems import TABLE_VALUE_NOT_FOUND, Location, Problem
 
 ORDER_CONTROL = {
     "NW": "started",
@@ -41,7 +41,16 @@ def map_orders(ctx: Context) -> None:
         elif segment.id == "RXE":
             change = ORDER_CONTROL.get(orc.value(1).upper()) if orc else "started"
             if change is None:
-                ctx.unmapped.append(f"ORC-1 {orc.value(1) if orc else ''}")
+                assert orc is not None
+                ctx.problems.append(
+                    Problem(
+                        f"order control {shown(orc.value(1))} is not one carepath reads "
+                        f"({', '.join(sorted(ORDER_CONTROL))}): whether the medicine was started, changed or "
+                        "stopped cannot be told",
+                        TABLE_VALUE_NOT_FOUND,
+                        orc.location(1),
+                    )
+                )
                 continue
             _treatment(ctx, segment, 2, (segment, 3, 5), change, ((orc, 9),), ctx.codes.medication_codes)
 
@@ -49,6 +58,7 @@ def map_orders(ctx: Context) -> None:
 def map_administrations(ctx: Context) -> None:
     for rxa in ctx.message.all("RXA"):
         if rxa.value(20).upper() in NOT_GIVEN or rxa.value(21).upper() == "D":
+            ctx.read += 1  # read: not given, or the record deleted
             continue
         _treatment(ctx, rxa, 5, (rxa, 6, 7), "administered", ((rxa, 3),), ctx.codes.medication_codes)
 
@@ -72,7 +82,8 @@ def _treatment(
     text = " ".join(t for t in ((coded.texts if coded else ""), segment.value(4) if procedure else "") if t)
     target, name = _find(ctx, coded, text, table, procedure)
     if target is None:
-        ctx.unmapped.append(coded.label if coded else f"{segment.location(code_field)} empty")
+        kind, what = ("procedures", "procedure") if procedure else ("medications", "medicine")
+        ctx.not_mapped(segment, code_field, kind, f"{what} ({segment.id}-{code_field})")
         return
     data: dict[str, Any] = {"category": target.category, "change": change}
     fields: dict[str, Location] = {"/data/category": segment.location(code_field)}
