@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from carepath import yamlfile
 
 DEVELOPMENT_SECRET = "dev-only-notifier-secret"  # noqa: S105 - refused in production, see _secret
 MIN_SECRET_LENGTH = 32
@@ -79,11 +79,9 @@ _ENDPOINT_KEYS = frozenset(
 def load_endpoints(path: Path, environment: str, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
     """Read the endpoint file; ``env`` supplies the secrets (the process environment in production)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        doc = yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(doc, dict) or set(doc) - {"endpoints"}:
         raise ConfigError(f"{path}: expected a mapping with one key, endpoints")
     raw_endpoints = doc.get("endpoints") or []

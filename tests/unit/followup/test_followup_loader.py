@@ -193,3 +193,16 @@ def test_invalid_yaml_is_named(tmp_path: Path) -> None:
     (tmp_path / "followup.yaml").write_text("expectations: [\n")
     with pytest.raises(PathwayError, match=r"followup.yaml: top level: not valid YAML"):
         load_pathway(tmp_path)
+
+
+def test_a_deadline_written_twice_stops_loading_naming_the_key_and_line(tmp_path: Path) -> None:
+    """YAML would keep the second of two equal keys: F1's 1 hour would silently become 72 hours."""
+    shutil.copy(SOURCE / "pathway.yaml", tmp_path / "pathway.yaml")
+    lines = (SOURCE / "followup.yaml").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("    deadline:"))
+    lines.insert(at + 1, "    deadline: P3D")
+    (tmp_path / "followup.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        PathwayError, match=rf"key 'deadline' is written twice.*line {at + 2}|line {at + 2}.*'deadline'"
+    ):
+        load_pathway(tmp_path)

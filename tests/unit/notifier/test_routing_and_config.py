@@ -175,3 +175,13 @@ def test_settings_check_the_endpoint_file_at_start_up(config: Path, monkeypatch:
     settings = NotifierSettings(environment="production", CAREPATH_NOTIFIER_CONFIG=str(config))
     assert [e.name for e in settings.endpoints()] == ["oncall-pager", "secure-messaging", "fhir-server"]
     assert settings.web_port == 6068
+
+
+def test_an_endpoint_key_written_twice_stops_start_up_naming_it(tmp_path: Path) -> None:
+    """A second url: under one endpoint would silently send pages somewhere else."""
+    path = tmp_path / "e.yaml"
+    path.write_text(
+        "endpoints:\n  - name: pager\n    url: https://pager.example/hook\n    url: https://other.example/hook\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 4: key 'url' is written twice"):
+        load_endpoints(path, "production", SECRETS)

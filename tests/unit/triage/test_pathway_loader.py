@@ -129,7 +129,7 @@ def test_invalid_yaml_and_duplicate_keys_are_refused(tmp_path: Path) -> None:
 
 def test_missing_files_are_named(tmp_path: Path) -> None:
     """A missing pathway file or contract schema is named."""
-    with pytest.raises(PathwayError, match=r"pathway\.yaml: not found"):
+    with pytest.raises(PathwayError, match=r"pathway\.yaml: cannot read: not found"):
         load_pathway(tmp_path, SCHEMAS_DIR)
     with pytest.raises(
         PathwayError, match="not found; the pathway's codes are checked against the event contract"

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from carepath import yamlfile
 from followup.core.durations import Duration, parse_duration
 from followup.core.pathway import (
     Condition,
@@ -134,13 +133,9 @@ def load_pathway(directory: Path) -> FollowupPathway:
 
 def _read(path: Path, at: _At) -> object:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise at.error(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise at.error(f"not valid YAML: {exc}") from exc
+        return yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise at.error(exc.detail) from exc
 
 
 def _expectation(value: object, at: _At) -> ExpectationRule:

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from carepath import yamlfile
 from triage.core.definitions import Definitions, parse_calcium_adjustment, parse_pain_episode
 from triage.core.facts import OPEN_ESCALATIONS
 from triage.core.fields import Fields, Vocabulary, placeholders
@@ -102,36 +101,11 @@ def load_pathway(directory: Path, schemas_dir: Path | None = None) -> Pathway:
     )
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key written twice in one mapping (YAML would silently keep the last)."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is written twice", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PathwayError(f"{path}: not found") from None
-    except OSError as exc:
-        raise PathwayError(f"{path}: cannot be read: {exc}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader that also refuses duplicate keys
-    except yaml.YAMLError as exc:
-        raise PathwayError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())}") from None
+        return yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise PathwayError(f"{path.name}: {exc.detail}") from None
 
 
 def _labels(fields: Fields) -> Labels:
