@@ -49,8 +49,9 @@ USER 10001:10001
 STOPSIGNAL SIGTERM
 
 # --- intake: HTTP (JSON, FHIR R4, /metrics, /healthz, /readyz) on 8080 and HL7 v2 over MLLP on 2575 -----
+# (`python -m intake.hl7` runs the MLLP listener alone, with /healthz /readyz /metrics on 8081)
 FROM runtime AS intake
-EXPOSE 8080 2575
+EXPOSE 8080 2575 8081
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 CMD ["python", "-m", "intake"]

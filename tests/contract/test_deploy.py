@@ -52,8 +52,11 @@ NOTIFIER_ENDPOINTS = DEPLOY / "notifier" / "endpoints.yml"
 # The carepath services and the port each serves HTTP (/metrics, /healthz, /readyz) on.
 SERVICE_HTTP_PORT = {"intake": 8080, "triage": 6066, "followup": 6067, "notifier": 6068}
 # Every container port compose publishes, per service.
+# HL7 v2 over MLLP (2575) runs in its own container, with its status port (8081) beside it.
+MLLP_SERVICE, MLLP_STATUS_PORT = "intake-mllp", 8081
 PUBLISHED_PORTS = {
-    "intake": {8080, 2575},
+    "intake": {8080},
+    MLLP_SERVICE: {2575, MLLP_STATUS_PORT},
     "triage": {6066},
     "followup": {6067},
     "notifier": {6068},
@@ -111,6 +114,7 @@ SETTING_NAME = re.compile(r"^(CAREPATH|KAFKA)_[A-Z0-9_]+$")
 # The settings class each compose service built from the Dockerfile reads (topics runs carepath.broker).
 SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
+    MLLP_SERVICE: IntakeSettings,
     "triage": TriageSettings,
     "followup": FollowupSettings,
     "notifier": NotifierSettings,
@@ -369,6 +373,7 @@ def test_compose_file_parses_and_holds_every_service() -> None:
         "kafka",
         "topics",
         "intake",
+        MLLP_SERVICE,
         "triage",
         "followup",
         "notifier",
@@ -403,6 +408,10 @@ def test_the_three_services_are_built_from_their_own_target() -> None:
     for name in SERVICE_HTTP_PORT:
         assert built[name]["build"]["target"] == name
     assert built["topics"]["build"]["target"] == "intake", "topics runs carepath.broker from the intake image"
+    assert built[MLLP_SERVICE]["build"]["target"] == "intake", "the MLLP listener runs from the intake image"
+    assert built[MLLP_SERVICE]["command"] == ["python", "-m", "intake.hl7"]
+    assert built[MLLP_SERVICE]["environment"]["CAREPATH_INTAKE_MLLP_STANDALONE"] == "true"
+    assert built["intake"]["environment"]["CAREPATH_INTAKE_MLLP_STANDALONE"] == "true", "one MLLP listener"
 
 
 def test_every_mounted_host_path_exists_and_named_volumes_are_declared() -> None:
@@ -612,7 +621,7 @@ def test_prometheus_scrapes_the_three_services_on_their_spec_ports() -> None:
         job["job_name"]: sorted(t for sc in job.get("static_configs", []) for t in sc["targets"])
         for job in config["scrape_configs"]
     }
-    for name, port in SERVICE_HTTP_PORT.items():
+    for name, port in [*SERVICE_HTTP_PORT.items(), (MLLP_SERVICE, MLLP_STATUS_PORT)]:
         assert targets.get(name) == [f"{name}:{port}"], f"job {name}: {targets.get(name)}"
         assert name in services(), f"scrape target {name} is not a compose service"
 
