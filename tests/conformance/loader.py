@@ -143,9 +143,7 @@ def load_timeline(path: Path) -> Timeline:
         dup = raw.get("duplicate_of")
         if dup is not None and not (0 <= int(dup) < i):
             raise TimelineError(f"{sw}: duplicate_of must name an earlier step")
-        steps.append(
-            Step(i, at, str(raw.get("description", "")), fhir_text, fhir, hl7, reason, about, dup)
-        )
+        steps.append(Step(i, at, str(raw.get("description", "")), fhir_text, fhir, hl7, reason, about, dup))
     expect = _require(doc, "expect", where)
     escalations = list(expect.get("escalations") or [])
     reminders = list(expect.get("reminders") or [])

@@ -207,7 +207,10 @@ NGH_FORMULARY = {
     "fentanyl_patch": (
         "NGHF1047",
         "Fentanyl 25micrograms/hour transdermal patches",
-        ("769510009", "Product containing precisely fentanyl 25 microgram/1 hour prolonged-release transdermal patch (clinical drug)"),
+        (
+            "769510009",
+            "Product containing precisely fentanyl 25 microgram/1 hour prolonged-release transdermal patch (clinical drug)",
+        ),
     ),
     "zoledronic": ("NGHF2210", "Zoledronic acid 4mg/100ml infusion bags", None),
 }
@@ -351,7 +354,9 @@ def patient(ctx: Ctx, offset: timedelta, event: str = "A04") -> Message:
         "name": [{"use": "official", "family": p.family, "given": [p.given]}],
         "gender": p.sex,
         "birthDate": p.birth_date,
-        "address": [{"line": [street], "city": city, "postalCode": post, "country": "GB" if ctx.site.nhs else "US"}],
+        "address": [
+            {"line": [street], "city": city, "postalCode": post, "country": "GB" if ctx.site.nhs else "US"}
+        ],
         "managingOrganization": {"display": ctx.site.name},
     }
     when = ctx.at(offset)
@@ -518,10 +523,14 @@ def symptom(
         lines.append(f"OBX|{n}|CWE|BODYSITE^Body site^{local}|1|{scode}^{sdisplay}^SCT||||||F|||{t}")
         n += 1
     if status:
-        lines.append(f"OBX|{n}|CWE|SYMPROG^Progression since last assessment^{local}|1|{status.upper()}^{status.capitalize()}^{local}||||||F|||{t}")
+        lines.append(
+            f"OBX|{n}|CWE|SYMPROG^Progression since last assessment^{local}|1|{status.upper()}^{status.capitalize()}^{local}||||||F|||{t}"
+        )
         n += 1
     if severity:
-        lines.append(f"OBX|{n}|CWE|SYMSEV^Severity^{local}|1|{severity.upper()}^{severity.capitalize()}^{local}||||||F|||{t}")
+        lines.append(
+            f"OBX|{n}|CWE|SYMSEV^Severity^{local}|1|{severity.upper()}^{severity.capitalize()}^{local}||||||F|||{t}"
+        )
     return Message(res, lines, description=f"Symptom: {display} ({status or 'no progression recorded'})")
 
 
@@ -549,9 +558,7 @@ def condition(
             icd = None
     code: dict[str, Any] = cc(SCT, sct, display)
     if icd:
-        code["coding"].append(
-            {"system": ICD10 if ctx.site.nhs else ICD10CM, "code": icd, "display": display}
-        )
+        code["coding"].append({"system": ICD10 if ctx.site.nhs else ICD10CM, "code": icd, "display": display})
     code["text"] = display
     res: dict[str, Any] = {
         "resourceType": "Condition",
@@ -626,8 +633,11 @@ def lab_panel(
             "meta": meta(version),
             "status": "final",
             "category": [
-                cc(OBS_CATEGORY, "vital-signs" if key == "temperature" else "laboratory",
-                   "Vital Signs" if key == "temperature" else "Laboratory")
+                cc(
+                    OBS_CATEGORY,
+                    "vital-signs" if key == "temperature" else "laboratory",
+                    "Vital Signs" if key == "temperature" else "Laboratory",
+                )
             ],
             "code": cc(LOINC, loinc, display),
             "subject": ctx.patient_ref,
@@ -678,8 +688,8 @@ def lab_panel(
         lines.append(
             f"OBX|{i}|NM|{loinc}^{short}^LN||{value:g}|{unit}^{unit}^UCUM|{ref or ''}|{flag or ''}|||F|||{t_coll}"
         )
-    names = ", ".join(f"{LAB[k][2]} {v:g} {u}" for k, v, u, _r, _f in results)
-    return Message(res, lines, description=f"Results: {names}")
+    summary = ", ".join(f"{LAB[k][2]} {v:g} {u}" for k, v, u, _r, _f in results)
+    return Message(res, lines, description=f"Results: {summary}")
 
 
 def _wrap_tx(text: str, width: int = 78) -> list[str]:
@@ -997,7 +1007,11 @@ def task(
         ]
     if note:
         res["note"] = [{"text": note}]
-    label = names[step] + (f": {business_status}" if business_status else "") + (f": {decision}" if decision else "")
+    label = (
+        names[step]
+        + (f": {business_status}" if business_status else "")
+        + (f": {decision}" if decision else "")
+    )
     return Message(res, None, hl7_absent_reason=FHIR_ONLY, description=label)
 
 
@@ -1033,7 +1047,10 @@ def communication(
         about = {"escalation": escalation}
         res["about"] = [
             {
-                "identifier": {"system": "https://carepath.example/escalation", "value": f"{{{{escalation:{escalation}}}}}"},
+                "identifier": {
+                    "system": "https://carepath.example/escalation",
+                    "value": f"{{{{escalation:{escalation}}}}}",
+                },
                 "display": f"carepath escalation {escalation}",
             }
         ]

@@ -36,7 +36,9 @@ def test_every_rule_fires_somewhere() -> None:
 
 def test_every_expectation_is_exercised() -> None:
     _, by_exp = coverage(TIMELINES)
-    missing = [exp for exp, kinds in by_exp.items() if not kinds.get("overdue") and not kinds.get("satisfied")]
+    missing = [
+        exp for exp, kinds in by_exp.items() if not kinds.get("overdue") and not kinds.get("satisfied")
+    ]
     assert missing == []
     assert "F8" not in by_exp
 
@@ -46,6 +48,16 @@ def test_both_senders_and_channels() -> None:
     assert sites == {"NGH", "RMC"}
     assert {t.hl7_version for t in TIMELINES} == {"2.4", "2.5.1"}
     tags = {tag for t in TIMELINES for tag in t.tags}
-    for needed in ("negation", "hedged", "duplicate", "out-of-order", "unit-mg/dL", "unit-mmol/L",
-                   "unit-g/dL", "unit-g/L", "unit-Cel", "unit-degF"):
+    for needed in (
+        "negation",
+        "hedged",
+        "duplicate",
+        "out-of-order",
+        "unit-mg/dL",
+        "unit-mmol/L",
+        "unit-g/dL",
+        "unit-g/L",
+        "unit-Cel",
+        "unit-degF",
+    ):
         assert needed in tags, needed

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import hl7
+import hl7  # type: ignore[import-untyped]
 from fhir.resources.R4B import get_fhir_model_class
 from hl7apy.consts import VALIDATION_LEVEL  # type: ignore[import-untyped]
 from hl7apy.exceptions import ValidationError  # type: ignore[import-untyped]
@@ -108,7 +108,10 @@ def check_timeline(t: Timeline, report: Report) -> None:
                 b = hl7.parse(step.hl7).segment("MSH")[10]
                 if str(a) != str(b):
                     report.errors.append(f"{where}: duplicate delivery with a different MSH-10")
-            if (original.fhir.get("id"), original.fhir.get("meta")) != (step.fhir.get("id"), step.fhir.get("meta")):
+            if (original.fhir.get("id"), original.fhir.get("meta")) != (
+                step.fhir.get("id"),
+                step.fhir.get("meta"),
+            ):
                 report.errors.append(f"{where}: duplicate delivery with a different FHIR id or versionId")
 
 
@@ -134,9 +137,7 @@ def coverage(timelines: list[Timeline]) -> tuple[dict[str, list[str]], dict[str,
         for r in t.reminders:
             by_exp[r["expectation"]][r["kind"]].append(t.id)
         for r in t.forbidden_reminders:
-            if r.get("kind") in (None, "overdue") and any(
-                e for e in _opened_by(t, r["expectation"])
-            ):
+            if r.get("kind") in (None, "overdue") and any(e for e in _opened_by(t, r["expectation"])):
                 by_exp[r["expectation"]]["satisfied"].append(t.id)
     return by_rule, by_exp
 
@@ -176,7 +177,9 @@ def main() -> int:
     print("\nescalations expected, by rule:")
     for rule, ids in by_rule.items():
         print(f"  {rule:<4} {len(ids):>2}  {' '.join(ids) or '-- NOT COVERED --'}")
-    print("\nreminders expected, by expectation (kind: timelines; satisfied = opened and met or cancelled in time, no overdue allowed):")
+    print(
+        "\nreminders expected, by expectation (kind: timelines; satisfied = opened and met or cancelled in time, no overdue allowed):"
+    )
     for exp, kinds in by_exp.items():
         parts = [f"{k}: {' '.join(v)}" for k, v in sorted(kinds.items())]
         print(f"  {exp:<3} {'; '.join(parts) or '-- NOT COVERED --'}")
