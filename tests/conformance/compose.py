@@ -170,7 +170,7 @@ def ngh_r1_prostate_weakness_all_in_time() -> Scenario:
         ngh_person(1, "Ashworth", "Derek", "1952-06-11", "male"),
         WINTER,
         "Known prostate cancer; nurse records new leg weakness. Coordinator contacted, dexamethasone given, "
-        "whole-spine MRI reports no cord compression (negated wording, sentence split across TX lines), "
+        "whole-spine MRI reports no cord compression (negated wording; the phrase 'no evidence of cord compression' itself runs across two TX lines), "
         "dexamethasone stopped the next morning.",
         tags=["R1", "F1", "F2", "F3", "F6", "A1", "negation", "hl7-v2.4", "nhs"],
     )
@@ -215,6 +215,7 @@ def ngh_r1_prostate_weakness_all_in_time() -> Scenario:
             "or of cauda equina compression at any level. No marrow signal abnormality to suggest metastatic "
             "disease.",
             "No evidence of metastatic spinal cord compression. Degenerative lumbar spine.",
+            tx_width=64,
         ),
     )
     sc.add(
@@ -329,6 +330,7 @@ def rmc_r1_lung_radicular_hedged() -> Scenario:
             "Possible early cord compression at T7 from vertebral metastasis.",
             status="preliminary",
             conclusion_codes=["bone_mets"],
+            tx_width=63,
         ),
     )
     sc.esc("R8", "emergency", 5 * H)
@@ -1883,6 +1885,7 @@ def ngh_control_negated_mri() -> Scenario:
             "MRI lumbar spine. Mild L4/5 disc desiccation with a small central protrusion. No evidence of cord "
             "compression or cauda equina compression. No suspicious marrow lesion. No fracture.",
             "No evidence of cord compression or cauda equina compression. Mild degenerative change.",
+            tx_width=56,
         ),
     )
     return sc

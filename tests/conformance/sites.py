@@ -718,6 +718,7 @@ def imaging(
     conclusion_codes: list[str] | None = None,
     in_conclusion: bool = True,
     performed: timedelta | None = None,
+    tx_width: int = 78,
 ) -> Message:
     """A radiology report: DiagnosticReport with conclusion, presentedForm (base64) and narrative."""
     when = ctx.at(offset)
@@ -761,7 +762,7 @@ def imaging(
         pid(ctx),
         f"OBR|1||{res['id']}|{loinc}^{display}^LN|||{t_perf}|||||||||||||||{t_rep}||RAD|{v2status}",
     ]
-    for i, line in enumerate(_wrap_tx(full), start=1):
+    for i, line in enumerate(_wrap_tx(full, tx_width), start=1):
         lines.append(f"OBX|{i}|TX|{loinc}^{display}^LN|1|{line}||||||{v2status}|||{t_perf}")
     return Message(res, lines, description=f"{title} report ({status})")
 
