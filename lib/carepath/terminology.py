@@ -43,7 +43,7 @@ _SITE_KEYS = frozenset({"site", "version", "value_sets", "sources", "systems", "
 _SET_KEYS = frozenset({"id", "title", "include", "note"})
 _INCLUDE_KEYS = frozenset({"system", "codes", "prefixes"})
 _CODE_KEYS = frozenset({"code", "display", "kind", "source", "unconfirmed", "note"})
-_SYSTEM_KEYS = frozenset({"uri", "name", "aliases", "hierarchical"})
+_SYSTEM_KEYS = frozenset({"uri", "name", "aliases", "hierarchical", "broader"})
 
 
 class TerminologyError(ValueError):
@@ -81,6 +81,7 @@ class CodeSystem:
     name: str
     aliases: tuple[str, ...]
     hierarchical: bool
+    broader: str | None = None  # a system whose codes this one shares (ICD-10-CM and -UK share ICD-10's)
 
 
 @dataclass
@@ -108,13 +109,24 @@ class Terminology:
         return code.replace(".", "").upper() if cs is not None and cs.hierarchical else code
 
     def lookup(self, system: str, code: str) -> list[Member]:
-        """Every value-set membership of this coding, exact codes first, then the longest prefixes."""
+        """Every value-set membership of this coding, exact codes first, then the longest prefixes. A code
+        of a national edition (ICD-10-CM, ICD-10-UK) is looked up in the edition, then in ICD-10."""
         uri = self.system_uri(system)
         norm = self.normalise(uri, code)
-        found = list(self._index.get((uri, norm), ()))
-        by_prefix = [m for p, m in self._prefix_index.get(uri, ()) if norm.startswith(p)]
+        found: list[Member] = []
+        by_prefix: list[Member] = []
+        for each in self.lineage(uri):
+            found += self._index.get((each, norm), ())
+            by_prefix += [m for p, m in self._prefix_index.get(each, ()) if norm.startswith(p)]
         by_prefix.sort(key=lambda m: -len(m.code))
         return found + by_prefix
+
+    def lineage(self, uri: str) -> list[str]:
+        """``uri`` and the systems it is a national edition of, nearest first."""
+        out = [uri]
+        while (cs := self.systems.get(out[-1])) is not None and cs.broader and cs.broader not in out:
+            out.append(cs.broader)
+        return out
 
     def concepts(self, system: str, code: str) -> list[str]:
         """The value-set ids this coding belongs to; for a prefix match, only the most specific prefix's."""
@@ -205,11 +217,13 @@ def _system(raw: Any, path: Path, keys: list[str | int]) -> CodeSystem:
     hierarchical = entry.get("hierarchical", False)
     if not isinstance(hierarchical, bool):
         raise _fail(path, [*keys, "hierarchical"], "true or false expected")
+    broader = entry.get("broader")
     return CodeSystem(
         _text(entry["uri"], path, [*keys, "uri"]),
         _text(entry["name"], path, [*keys, "name"]),
         aliases,
         hierarchical,
+        _text(broader, path, [*keys, "broader"]) if broader is not None else None,
     )
 
 
@@ -219,6 +233,9 @@ def _load_systems(term: Terminology, path: Path) -> None:
     for i, raw in enumerate(_list(doc["systems"], path, ["systems"])):
         _add_system(term, _system(raw, path, ["systems", i]), path, ["systems", i])
     term.versions["systems"] = _text(doc["version"], path, ["version"])
+    for i, cs in enumerate(list(term.systems.values())):
+        if cs.broader is not None and cs.broader not in term.systems:
+            raise _fail(path, ["systems", i, "broader"], f"{cs.broader!r} is not a listed system")
 
 
 def _load_file(term: Terminology, path: Path, *, site: bool) -> None:

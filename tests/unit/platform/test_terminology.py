@@ -161,3 +161,20 @@ def test_a_site_alias_may_not_take_over_a_standard_system(product: Path, tmp_pat
     site.write_text(SITE.replace("aliases: [99NGH]", "aliases: [LN]"))
     with pytest.raises(TerminologyError, match=r"alias 'LN' already names http://loinc\.org"):
         terminology.load(product, [site])
+
+
+def test_a_national_edition_code_is_found_under_the_classification_it_extends(product: Path) -> None:
+    term = terminology.load(product)
+    assert term.concepts("I10C", "C50.911") == ["cancer.breast"]  # ICD-10-CM: the C50 category is ICD-10's
+    assert term.concepts("http://hl7.org/fhir/sid/icd-10-uk", "C509") == ["cancer.breast"]
+
+
+def test_the_product_value_sets_load_and_cover_every_concept_they_name() -> None:
+    term = terminology.load(pathways_dir() / "mscc" / "terminology")
+    assert term.concepts("RXNORM", "197582") == ["medicine.dexamethasone"]  # dexamethasone 4 MG Oral Tablet
+    assert term.concepts("http://loinc.org", "72514-3") == ["observation.pain_nrs"]
+    assert term.concepts("I10", "C50.9") == ["cancer.breast"]
+    empty = [vs_id for vs_id, _, size, _ in terminology.summary(term) if size == 0]
+    assert empty == ["observation.sins"] or set(empty) <= {"observation.sins", "procedure.vertebroplasty"}, (
+        empty
+    )
