@@ -175,6 +175,10 @@ def test_the_product_value_sets_load_and_cover_every_concept_they_name() -> None
     assert term.concepts("http://loinc.org", "72514-3") == ["observation.pain_nrs"]
     assert term.concepts("I10", "C50.9") == ["cancer.breast"]
     empty = [vs_id for vs_id, _, size, _ in terminology.summary(term) if size == 0]
-    assert empty == ["observation.sins"] or set(empty) <= {"observation.sins", "procedure.vertebroplasty"}, (
-        empty
-    )
+    # SINS has no standard code at all (sites add theirs); the others await confirmed standard codes
+    assert set(empty) <= {
+        "observation.sins",
+        "finding.night_pain",
+        "finding.spinal_tenderness",
+        "procedure.vertebroplasty",
+    }, empty
