@@ -59,11 +59,34 @@ class WorkerShell:
         return int(committed) if committed is not None else 0
 
     # --- ownership ----------------------------------------------------------------------------------------
+    def partition_of(self, key: bytes, partitions: int) -> int:
+        """The partition of ``key`` on every topic (they are co-partitioned by patient id)."""
+        return int(self._partitioner(key, list(range(partitions)), list(range(partitions))))
+
     def owns(self, key: bytes, partitions: int) -> bool:
-        """True when this worker is the active owner of ``key``'s partition (timers must check this)."""
-        partition = self._partitioner(key, list(range(partitions)), list(range(partitions)))
+        """True when this worker is the active owner of ``key``'s partition (reads for the API)."""
+        partition = self.partition_of(key, partitions)
         actives = self.app.assignor.assigned_actives()
         return any(tp.partition == partition and tp.topic in self.topics for tp in actives)
+
+    def recovered_partitions(self) -> frozenset[int]:
+        """Partitions this worker actively owns *and* whose tables are recovered for the current
+        assignment; empty from the moment a rebalance starts until its table recovery has completed.
+
+        Timers fire and publish only for these. Faust runs ``app.timer`` whatever the assignment and
+        recovery state, and ``recovery.completed`` stays set after the first recovery, so neither is
+        enough: ``tables.actives_ready`` is cleared when a rebalance starts and set once the actives'
+        changelogs have been read to their end."""
+        app = self.app
+        tables: Any = app.tables
+        recovery: Any = getattr(tables, "recovery", None)
+        if not app.consumer or app.rebalancing:
+            return frozenset()
+        if tables.changelog_topics and (
+            not tables.actives_ready or (recovery is not None and recovery.in_recovery)
+        ):
+            return frozenset()
+        return frozenset(tp.partition for tp in app.assignor.assigned_actives() if tp.topic in self.topics)
 
     # --- pages --------------------------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:

@@ -1,9 +1,20 @@
 """The Faust shell: inputs in batches, deadlines by a short periodic timer, reminders out.
 
 Deadlines are state in a changelog-backed table, never sleeps: a restarted or rebalanced worker reads
-them back and the timer fires whatever is due, reporting how late. Reminders are published and
-acknowledged *before* the state that records them as fired is written, so a crash can repeat a reminder
-under the same deterministic id (consumers de-duplicate) but never lose one.
+them back and the timer fires whatever is due, reporting how late.
+
+The timer fires and publishes only for partitions in the *fence*: actively owned, with the table
+recovered for the current assignment (:meth:`carepath.worker.WorkerShell.recovered_partitions`).
+Faust runs timers whatever the assignment, so without it a worker fires from a table that is still
+being read back, or keeps firing for partitions that are being handed to another worker. A rebalance
+closes the fence at once; before it can complete, the batch or timer pass in flight finishes writing
+and the producer is flushed, so the next owner's recovery reads everything this worker published for.
+
+Reminders are published and acknowledged *before* the state that records them as fired is written, so
+a crash can repeat a reminder but never lose one. The reminders about to go out are first recorded in
+the state as ``sending`` (and flushed); after a crash inside the window, the restarted worker publishes
+them again identical (same id, same payload, consumers de-duplicate) and counts them
+(``carepath_followup_reminders_republished_total``).
 """
 
 from __future__ import annotations
@@ -11,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+
+from mode.types.signals import BaseSignalT
 
 from carepath import envelope, logs, topics
 from carepath.clock import Clock
@@ -26,6 +39,7 @@ from followup.settings import FollowupSettings
 from followup.summary import Summary, summarise
 
 SERVICE = "followup"
+TICK_CHUNK = 200  # patients fired per commit: bounds what a crash inside one commit can repeat
 STATE_TABLE = "followup-expectations"
 INPUT_TOPICS = (topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.ACKNOWLEDGEMENTS)
 log = logs.get(__name__)
@@ -47,10 +61,18 @@ class FollowupShell:
         self.index = DueIndex()
         self.summaries: dict[bytes, Summary] = {}
         self.lock = asyncio.Lock()  # the agent and the timer never interleave writes for one patient
-        self._indexed_for: frozenset[Any] = frozenset()
+        self._fence: frozenset[int] = frozenset()  # partitions owned and recovered; the index covers these
         self._partitions = topics.partitions()
 
     async def commit(self, result: FollowupResult) -> None:
+        if result.intents:
+            # Durable before anything is published: a crash from here on is known after the restart.
+            for key, intent in result.intents.items():
+                self.table[key] = intent.value
+            await self.app.producer.flush()
+            if result.republished:
+                metrics.REMINDERS_REPUBLISHED.inc(result.republished)
+                log.warning("reminders published again after a restart", count=result.republished)
         sent = [(await self.reminders.send(key=o.key, value=o.value), o) for o in result.outgoing]
         for fut, o in sent:
             await fut
@@ -78,14 +100,48 @@ class FollowupShell:
         else:
             self.summaries[key] = summary
 
+    def _partition(self, key: bytes) -> int:
+        return self.shell.partition_of(key, self._partitions)
+
     def _reindex(self) -> None:
-        """Rebuild the due index from the table for the partitions this worker now owns."""
+        """Rebuild the due index from the table for the partitions in the fence (owned, recovered)."""
         self.index.clear()
         self.summaries.clear()
+        fence = self._fence
         for key, value in list(self.table.items()):
-            if value and self.shell.owns(key, self._partitions):
+            if value and self._partition(key) in fence:
                 self._track(key, PatientExpectations.from_dict(envelope.decode(value)))
-        log.info("due index rebuilt", patients=len(self.index))
+        log.info("due index rebuilt", patients=len(self.index), partitions=len(fence))
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        """Faust's revocation signal: runs while the rebalance waits, before any partition moves.
+
+        The fence closes at once (no timer pass starts for a revoked partition); then the batch or timer
+        pass in flight, if any, finishes: its reminders acknowledged, its state written and flushed, so the
+        next owner's recovery reads it. Revoked partitions leave the index and the worklist summaries."""
+        gone = {tp.partition for tp in revoked if tp.topic in self.shell.topics}
+        self._fence = self._fence - gone
+        wait = float(self.app.conf.broker_rebalance_timeout) / 2
+        try:
+            await asyncio.wait_for(self.lock.acquire(), timeout=wait)
+        except TimeoutError:
+            metrics.FENCE_WAITS_EXCEEDED.inc()
+            log.warning("rebalance going ahead with a commit still in flight", waited_s=wait)
+            self._forget(gone)
+            return
+        try:
+            self._fence = self._fence - gone
+            self._forget(gone)
+            await self.app.producer.flush()
+        finally:
+            self.lock.release()
+
+    def _forget(self, partitions: set[int]) -> None:
+        if not partitions:
+            return
+        self.index.retain(lambda k: self._partition(k) not in partitions)
+        for key in [k for k in self.summaries if self._partition(k) in partitions]:
+            del self.summaries[key]
 
     async def on_batch(self, events: list[Any]) -> None:
         started = time.perf_counter()
@@ -100,18 +156,21 @@ class FollowupShell:
             self.shell.processed(e.message.tp, e.message.offset)
 
     async def on_tick(self) -> None:
-        ready, _ = self.shell.ready()
-        if not ready:
-            return
         async with self.lock:
-            actives = frozenset(self.app.assignor.assigned_actives())
-            if actives != self._indexed_for:
-                self._reindex()
-                self._indexed_for = actives
+            fence = self.shell.recovered_partitions()
+            if fence != self._fence:
+                self._fence = fence
+                self._reindex()  # from a table now recovered for exactly these partitions
+            if not fence:
+                return
             now = self.clock.now()
-            due = [k for k in self.index.pop_due(now.timestamp()) if self.shell.owns(k, self._partitions)]
-            if due:
-                await self.commit(run_tick(due, self.table.get, now, self.pathway))
+            due = [k for k in self.index.pop_due(now.timestamp()) if self._partition(k) in fence]
+            for start in range(0, len(due), TICK_CHUNK):
+                if self._fence != fence:  # a rebalance started: the rest is re-read after it
+                    break
+                await self.commit(
+                    run_tick(due[start : start + TICK_CHUNK], self.table.get, now, self.pathway)
+                )
             self._export_gauges(now.timestamp())
 
     # --- reads for the worklist API ------------------------------------------------------------------
@@ -177,6 +236,12 @@ def register(
         handle=fs.on_batch,
     )
     app.timer(settings.tick_interval_s, name="followup-deadlines")(guard(SERVICE, fs.on_tick))
+    revoke = guard(SERVICE, fs.on_partitions_revoked)
+
+    async def on_revoked(_sender: Any, /, *args: Any, signal: BaseSignalT[Any], **_: Any) -> None:
+        await revoke(set(args[0]))
+
+    app.on_partitions_revoked.connect(on_revoked)
     return fs
 
 

@@ -51,6 +51,10 @@ class FollowupResult:
     failures: list[Failure] = field(default_factory=list)
     types: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    # Written and made durable before ``outgoing`` is published: each patient's stored state with the
+    # reminders about to go out listed as ``sending`` (see followup.core.timers.fire_due).
+    intents: dict[bytes, Stored] = field(default_factory=dict)
+    republished: int = 0  # reminders published again after a restart found them sent but unconfirmed
 
 
 Loader = Callable[[bytes], bytes | None]
@@ -63,12 +67,10 @@ def _load(key: bytes, load_state: Loader) -> PatientExpectations:
     return PatientExpectations.empty(key.decode())
 
 
-def _emit(
-    result: FollowupResult, key: bytes, patient_id: str, reminders: Iterable[Reminder], now: datetime
-) -> None:
+def _emit(result: FollowupResult, key: bytes, patient_id: str, reminders: Iterable[Reminder]) -> None:
     for r in reminders:
         ce = envelope.cloudevent(
-            id=r.cloudevent_id, type=r.type, source=SOURCE, subject=patient_id, time=now, data=r.data
+            id=r.cloudevent_id, type=r.type, source=SOURCE, subject=patient_id, time=r.at, data=r.data
         )
         result.outgoing.append(Outgoing(key, envelope.encode(ce), r))
 
@@ -104,7 +106,7 @@ def run_inputs(
                 continue
             exps = outcome.expectations
             changed = True
-            _emit(result, key, item.patient_id, outcome.reminders, now)
+            _emit(result, key, item.patient_id, outcome.reminders)
         if changed:
             _store(result, key, exps)
     return result
@@ -113,10 +115,19 @@ def run_inputs(
 def run_tick(
     keys: Iterable[bytes], load_state: Loader, now: datetime, pathway: FollowupPathway
 ) -> FollowupResult:
+    """Fire what is due for ``keys``. Each patient with reminders to publish also gets an intent: the
+    state as loaded, with those reminders listed as ``sending``, to be made durable before publishing,
+    so that a crash after the broker has them but before their "fired" state is written is known on
+    restart, and they are published again identical (same id, same payload) and counted."""
     result = FollowupResult()
     for key in keys:
         exps = _load(key, load_state)
         outcome = advance(exps, Tick(), now, pathway)
-        _emit(result, key, key.decode(), outcome.reminders, now)
+        if outcome.reminders:
+            intent = exps.copy()
+            intent.sending = {r.cloudevent_id: r.at for r in outcome.reminders}
+            result.intents[key] = Stored(envelope.encode_for_storage(intent.to_dict()), intent)
+            result.republished += sum(1 for r in outcome.reminders if r.cloudevent_id in exps.sending)
+        _emit(result, key, key.decode(), outcome.reminders)
         _store(result, key, outcome.expectations)
     return result

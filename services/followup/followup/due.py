@@ -8,6 +8,7 @@ partition assignment changes, so a deadline that moved here from another worker 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 
 class DueIndex:
@@ -44,6 +45,12 @@ class DueIndex:
 
     def backlog(self, now: float) -> int:
         return sum(1 for d in self._due.values() if d <= now)
+
+    def retain(self, keep: Callable[[bytes], bool]) -> None:
+        """Forget every key for which ``keep`` is false (partitions this worker no longer owns)."""
+        self._due = {k: d for k, d in self._due.items() if keep(k)}
+        self._heap = [(d, k) for k, d in self._due.items()]
+        heapq.heapify(self._heap)
 
     def clear(self) -> None:
         self._due.clear()

@@ -28,3 +28,13 @@ PROCESSING_FAILURES = Counter(
     "Inputs whose processing failed; each is dead-lettered",
     ["reason"],
 )
+REMINDERS_REPUBLISHED = Counter(
+    "carepath_followup_reminders_republished",
+    "Reminders published again after a restart found them handed to the broker but not recorded as "
+    "fired (a crash inside that window); same id and payload, so consumers de-duplicate. An upper "
+    "bound on duplicate reminders: the first copy may not have reached the broker.",
+)
+FENCE_WAITS_EXCEEDED = Counter(
+    "carepath_followup_fence_waits_exceeded",
+    "Rebalances that went ahead while a batch or timer pass was still writing for revoked partitions",
+)

@@ -26,6 +26,7 @@ class Reminder:
     level: int
     lateness_seconds: float
     data: dict[str, Any]
+    at: datetime  # when it fired: the event's time and ``data.fired_at``
 
 
 def build_reminder(
@@ -53,7 +54,7 @@ def build_reminder(
             "pathway": pathway.stamp,
         }
     )
-    return Reminder(rid, TYPE_BY_KIND[step.kind], rule.id, step.kind, step.level, lateness, data)
+    return Reminder(rid, TYPE_BY_KIND[step.kind], rule.id, step.kind, step.level, lateness, data, now)
 
 
 def rfc3339(moment: datetime) -> str:

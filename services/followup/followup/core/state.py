@@ -102,6 +102,10 @@ class PatientExpectations:
     acks: dict[str, Ack] = field(default_factory=dict)
     seen: dict[str, None] = field(default_factory=dict)
     escalations: dict[str, str] = field(default_factory=dict)  # open escalation id -> rule id
+    # Reminders handed to the broker whose "fired" state is not written yet: reminder id -> the moment
+    # they fired. Written (and flushed) before they are published, cleared with the state that records
+    # them as fired; one still here after a restart is published again, identical, on the next tick.
+    sending: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, patient_id: str) -> PatientExpectations:
@@ -117,6 +121,7 @@ class PatientExpectations:
             dict(self.acks),
             dict(self.seen),
             dict(self.escalations),
+            dict(self.sending),
         )
 
     # --- questions -------------------------------------------------------------------------------
@@ -212,7 +217,7 @@ class PatientExpectations:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe. Step times are written as seconds after the clock start (``anchor``)."""
-        return {
+        out: dict[str, Any] = {
             "v": STATE_VERSION,
             "patient_id": self.patient_id,
             "open": [_open_to_dict(e) for e in self.open.values()],
@@ -233,6 +238,9 @@ class PatientExpectations:
             "seen": list(self.seen),
             "escalations": dict(self.escalations),
         }
+        if self.sending:
+            out["sending"] = {rid: _iso(at) for rid, at in self.sending.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PatientExpectations:
@@ -259,6 +267,7 @@ class PatientExpectations:
             {target: Ack(parse(t), bool(override)) for target, (t, override) in d["acks"].items()},
             dict.fromkeys(d["seen"]),
             dict(d.get("escalations", {})),
+            {rid: parse(at) for rid, at in d.get("sending", {}).items()},
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from followup.core.ids import reminder_id
 from followup.core.pathway import FollowupPathway
 from followup.core.reminders import Reminder, build_reminder
 from followup.core.state import PatientExpectations
@@ -13,7 +14,12 @@ def fire_due(
     exps: PatientExpectations, now: datetime, pathway: FollowupPathway
 ) -> tuple[PatientExpectations, list[Reminder]]:
     """Fire the steps due at ``now``. A warning whose deadline has already passed is skipped (the
-    overdue reminder says more); chain levels all fire, late ones with their lateness."""
+    overdue reminder says more); chain levels all fire, late ones with their lateness.
+
+    A step listed in ``exps.sending`` was handed to the broker before a restart without its "fired"
+    state being written: it fires again as it fired then (same moment, so the same reminder, byte for
+    byte), and ``sending`` is emptied.
+    """
     due = sorted(
         (step.due, exp.id, index)
         for exp in exps.open.values()
@@ -21,12 +27,14 @@ def fire_due(
         if step.status == "pending" and step.due <= now
     )
     if not due:
-        if not exps.needs_prune(now):
+        if not exps.needs_prune(now) and not exps.sending:
             return exps, []
         state = exps.copy()
+        state.sending = {}
         state.prune(now)
         return state, []
     state = exps.copy()
+    state.sending = {}
     copied: set[str] = set()
     reminders: list[Reminder] = []
     for _, exp_id, index in due:
@@ -41,11 +49,12 @@ def fire_due(
             state.close(exp, "withdrawn", now)
             continue
         step = exp.steps[index]
-        if step.kind == "warning" and now >= exp.deadline:
+        at = exps.sending.get(reminder_id(exp.id, step.kind, step.level), now)
+        if step.kind == "warning" and at >= exp.deadline:
             step.status = "skipped"
             continue
         step.status = "fired"
-        step.fired_at = now
-        reminders.append(build_reminder(exp, step, rule, now, pathway))
+        step.fired_at = at
+        reminders.append(build_reminder(exp, step, rule, at, pathway))
     state.prune(now)
     return state, reminders
