@@ -41,3 +41,12 @@ def test_heap_is_compacted_under_churn() -> None:
         idx.set(b"k", float(i))
     assert len(idx._heap) < 5_000
     assert idx.pop_due(1e9) == [b"k"]
+
+
+def test_retain_forgets_revoked_keys_and_keeps_the_rest_in_order() -> None:
+    idx = DueIndex()
+    for key, due in ((b"a", 10.0), (b"b", 20.0), (b"c", 30.0)):
+        idx.set(key, due)
+    idx.retain(lambda k: k != b"b")  # b's partition was revoked
+    assert len(idx) == 2
+    assert idx.pop_due(100.0) == [b"a", b"c"]
