@@ -37,7 +37,22 @@ def test_icd10_codes_match_with_or_without_the_dot_and_by_prefix(codes: CodeMap)
         assert target is not None and target.cancer == "breast", code
     secondary = codes.diagnoses.find(codes.pairs(Coded("C79.5", "", "I10")))
     assert secondary is not None and secondary.spinal_metastases == "suspected"
-    assert codes.diagnoses.find(codes.pairs(Coded("C79.3", "", "I10"))) is None
+    elsewhere = codes.diagnoses.find(codes.pairs(Coded("C79.3", "", "I10")))  # a secondary in the brain
+    assert elsewhere is not None and elsewhere.cancer == "other", "a secondary anywhere means cancer"
+    assert codes.diagnoses.find(codes.pairs(Coded("M54.5", "", "I10"))) is None  # low back pain: no cancer
+
+
+def test_value_sets_reach_every_edition_and_product(codes: CodeMap) -> None:
+    cm = codes.diagnoses.find(codes.pairs(Coded("C50.911", "", "I10C")))  # ICD-10-CM
+    assert cm is not None and cm.cancer == "breast"
+    dex = codes.medication_codes.find(
+        codes.pairs(Coded("197582", "dexamethasone 4 MG Oral Tablet", "RXNORM"))
+    )
+    assert dex is not None and dex.category == "corticosteroid" and dex.agent == "dexamethasone"
+    atc = codes.medication_codes.find(codes.pairs(Coded("N02AA01", "morphine", "WC")))
+    assert atc is not None and atc.category == "strong_opioid"
+    weak = codes.medication_codes.find(codes.pairs(Coded("N02AJ06", "codeine and paracetamol", "WC")))
+    assert weak is not None and weak.category == "weak_opioid"
 
 
 def test_units_are_spelled_as_the_contract_spells_them(codes: CodeMap) -> None:

@@ -117,12 +117,12 @@ UNKNOWN_CODES = [
     ),
     pytest.param(
         samples.adt_a08("PAS-10", "MRN10").replace(
-            "C61^Malignant neoplasm of prostate^I10", "C16^Stomach^I10"
+            "C61^Malignant neoplasm of prostate^I10", "C61^Malignant neoplasm of prostate^99XYZ"
         ),
         "DG1^1^3",
-        "C16 (I10)",
+        "C61 (99XYZ)",
         3,
-        id="DG1-3 unknown cancer code",
+        id="DG1-3 cancer code in a coding system carepath does not know",
     ),
     pytest.param(
         samples.adt_a08("PAS-11", "MRN10").replace(

@@ -15,7 +15,8 @@ from typing import Any, Generic, TypeVar
 
 import yaml
 
-from carepath import contracts
+from carepath import contracts, terminology
+from carepath.resources import pathways_dir
 from intake.hl7.message import Coded
 
 BUILTIN = Path(__file__).with_name("codes.yaml")
@@ -31,6 +32,7 @@ OBSERVATION_TARGETS = frozenset(
     {
         "pain.nrs",
         "pain.site",
+        "pain.symptom",
         "pain.character",
         "pain.systemic",
         "pain.neurological",
@@ -132,6 +134,7 @@ class CodeMap:
     no: frozenset[str] = frozenset()
     observations: CodeTable[ObservationTarget] = field(default_factory=CodeTable)
     body_site_codes: CodeTable[str] = field(default_factory=CodeTable)
+    findings: CodeTable[tuple[str, str]] = field(default_factory=CodeTable)  # -> (feature, value)
     body_site_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     imaging_procedures: CodeTable[ImagingProcedure] = field(default_factory=CodeTable)
     imaging_sections: dict[str, str] = field(default_factory=dict)
@@ -146,17 +149,39 @@ class CodeMap:
         default_factory=lambda: {k: CodeTable() for k in IGNORE_KINDS}
     )
     sources: tuple[str, ...] = ()
+    # The value sets (carepath.terminology): every name of a code system resolves to its URI, and an entry
+    # may name a value set instead of one code.
+    term: terminology.Terminology | None = None
 
     # -- lookups ------------------------------------------------------------------------------------
 
     def system(self, name: str) -> str:
+        """The canonical name of a coding system: its URI when the value sets know it (under any of its
+        names: LN, SCT, I10, an OID...), else this file's canonical name for it."""
+        if self.term is not None and self.term.known_system(name):
+            return self.term.system_uri(name)
         canonical = name.strip().upper()
-        return self.systems.get(canonical, canonical)
+        mapped = self.systems.get(canonical, canonical)
+        if self.term is not None and self.term.known_system(mapped):
+            return self.term.system_uri(mapped)
+        return mapped
+
+    def normalise(self, system: str, code: str) -> str:
+        if self.term is not None and system in self.term.systems:
+            return self.term.normalise(system, code)
+        return normalise_code(system, code)
 
     def pairs(self, coded: Coded | None) -> list[tuple[str, str]]:
+        """(system, code) pairs to look up, the primary coding first; a code of a national edition
+        (ICD-10-CM, ICD-10-UK) is also tried as a code of the classification it extends."""
         if coded is None:
             return []
-        return [(self.system(s), normalise_code(self.system(s), c)) for s, c in coded.codings()]
+        out: list[tuple[str, str]] = []
+        for raw_system, raw_code in coded.codings():
+            system = self.system(raw_system)
+            for each in self.term.lineage(system) if self.term is not None else [system]:
+                out.append((each, self.normalise(each, raw_code)))
+        return out
 
     def is_ignored(self, kind: str, coded: Coded | None) -> bool:
         """Whether the site (or carepath) listed this code as read and deliberately not used."""
@@ -201,9 +226,21 @@ def _word_pattern(phrase: str) -> str:
 # Loading
 
 
-def load_codes(extra: Sequence[Path] = ()) -> CodeMap:
-    """The built-in mapping, then each site file over it; CodeMapError on the first wrong entry."""
-    codes = CodeMap()
+TERMINOLOGY = "mscc/terminology"
+
+
+def load_terminology(site_files: Sequence[Path] = ()) -> terminology.Terminology:
+    """The product value sets with a site's overlays; CodeMapError naming file, line and key."""
+    try:
+        return terminology.load(pathways_dir() / TERMINOLOGY, site_files)
+    except terminology.TerminologyError as exc:
+        raise CodeMapError(str(exc)) from None
+
+
+def load_codes(extra: Sequence[Path] = (), term: terminology.Terminology | None = None) -> CodeMap:
+    """The built-in mapping, then each site file over it; CodeMapError on the first wrong entry.
+    ``term``: the value sets entries may name (by default the product's, without a site overlay)."""
+    codes = CodeMap(term=term if term is not None else load_terminology())
     site_medications: list[TreatmentTarget] = []
     site_procedures: list[TreatmentTarget] = []
     for index, path in enumerate([BUILTIN, *extra]):
@@ -243,7 +280,7 @@ class _Loader:
         if doc.get("version") != 1:
             raise self.fail("version", f"expected 1, found {doc.get('version')!r}")
         known = {"version", "systems", "units", "answers", "observations", "body_sites", "imaging"}
-        known |= {"diagnoses", "medications", "procedures", "ignore"}
+        known |= {"diagnoses", "medications", "procedures", "ignore", "findings"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise self.fail(", ".join(unknown), f"unknown section (known: {', '.join(sorted(known))})")
@@ -253,6 +290,8 @@ class _Loader:
         for i, entry in enumerate(self._list(doc, "observations")):
             self._observation(f"observations[{i}]", entry)
         self._body_sites(doc.get("body_sites") or {})
+        for i, entry in enumerate(self._list(doc, "findings")):
+            self._finding(f"findings[{i}]", entry)
         self._imaging(doc.get("imaging") or {})
         for i, entry in enumerate(self._list(doc, "diagnoses")):
             self._diagnosis(f"diagnoses[{i}]", entry)
@@ -309,8 +348,28 @@ class _Loader:
         canonical = ANY_SYSTEM if system.strip() == ANY_SYSTEM else self.codes.system(system)
         code_text = str(code).strip()
         prefix = code_text.endswith("*")
-        normalised = normalise_code(canonical, code_text.rstrip("*"))
+        normalised = self.codes.normalise(canonical, code_text.rstrip("*"))
         return canonical, normalised + ("*" if prefix else "")
+
+    def _keys(self, where: str, entry: Any) -> list[tuple[str, str]]:
+        """The (system, code) keys of an entry: its one code, or every member of the value set it names
+        (``value_set: medicine.dexamethasone``; classification prefixes become ``C50*`` keys)."""
+        if not isinstance(entry, dict) or "value_set" not in entry:
+            return [self._key(where, entry)]
+        if "system" in entry or "code" in entry:
+            raise self.fail(where, "give `value_set` or `system` and `code`, not both")
+        name = entry["value_set"]
+        term = self.codes.term
+        value_set = term.value_sets.get(str(name)) if term is not None else None
+        if value_set is None:
+            raise self.fail(
+                where, f"value_set {name!r} is not one of the value sets (pathways/{TERMINOLOGY})"
+            )
+        keys = [(system, code) for system, members in value_set.codes.items() for code in members]
+        keys += [
+            (system, f"{prefix}*") for system, members in value_set.prefixes.items() for prefix in members
+        ]
+        return keys
 
     def _fields(self, where: str, entry: Mapping[str, Any], allowed: set[str]) -> None:
         unknown = sorted(set(entry) - allowed)
@@ -320,9 +379,9 @@ class _Loader:
             )
 
     def _observation(self, where: str, entry: Any) -> None:
-        system, code = self._key(where, entry)
-        self._fields(where, entry, {"system", "code", "to", "value", "test", "unit"})
-        where = f"{where} ({entry['system']} {entry['code']})"
+        keys = self._keys(where, entry)
+        self._fields(where, entry, {"system", "code", "value_set", "to", "value", "test", "unit"})
+        where = f"{where} ({entry.get('value_set') or (str(entry['system']) + ' ' + str(entry['code']))})"
         to = entry.get("to")
         if to not in OBSERVATION_TARGETS:
             raise self.fail(where, f"`to` must be one of {_list(OBSERVATION_TARGETS)}, found {to!r}")
@@ -342,17 +401,31 @@ class _Loader:
         elif test is not None or unit is not None:
             raise self.fail(where, "`test` and `unit` are only used with `to: lab`")
         target = ObservationTarget(str(to), value, test, unit)
-        self.codes.observations.add(system, code, target)
+        for system, code in keys:
+            self.codes.observations.add(system, code, target)
+
+    def _finding(self, where: str, entry: Any) -> None:
+        keys = self._keys(where, entry)
+        self._fields(where, entry, {"system", "code", "value_set", "feature", "value"})
+        feature, value = entry.get("feature"), entry.get("value")
+        if feature not in ("character", "systemic", "neurological"):
+            raise self.fail(
+                where, f"`feature` must be character, systemic or neurological, found {feature!r}"
+            )
+        self._enum(where, PAIN, f"/{feature}", value)
+        for system, code in keys:
+            self.codes.findings.add(system, code, (str(feature), str(value)))
 
     def _body_sites(self, section: Any) -> None:
         if not isinstance(section, dict):
             raise self.fail("body_sites", "expected `codes:` and `words:`")
         for i, entry in enumerate(section.get("codes") or []):
             where = f"body_sites.codes[{i}]"
-            system, code = self._key(where, entry)
-            self._fields(where, entry, {"system", "code", "site"})
+            keys = self._keys(where, entry)
+            self._fields(where, entry, {"system", "code", "value_set", "site"})
             self._enum(where, PAIN, "/site", entry.get("site"))
-            self.codes.body_site_codes.add(system, code, str(entry["site"]))
+            for system, code in keys:
+                self.codes.body_site_codes.add(system, code, str(entry["site"]))
         self._words("body_sites.words", section.get("words") or {}, PAIN, "/site", self.codes.body_site_words)
 
     def _imaging(self, section: Any) -> None:
@@ -360,14 +433,15 @@ class _Loader:
             raise self.fail("imaging", "expected procedures, sections, modality_words and region_words")
         for i, entry in enumerate(section.get("procedures") or []):
             where = f"imaging.procedures[{i}]"
-            system, code = self._key(where, entry)
-            self._fields(where, entry, {"system", "code", "modality", "region"})
+            keys = self._keys(where, entry)
+            self._fields(where, entry, {"system", "code", "value_set", "modality", "region"})
             modality, region = entry.get("modality"), entry.get("region")
             if modality is not None:
                 self._enum(where, IMAGING, "/modality", modality)
             if region is not None:
                 self._enum(where, IMAGING, "/region", region)
-            self.codes.imaging_procedures.add(system, code, ImagingProcedure(modality, region))
+            for system, code in keys:
+                self.codes.imaging_procedures.add(system, code, ImagingProcedure(modality, region))
         sections = section.get("sections") or {}
         if not isinstance(sections, dict):
             raise self.fail("imaging.sections", "expected a mapping of OBR-24 value -> modality")
@@ -380,9 +454,13 @@ class _Loader:
         self._words("imaging.region_words", words, IMAGING, "/region", self.codes.region_words)
 
     def _diagnosis(self, where: str, entry: Any) -> None:
-        system, code = self._key(where, entry)
-        self._fields(where, entry, {"system", "code", "cancer", "status", "spinal_metastases", "risk_factor"})
-        where = f"{where} ({entry['system']} {entry['code']})"
+        keys = self._keys(where, entry)
+        self._fields(
+            where,
+            entry,
+            {"system", "code", "value_set", "cancer", "status", "spinal_metastases", "risk_factor"},
+        )
+        where = f"{where} ({entry.get('value_set') or (str(entry['system']) + ' ' + str(entry['code']))})"
         cancer, status = entry.get("cancer"), entry.get("status")
         mets, risk = entry.get("spinal_metastases"), entry.get("risk_factor")
         kinds = [cancer is not None, mets is not None and cancer is None, risk is not None]
@@ -398,14 +476,15 @@ class _Loader:
             self._enum(where, DIAGNOSIS, "/cancer/spinal_metastases", mets)
         if risk is not None:
             self._enum(where, DIAGNOSIS, "/risk_factors", risk)
-        self.codes.diagnoses.add(system, code, DiagnosisTarget(cancer, status, mets, risk))
+        for system, code in keys:
+            self.codes.diagnoses.add(system, code, DiagnosisTarget(cancer, status, mets, risk))
 
     def _treatment(
         self, where: str, entry: Any, table: CodeTable[TreatmentTarget], names: list[TreatmentTarget]
     ) -> None:
         if not isinstance(entry, dict):
             raise self.fail(where, "expected a mapping such as {category: corticosteroid, names: [...]}")
-        self._fields(where, entry, {"category", "agent", "names", "codes"})
+        self._fields(where, entry, {"category", "agent", "names", "codes", "value_set"})
         self._enum(where, TREATMENT, "/category", entry.get("category"))
         raw_names = entry.get("names") or []
         if not isinstance(raw_names, list) or not all(isinstance(n, str) and n.strip() for n in raw_names):
@@ -415,8 +494,11 @@ class _Loader:
             raise self.fail(where, "`agent` must be a name of at most 200 characters")
         target = TreatmentTarget(str(entry["category"]), tuple(n.strip().lower() for n in raw_names), agent)
         codes = entry.get("codes") or []
-        if not raw_names and not codes:
-            raise self.fail(where, "needs `names` or `codes`")
+        if not raw_names and not codes and "value_set" not in entry:
+            raise self.fail(where, "needs `value_set`, `codes` or `names`")
+        if "value_set" in entry:
+            for system, code in self._keys(where, {"value_set": entry["value_set"]}):
+                table.add(system, code, target)
         for j, code_entry in enumerate(codes):
             system, code = self._key(f"{where}.codes[{j}]", code_entry)
             self._fields(f"{where}.codes[{j}]", code_entry, {"system", "code"})
@@ -437,9 +519,10 @@ class _Loader:
                 raise self.fail(f"ignore.{kind}", "expected a list of {system, code} entries")
             for i, entry in enumerate(entries):
                 where = f"ignore.{kind}[{i}]"
-                system, code = self._key(where, entry)
-                self._fields(where, entry, {"system", "code"})
-                self.codes.ignored[kind].add(system, code, True)
+                keys = self._keys(where, entry)
+                self._fields(where, entry, {"system", "code", "value_set"})
+                for system, code in keys:
+                    self.codes.ignored[kind].add(system, code, True)
 
     # -- checks against the contract ------------------------------------------------------------------
 

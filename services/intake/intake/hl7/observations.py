@@ -242,6 +242,21 @@ def _pain_event(
                 )
             sites += [s for s in found if s not in sites]
             fields.setdefault("/data/site", where)
+        elif target.to == "pain.symptom":  # OBX-5 is the finding (LOINC 75325-1 "Symptom")
+            finding = ctx.codes.findings.find(ctx.codes.pairs(obx.coded(5)))
+            if finding is None:
+                coded = obx.coded(5)
+                raise ContentError(
+                    Problem(
+                        f"symptom {coded.label if coded else repr(obx.value(5))} is not a finding carepath reads",
+                        TABLE_VALUE_NOT_FOUND,
+                        where,
+                    )
+                )
+            feature, value = finding
+            if value not in lists.setdefault(feature, []):
+                lists[feature].append(value)
+                fields.setdefault(f"/data/{feature}", where)
         elif target.to in ("pain.character", "pain.systemic", "pain.neurological"):
             if _present(ctx, obx) and target.value not in lists.setdefault(name, []):
                 lists[name].append(str(target.value))
