@@ -39,12 +39,12 @@ run: setup
 	$(PY) -m carepath.demo
 
 test: setup sysdeps lint typecheck
-	$(PY) -m pytest tests/unit tests/contract tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
 
 unit: setup
 	$(PY) -m pytest tests/unit
 contract: setup
-	$(PY) -m pytest tests/contract
+	$(PY) -m pytest tests/contract tests/conformance
 integration: setup
 	$(PY) -m pytest tests/integration
 e2e: setup
