@@ -341,3 +341,50 @@ def summary(term: Terminology) -> Iterable[tuple[str, str, int, int]]:
         vs = term.value_sets[vs_id]
         unconfirmed = sum(m.unconfirmed for c in vs.codes.values() for m in c.values())
         yield vs_id, vs.title, vs.size(), unconfirmed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m carepath.terminology``: what a terminologist asks of the value sets."""
+    import argparse
+
+    from carepath.resources import pathways_dir
+
+    parser = argparse.ArgumentParser(prog="python -m carepath.terminology", description=main.__doc__)
+    parser.add_argument("--dir", type=Path, default=pathways_dir() / "mscc" / "terminology")
+    parser.add_argument("--site", type=Path, action="append", default=[], help="a site overlay file")
+    sub = parser.add_subparsers(dest="command", required=True)
+    look = sub.add_parser("lookup", help="which value sets a code is in, and why")
+    look.add_argument("system", help="a URI, an OID or an HL7 v2 name (LN, SCT, I10, RXNORM ...)")
+    look.add_argument("code")
+    sub.add_parser("check", help="load the value sets and every --site file; exit 1 naming the first mistake")
+    sub.add_parser("summary", help="every value set with its size and unconfirmed codes")
+    args = parser.parse_args(argv)
+    try:
+        term = load(args.dir, args.site)
+    except TerminologyError as exc:
+        print(f"error: {exc}")
+        return 1
+    if args.command == "lookup":
+        uri = term.system_uri(args.system)
+        if uri not in term.systems:
+            print(f"{args.system}: not a code system carepath knows (see {SYSTEMS_FILE})")
+            return 1
+        members = term.lookup(args.system, args.code)
+        if not members:
+            print(f"{uri} {args.code}: in no value set: carepath does not read it")
+            return 1
+        for m in members:
+            how = f"prefix {m.code}" if m.prefix else f"{m.code} {m.display!r}"
+            flag = " (unconfirmed)" if m.unconfirmed else ""
+            print(f"{m.value_set}: {m.system} {how}{flag} source {m.source or '-'} in {m.file}")
+        return 0
+    if args.command == "check":
+        print(f"ok: {len(term.value_sets)} value sets; {term.version}")
+        return 0
+    for vs_id, title, size, unconfirmed in summary(term):
+        print(f"{vs_id:40} {size:6} {unconfirmed:4}  {title}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -182,3 +182,19 @@ def test_the_product_value_sets_load_and_cover_every_concept_they_name() -> None
         "finding.spinal_tenderness",
         "procedure.vertebroplasty",
     }, empty
+
+
+def test_the_terminologist_command_looks_up_checks_and_summarises(
+    product: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert terminology.main(["--dir", str(product), "lookup", "RXNORM", "197577"]) == 0
+    assert "medicine.dexamethasone" in capsys.readouterr().out
+    assert terminology.main(["--dir", str(product), "lookup", "RXNORM", "1"]) == 1
+    assert "in no value set" in capsys.readouterr().out
+    assert terminology.main(["--dir", str(product), "lookup", "XYZ", "1"]) == 1
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.replace("id: finding.night_pain", "id: finding.nope"))
+    assert terminology.main(["--dir", str(product), "--site", str(site), "check"]) == 1
+    assert "no value set 'finding.nope'" in capsys.readouterr().out
+    assert terminology.main(["--dir", str(product), "summary"]) == 0
+    assert "medicine.dexamethasone" in capsys.readouterr().out
