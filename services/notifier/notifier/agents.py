@@ -59,7 +59,7 @@ class NotifierShell:
             e.name: Courier(e, self, on_error=lambda exc: fail_fast(SERVICE, exc)) for e in endpoints
         }
         self._partitions = topics.partitions()
-        self._scanned_for: frozenset[Any] = frozenset()
+        self._scanned_for: frozenset[int] = frozenset()
 
     # --- the Store the couriers write through --------------------------------------------------------------
     def owns(self, key: bytes) -> bool:
@@ -160,18 +160,17 @@ class NotifierShell:
 
     # --- recovery ---------------------------------------------------------------------------------------------
     async def on_tick(self) -> None:
-        """After start-up and every rebalance: deliver what the table holds as pending for our partitions."""
-        ready, _ = self.shell.ready()
-        if not ready:
+        """After start-up and every rebalance: deliver what the table holds as pending for our partitions,
+        once those partitions are owned and their table recovered (a partial table would resume some
+        deliveries and not others; a partition being handed over is another worker's to resume)."""
+        recovered = self.shell.recovered_partitions()
+        if not recovered or recovered == self._scanned_for:
             return
-        actives = frozenset(self.app.assignor.assigned_actives())
-        if actives == self._scanned_for:
-            return
-        self._scanned_for = actives
+        self._scanned_for = recovered
         resumed = 0
         now = time.time()
         for key, value in list(self.table.items()):
-            if not value or not self.owns(key):
+            if not value or self.shell.partition_of(key, self._partitions) not in recovered:
                 continue
             state = PatientDeliveries.from_bytes(value)
             if state.prune(now, self.settings.retention_s):
