@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from carepath import contracts
 from carepath.clock import Clock
 from carepath.resources import schemas_dir
+from intake import value_sets
 from intake.fhir.codemap import CodeMapError, load_code_map
 from intake.hl7.config import load_config as load_hl7_config
 from intake.hl7.config import start_listener as start_mllp
@@ -66,8 +67,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    try:  # a malformed code map refuses to start, naming the file and entry
-        app.state.fhir_codes = load_code_map(settings.fhir_codes)
+    try:  # malformed value sets or code map refuse to start, naming the file and entry
+        term = value_sets.load(settings.terminology_site_files)
+        app.state.fhir_codes = load_code_map(settings.fhir_codes, term=term)
+    except value_sets.ValueSetError as exc:
+        raise SystemExit(f"intake: the value sets are invalid: {exc}") from None
     except CodeMapError as exc:
         raise SystemExit(f"intake: the FHIR code map is invalid: {exc}") from None
     app.include_router(events.router)

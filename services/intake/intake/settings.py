@@ -104,6 +104,16 @@ class IntakeSettings(CommonSettings):
         alias="CAREPATH_FHIR_CODES",
         description="a site's additions to the FHIR code map (same sections as intake/fhir/codes.yaml)",
     )
+    terminology_site: Path | None = Field(
+        default=None,
+        alias="CAREPATH_TERMINOLOGY_SITE",
+        description="a site's value-set overlay: its local codes added to carepath's concepts "
+        "(pathways/mscc/terminology/README.md); read by the HL7 and the FHIR channel alike",
+    )
+
+    @property
+    def terminology_site_files(self) -> list[Path]:
+        return [self.terminology_site] if self.terminology_site else []
 
     model_config = CommonSettings.model_config | {"populate_by_name": True}
 

@@ -128,3 +128,39 @@ def test_a_malformed_site_file_is_refused_naming_the_problem(
 def test_a_missing_site_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CodeMapError, match="cannot be read"):
         load_code_map(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "system", "code", "expected"),
+    [
+        (
+            "medications",
+            "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "197582",
+            {"category": "corticosteroid", "agent": "dexamethasone"},
+        ),
+        (
+            "medications",
+            "urn:oid:2.16.840.1.113883.6.88",
+            "197582",
+            {"category": "corticosteroid", "agent": "dexamethasone"},
+        ),
+        ("cancers", "http://hl7.org/fhir/sid/icd-10-cm", "C50.911", {"primary_site": "breast"}),
+        ("cancers", "http://hl7.org/fhir/sid/icd-10-uk", "C34.1", {"primary_site": "lung"}),
+        ("cancers", "http://hl7.org/fhir/sid/icd-10", "C16.9", {"primary_site": "other"}),
+        ("labs", "http://loinc.org", "17861-6", {"test": "calcium"}),
+    ],
+    ids=["rxnorm-product", "rxnorm-by-oid", "icd10cm", "icd10uk", "icd10-other-cancer", "calcium-mass"],
+)
+def test_value_sets_reach_codes_the_file_does_not_list_one_by_one(
+    section: str, system: str, code: str, expected: dict[str, str]
+) -> None:
+    entry = load_code_map().table(section).lookup(system, code)
+    assert entry is not None and dict(entry.values) == expected
+
+
+def test_an_unknown_value_set_stops_loading(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text("medications:\n  - {value_set: medicine.nope, category: corticosteroid}\n")
+    with pytest.raises(CodeMapError, match=r"value_set 'medicine\.nope' is not one of the value sets"):
+        load_code_map(site)

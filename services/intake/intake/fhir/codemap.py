@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
+from carepath import terminology
 from carepath.contracts import schema_enum
+from intake import value_sets
 
 DEFAULT_PATH = Path(__file__).with_name("codes.yaml")
 
@@ -108,6 +110,9 @@ class CodeTable:
     name: str
     hierarchical: frozenset[str]
     entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    # The value sets: any name of a system (an OID, "urn:oid:...") resolves to its URI, and a code of a
+    # national edition (ICD-10-CM, ICD-10-UK) is also looked up in the classification it extends.
+    term: terminology.Terminology | None = None
 
     def add(self, entry: Entry) -> None:
         self.entries[(entry.system, _normal(entry.system, entry.code, self.hierarchical))] = entry
@@ -115,6 +120,14 @@ class CodeTable:
     def lookup(self, system: str | None, code: str | None) -> Entry | None:
         if not system or not code:
             return None
+        uri = self.term.system_uri(system) if self.term is not None else system
+        for each in self.term.lineage(uri) if self.term is not None else [uri]:
+            found = self._lookup(each, code.strip())
+            if found is not None:
+                return found
+        return None
+
+    def _lookup(self, system: str, code: str) -> Entry | None:
         if system not in self.hierarchical:
             return self.entries.get((system, code))
         normal = _normal(system, code, self.hierarchical)
@@ -159,8 +172,18 @@ class CodeMap:
         return self.units[section].get(ucum) if ucum else None
 
 
-def load_code_map(site_file: Path | None = None, default_file: Path = DEFAULT_PATH) -> CodeMap:
-    """Read the default code map and, when given, a site's additions; raises CodeMapError."""
+def load_code_map(
+    site_file: Path | None = None,
+    default_file: Path = DEFAULT_PATH,
+    term: terminology.Terminology | None = None,
+) -> CodeMap:
+    """Read the default code map and, when given, a site's additions; raises CodeMapError. Entries may
+    name a value set of ``term`` (by default the product's value sets) instead of one code."""
+    if term is None:
+        try:
+            term = value_sets.load()
+        except value_sets.ValueSetError as exc:
+            raise CodeMapError(str(exc)) from None
     base = _read(default_file)
     docs = [(default_file, base)]
     if site_file is not None:
@@ -178,9 +201,11 @@ def load_code_map(site_file: Path | None = None, default_file: Path = DEFAULT_PA
             if short not in systems:
                 raise CodeMapError(f"{path}: hierarchical: {short!r} is not a declared system")
             hierarchical_names.add(short)
-    hierarchical = frozenset(systems[s] for s in hierarchical_names)
+    hierarchical = frozenset(systems[s] for s in hierarchical_names) | frozenset(
+        uri for uri, cs in term.systems.items() if cs.hierarchical
+    )
     allowed = _allowed_values()
-    tables = {name: CodeTable(name, hierarchical) for name in _SECTIONS}
+    tables = {name: CodeTable(name, hierarchical, term=term) for name in _SECTIONS}
     units: dict[str, dict[str, str]] = {name: {} for name in _UNIT_SECTIONS}
     for path, doc in docs:
         unknown = set(doc) - set(_SECTIONS) - set(_UNIT_SECTIONS) - {"version", "systems", "hierarchical"}
@@ -188,8 +213,8 @@ def load_code_map(site_file: Path | None = None, default_file: Path = DEFAULT_PA
             raise CodeMapError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(_SECTIONS)}")
         for name in _SECTIONS:
             for index, raw in enumerate(doc.get(name) or []):
-                entry = _entry(path, name, index, raw, systems, allowed)
-                tables[name].add(entry)
+                for entry in _entries(path, name, index, raw, systems, allowed, term):
+                    tables[name].add(entry)
         for name, (etype, pointer) in _UNIT_SECTIONS.items():
             contract_units = schema_enum(etype, pointer)
             for ucum, unit in (doc.get(name) or {}).items():
@@ -224,6 +249,40 @@ def _allowed_values() -> dict[str, dict[str, frozenset[str] | None]]:
             else:
                 out[name][attr] = source
     out["spinal_sites"]["site"] = schema_enum(PAIN, "/site") | schema_enum(TREATMENT, "/target_site")
+    return out
+
+
+def _entries(
+    path: Path,
+    section: str,
+    index: int,
+    raw: Any,
+    systems: Mapping[str, str],
+    allowed: Mapping[str, Mapping[str, frozenset[str] | None]],
+    term: terminology.Terminology,
+) -> list[Entry]:
+    """The entries of one item: itself, or (``value_set: cancer.breast``) one per member of the value set,
+    a classification prefix (ICD-10 C50) standing for every code below it."""
+    if not isinstance(raw, dict) or "value_set" not in raw:
+        return [_entry(path, section, index, raw, systems, allowed)]
+    where = f"{path}: {section}[{index}]"
+    if "system" in raw or "code" in raw:
+        raise CodeMapError(f"{where}: give `value_set` or `system` and `code`, not both")
+    value_set = term.value_sets.get(str(raw["value_set"]))
+    if value_set is None:
+        raise CodeMapError(f"{where}: value_set {raw['value_set']!r} is not one of the value sets")
+    probe = {k: v for k, v in raw.items() if k != "value_set"} | {"system": "__probe__", "code": "x"}
+    template = _entry(path, section, index, probe, {**systems, "__probe__": "urn:probe"}, allowed)
+    out = [
+        Entry(uri, code, member.display, template.values)
+        for uri, members in value_set.codes.items()
+        for code, member in members.items()
+    ]
+    out += [
+        Entry(uri, prefix, "", template.values)
+        for uri, members in value_set.prefixes.items()
+        for prefix in members
+    ]
     return out
 
 

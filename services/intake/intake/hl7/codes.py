@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 
 from carepath import contracts, terminology
-from carepath.resources import pathways_dir
+from intake import value_sets
 from intake.hl7.message import Coded
 
 BUILTIN = Path(__file__).with_name("codes.yaml")
@@ -226,21 +226,15 @@ def _word_pattern(phrase: str) -> str:
 # Loading
 
 
-TERMINOLOGY = "mscc/terminology"
-
-
-def load_terminology(site_files: Sequence[Path] = ()) -> terminology.Terminology:
-    """The product value sets with a site's overlays; CodeMapError naming file, line and key."""
-    try:
-        return terminology.load(pathways_dir() / TERMINOLOGY, site_files)
-    except terminology.TerminologyError as exc:
-        raise CodeMapError(str(exc)) from None
-
-
 def load_codes(extra: Sequence[Path] = (), term: terminology.Terminology | None = None) -> CodeMap:
     """The built-in mapping, then each site file over it; CodeMapError on the first wrong entry.
     ``term``: the value sets entries may name (by default the product's, without a site overlay)."""
-    codes = CodeMap(term=term if term is not None else load_terminology())
+    if term is None:
+        try:
+            term = value_sets.load()
+        except value_sets.ValueSetError as exc:
+            raise CodeMapError(str(exc)) from None
+    codes = CodeMap(term=term)
     site_medications: list[TreatmentTarget] = []
     site_procedures: list[TreatmentTarget] = []
     for index, path in enumerate([BUILTIN, *extra]):
@@ -363,7 +357,7 @@ class _Loader:
         value_set = term.value_sets.get(str(name)) if term is not None else None
         if value_set is None:
             raise self.fail(
-                where, f"value_set {name!r} is not one of the value sets (pathways/{TERMINOLOGY})"
+                where, f"value_set {name!r} is not one of the value sets (pathways/{value_sets.PRODUCT})"
             )
         keys = [(system, code) for system, members in value_set.codes.items() for code in members]
         keys += [

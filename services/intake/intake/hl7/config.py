@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from carepath import logs
 from carepath.clock import Clock
+from intake import value_sets
 from intake.hl7.codes import CodeMap, CodeMapError, load_codes
 from intake.hl7.handler import Hl7Intake
 from intake.hl7.mapping import MappingOptions
@@ -37,8 +38,11 @@ class Hl7Config:
 def load_config(settings: IntakeSettings) -> Hl7Config:
     """Raises SystemExit naming the file and entry when the mapping or the rules are wrong."""
     try:
-        codes = load_codes([settings.hl7_codes] if settings.hl7_codes else [])
+        term = value_sets.load(settings.terminology_site_files)
+        codes = load_codes([settings.hl7_codes] if settings.hl7_codes else [], term)
         rules = load_rules()
+    except value_sets.ValueSetError as exc:
+        raise SystemExit(f"intake: the value sets are invalid: {exc}") from None
     except (CodeMapError, RadiologyRulesError) as exc:
         raise SystemExit(f"intake: the HL7 configuration is invalid: {exc}") from None
     options = MappingOptions(ZoneInfo(settings.site_timezone), settings.patient_id_authorities)
