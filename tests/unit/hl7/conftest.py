@@ -9,9 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intake.hl7.codes import CodeMap, load_codes
+from intake.hl7.handler import Hl7Intake
 from intake.hl7.mapping import MappingOptions
 from intake.hl7.radiology import RadiologyRules
 from intake.hl7.radiology_rules import load_rules
+from intake.publisher import MemoryPublisher
+from intake.service import Intake
+from tests.unit.hl7.samples import FixedClock
 
 LONDON = ZoneInfo("Europe/London")
 SITE_CODES = Path(__file__).with_name("site-codes.yaml")
@@ -36,3 +40,17 @@ def rules() -> RadiologyRules:
 @pytest.fixture(scope="session")
 def options() -> MappingOptions:
     return MappingOptions(LONDON)
+
+
+@pytest.fixture
+def publisher() -> MemoryPublisher:
+    return MemoryPublisher()
+
+
+@pytest.fixture
+def handler(
+    publisher: MemoryPublisher, site_codes: CodeMap, rules: RadiologyRules, options: MappingOptions
+) -> Hl7Intake:
+    """An HL7 channel over an in-memory publisher, with the site's code file and a fixed clock."""
+    intake = Intake(publisher, FixedClock(), future_tolerance_s=300, dedup_capacity=1000)
+    return Hl7Intake(intake, site_codes, rules, options, FixedClock())

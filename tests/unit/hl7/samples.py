@@ -6,6 +6,16 @@ tell their messages apart. Names, addresses and numbers are invented.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)  # the intake clock of the unit tests
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
 SEP = "\r"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import hl7
@@ -15,24 +14,14 @@ import pytest
 
 from carepath import topics
 from intake.hl7 import handler as handler_module
-from intake.hl7.codes import CodeMap
 from intake.hl7.framing import FramingError
 from intake.hl7.handler import Hl7Intake, Reply
-from intake.hl7.mapping import MappingOptions, MappingResult, map_message
+from intake.hl7.mapping import MappingResult, map_message
 from intake.hl7.message import parse_message, read_header, sniff_header
-from intake.hl7.radiology import RadiologyRules
 from intake.publisher import MemoryPublisher
-from intake.service import Intake
 from tests.unit.hl7 import samples
 
 pytestmark = pytest.mark.unit
-
-NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 class Recorder:
@@ -46,19 +35,6 @@ class Recorder:
             self.lines.append({"level": level, "event": event, **fields})
 
         return log
-
-
-@pytest.fixture
-def publisher() -> MemoryPublisher:
-    return MemoryPublisher()
-
-
-@pytest.fixture
-def handler(
-    publisher: MemoryPublisher, site_codes: CodeMap, rules: RadiologyRules, options: MappingOptions
-) -> Hl7Intake:
-    intake = Intake(publisher, FixedClock(), future_tolerance_s=300, dedup_capacity=1000)
-    return Hl7Intake(intake, site_codes, rules, options, FixedClock())
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ tests/integration/test_mllp.py."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import hl7
@@ -15,37 +14,14 @@ from fastapi.testclient import TestClient
 
 from carepath import contracts, topics
 from intake.app import create_app
-from intake.hl7.codes import CodeMap
 from intake.hl7.framing import Oversize
 from intake.hl7.handler import Hl7Intake, Reply
-from intake.hl7.mapping import MappingOptions
-from intake.hl7.radiology import RadiologyRules
 from intake.publisher import MemoryPublisher
-from intake.service import Intake
 from intake.settings import IntakeSettings
 from tests.unit.hl7 import samples
+from tests.unit.hl7.samples import FixedClock
 
 pytestmark = pytest.mark.unit
-
-NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
-@pytest.fixture
-def publisher() -> MemoryPublisher:
-    return MemoryPublisher()
-
-
-@pytest.fixture
-def handler(
-    publisher: MemoryPublisher, site_codes: CodeMap, rules: RadiologyRules, options: MappingOptions
-) -> Hl7Intake:
-    intake = Intake(publisher, FixedClock(), future_tolerance_s=300, dedup_capacity=1000)
-    return Hl7Intake(intake, site_codes, rules, options, FixedClock())
 
 
 def send(handler: Hl7Intake, text: str | bytes) -> tuple[Reply, Any]:
