@@ -164,6 +164,11 @@ def test_a_frozen_broker_gets_no_acknowledgement_for_anything_not_stored(
         t.join(timeout=RUN_S + LONGEST_ANSWER_S * 2)
         assert not t.is_alive(), "a sender was left waiting for an answer"
 
+    print(
+        f"frozen {FREEZE_S:.0f} s: HTTP {http_out.sent} sent, {len(http_out.acknowledged)} 202, "
+        f"{len(http_out.refused)} 503; MLLP {mllp_out.sent} sent, {len(mllp_out.acknowledged)} AA, "
+        f"{len(mllp_out.refused)} AR; slowest answer {max(http_out.slowest_s, mllp_out.slowest_s):.1f} s"
+    )
     assert not http_out.errors and not mllp_out.errors, (http_out.errors[:5], mllp_out.errors[:5])
     assert http_out.refused and mllp_out.refused, "the freeze was not noticed: the test proves nothing"
     assert http_out.acknowledged and mllp_out.acknowledged, "nothing got through before or after the freeze"
