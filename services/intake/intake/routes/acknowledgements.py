@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, HTTPException, Response, status
@@ -37,7 +38,13 @@ ACK_TYPE = "carepath.escalation.acknowledged.v1"
 class Acknowledgement(BaseModel):
     patient_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
     target_id: Annotated[
-        str, Field(min_length=1, max_length=160, description="an escalation_id or a reminder_id")
+        str,
+        Field(
+            min_length=1,
+            max_length=160,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="an escalation_id or a reminder_id (letters, digits and . _ : -, as carepath issues them)",
+        ),
     ]
     role: Role
     reason: Annotated[str | None, Field(max_length=1000)] = None
@@ -63,7 +70,9 @@ class Acknowledgement(BaseModel):
     },
 )
 async def acknowledge(ack: Acknowledgement, intake: IntakeDep, settings: SettingsDep) -> Response:
-    url = f"{settings.followup_url.rstrip('/')}/v1/patients/{ack.patient_id}/targets/{ack.target_id}"
+    # Both ids are validated by the model above; quoted all the same, so no value can change the URL's shape.
+    patient, target = quote(ack.patient_id, safe=""), quote(ack.target_id, safe="")
+    url = f"{settings.followup_url.rstrip('/')}/v1/patients/{patient}/targets/{target}"
     try:
         async with httpx.AsyncClient(timeout=5.0) as client:
             check = await client.get(url)
