@@ -101,10 +101,10 @@ def _check_entry(entry: Entry, raw_entry: Mapping[str, Any]) -> None:
     method = request.get("method") if isinstance(request, dict) else None
     if method is None:
         raise error(REQUIRED, "required: request.method (POST or PUT)", f"{where}.request", "", status=400)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:  # a list or object is no method either
         raise error(
             NOT_SUPPORTED,
-            f"request.method {method!r}: carepath accepts POST and PUT entries",
+            f"request.method {repr(method)[:40]}: carepath accepts POST and PUT entries",
             f"{where}.request.method",
             "",
         )

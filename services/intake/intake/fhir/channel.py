@@ -32,6 +32,7 @@ from intake.fhir.issues import (
 )
 from intake.fhir.mapped import Mapped
 from intake.fhir.resources import check_supported, map_resource
+from intake.limits import MAX_JSON_DEPTH, json_too_deep
 from intake.service import Intake, ItemResult
 
 CHANNEL = "fhir"
@@ -133,6 +134,13 @@ class FhirChannel:
 
 
 def _json(raw: bytes) -> Any:
+    if json_too_deep(raw):
+        raise error(
+            STRUCTURE,
+            f"body nests objects and arrays more than {MAX_JSON_DEPTH} deep",
+            status=400,
+            label="too_deep",
+        )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -46,14 +46,25 @@ MAX_ISSUES = 20
 
 
 def check_supported(resource_type: Any, expression: str, pointer: str = "/resourceType") -> str:
-    if resource_type not in SUPPORTED:
+    if not isinstance(resource_type, str) or resource_type not in SUPPORTED:  # a list or object: not a name
+        shown = (
+            repr(resource_type)[:60]
+            if isinstance(resource_type, str)
+            else f"a JSON {_json_kind(resource_type)}"
+        )
         raise error(
             NOT_SUPPORTED,
-            f"resourceType {resource_type!r} is not one carepath reads ({', '.join(sorted(SUPPORTED))})",
+            f"resourceType {shown} is not one carepath reads ({', '.join(sorted(SUPPORTED))})",
             expression,
             pointer,
         )
     return str(resource_type)
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else "value"
+    )
 
 
 def validate(model_name: str, doc: Mapping[str, Any], expression: str, pointer: str = "") -> None:

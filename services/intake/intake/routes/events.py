@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from intake.deps import Authenticated, IntakeDep, SettingsDep, read_body
+from intake.limits import MAX_JSON_DEPTH, json_too_deep
 from intake.responses import json_response
 from intake.service import Unavailable
 
@@ -63,6 +64,10 @@ _BODY_DOC: dict[str, Any] = {
 )
 async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> Response:
     raw = await read_body(request, settings.max_request_bytes)
+    if json_too_deep(raw):
+        reason = f"body nests objects and arrays more than {MAX_JSON_DEPTH} deep"
+        await _dead_letter(intake, reason, "too_deep", raw)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -1,0 +1,120 @@
+"""Classes of input that once answered 5xx with nothing recorded, each answered now with a specific 4xx
+and kept on the dead-letter topic: JSON nested deeper than any event needs, and FHIR content whose fields
+have the wrong JSON type anywhere (an object where a string belongs, a list where a code belongs)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from carepath import topics
+from intake.app import create_app
+from intake.limits import MAX_JSON_DEPTH, json_too_deep
+from intake.publisher import MemoryPublisher
+from intake.settings import IntakeSettings
+from tests.support.fhir import FHIR_JSON, bundle, cancer_condition, entry, pain_observation
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "test-token-test-token-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app() -> Iterator[tuple[TestClient, MemoryPublisher]]:
+    publisher = MemoryPublisher()
+    settings = IntakeSettings(CAREPATH_ENVIRONMENT="test", CAREPATH_INTAKE_TOKENS=TOKEN)
+    with TestClient(create_app(settings, publisher, FixedClock()), raise_server_exceptions=False) as client:
+        yield client, publisher
+
+
+def dead_letters(publisher: MemoryPublisher) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in publisher.records if r.topic == topics.CLINICAL_EVENTS_DLQ]
+
+
+@pytest.mark.parametrize(
+    ("text", "deep"),
+    [
+        ('{"a": [1, {"b": 2}]}', False),
+        ("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, False),
+        ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), True),
+        ('{"note": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+        ('{"note": "\\"' + "[" * 500 + '"}', False),  # nor after an escaped quote
+        ("[" * 100_000, True),  # unterminated: refused before the parser sees it
+    ],
+)
+def test_nesting_depth_is_measured_outside_strings(text: str, deep: bool) -> None:
+    assert json_too_deep(text.encode()) is deep
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 254, 1000, 100_000])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/v1/events", "application/json"), ("/fhir/Observation", FHIR_JSON), ("/fhir", FHIR_JSON)],
+)
+def test_json_nested_too_deep_is_400_and_dead_lettered(
+    app: tuple[TestClient, MemoryPublisher], depth: int, path: str, content_type: str
+) -> None:
+    client, publisher = app
+    body = '{"resourceType": "Observation", "id": "x", "note": ' + "[" * depth + "]" * depth + "}"
+    reply = client.post(path, content=body, headers=AUTH | {"Content-Type": content_type})
+    assert reply.status_code == 400, reply.text
+    assert f"more than {MAX_JSON_DEPTH} deep" in reply.text
+    [letter] = dead_letters(publisher)
+    assert f"more than {MAX_JSON_DEPTH} deep" in letter["reason"]
+
+
+WRONG_TYPES: list[Any] = [{"a": 1}, [1], 1.5, None]
+
+
+def leaves(doc: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if path:
+        yield path
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from leaves(value, (*path, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from leaves(value, (*path, index))
+
+
+def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    out = copy.deepcopy(doc)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+def test_a_field_of_the_wrong_json_type_anywhere_in_fhir_content_is_4xx_never_5xx(
+    app: tuple[TestClient, MemoryPublisher],
+) -> None:
+    client, _ = app
+    pain = pain_observation("p1", "P1", "2026-11-21T08:00:00Z")
+    cancer = cancer_condition("c1", "P1", "2026-01-01")
+    documents = [("/fhir/Observation", pain), ("/fhir/Condition", cancer)]
+    documents.append(("/fhir", bundle("transaction", entry(pain), entry(cancer, "PUT"))))
+    answered: dict[int, int] = {}
+    for path, doc in documents:
+        for where in leaves(doc):
+            for value in WRONG_TYPES:
+                reply = client.post(
+                    path,
+                    content=orjson.dumps(replaced(doc, where, value)),
+                    headers=AUTH | {"Content-Type": FHIR_JSON},
+                )
+                answered[reply.status_code] = answered.get(reply.status_code, 0) + 1
+                assert reply.status_code < 500, (path, where, value, reply.text[:200])
+    assert sum(answered.values()) > 300 and set(answered) - {201, 200}, answered
