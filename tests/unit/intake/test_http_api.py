@@ -101,7 +101,11 @@ def test_invalid_event_names_the_field_and_is_dead_lettered(
 
 
 def test_malformed_json_is_refused_and_dead_lettered(client: TestClient, publisher: MemoryPublisher) -> None:
-    r = client.post("/v1/events", content=b'{"specversion": "1.0", "id": ', headers=AUTH)
+    r = client.post(
+        "/v1/events",
+        content=b'{"specversion": "1.0", "id": ',
+        headers=AUTH | {"Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
     [letter] = dlq(publisher)
     assert letter["raw"] == '{"specversion": "1.0", "id": '

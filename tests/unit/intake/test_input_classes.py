@@ -118,3 +118,74 @@ def test_a_field_of_the_wrong_json_type_anywhere_in_fhir_content_is_4xx_never_5x
                 answered[reply.status_code] = answered.get(reply.status_code, 0) + 1
                 assert reply.status_code < 500, (path, where, value, reply.text[:200])
     assert sum(answered.values()) > 300 and set(answered) - {201, 200}, answered
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/xml", "application/json\x00evil"],
+)
+def test_events_in_anything_but_json_are_415(
+    app: tuple[TestClient, MemoryPublisher], content_type: str | None
+) -> None:
+    client, publisher = app
+    headers = AUTH | ({"Content-Type": content_type} if content_type is not None else {})
+    body = orjson.dumps({"specversion": "1.0", "id": "e-1"})
+    reply = client.post("/v1/events", content=body, headers=headers)
+    assert reply.status_code == 415 and "send application/json" in reply.text, reply.text
+    assert publisher.records == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "application/cloudevents+json"]
+)
+def test_json_and_cloudevents_media_types_are_read(
+    app: tuple[TestClient, MemoryPublisher], content_type: str
+) -> None:
+    client, _ = app
+    event = {
+        "specversion": "1.0",
+        "id": f"ct-{content_type[-4:]}",
+        "source": "urn:test:epr",
+        "type": "carepath.pain.reported.v1",
+        "subject": "p-1",
+        "time": "2026-11-21T08:30:00Z",
+        "data": {"nrs": 3, "site": ["lumbar"]},
+    }
+    reply = client.post(
+        "/v1/events", content=orjson.dumps(event), headers=AUTH | {"Content-Type": content_type}
+    )
+    assert reply.status_code == 202, reply.text
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        (
+            "/v1/events",
+            "application/json",
+            b'{"specversion": "1.0", "id": "d-1", "data": {"nrs": 2, "nrs": 9}}',
+        ),
+        ("/v1/events", "application/json", b'[{"id": "d-2", "id": "d-3"}]'),
+        (
+            "/v1/events",
+            "application/json",
+            b'{"subject": "p-1", "\\u0073ubject": "p-2"}',
+        ),  # the same key, escaped
+        (
+            "/fhir/Observation",
+            FHIR_JSON,
+            b'{"resourceType": "Observation", "valueInteger": 2, "valueInteger": 9}',
+        ),
+        ("/fhir", FHIR_JSON, b'{"resourceType": "Bundle", "type": "batch", "type": "transaction"}'),
+    ],
+    ids=["events-nrs", "events-id-in-batch", "events-escaped-subject", "fhir-value", "fhir-bundle-type"],
+)
+def test_a_key_written_twice_is_400_naming_it_and_dead_lettered(
+    app: tuple[TestClient, MemoryPublisher], path: str, content_type: str, body: bytes
+) -> None:
+    client, publisher = app
+    reply = client.post(path, content=body, headers=AUTH | {"Content-Type": content_type})
+    assert reply.status_code == 400 and "written twice" in reply.text, reply.text
+    [letter] = dead_letters(publisher)
+    assert "written twice" in letter["reason"]
+    assert not [r for r in publisher.records if r.topic != topics.CLINICAL_EVENTS_DLQ]

@@ -32,7 +32,7 @@ from intake.fhir.issues import (
 )
 from intake.fhir.mapped import Mapped
 from intake.fhir.resources import check_supported, map_resource
-from intake.limits import MAX_JSON_DEPTH, json_too_deep
+from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
 from intake.service import Intake, ItemResult
 
 CHANNEL = "fhir"
@@ -142,9 +142,14 @@ def _json(raw: bytes) -> Any:
             label="too_deep",
         )
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise error(STRUCTURE, f"body is not valid JSON: {exc}", status=400, label="malformed") from None
+    repeated = duplicate_key(raw, doc)
+    if repeated is not None:
+        text = f"key {repeated[:60]!r} is written twice in one object: which value is meant cannot be known"
+        raise error(STRUCTURE, text, status=400, label="duplicate_key")
+    return doc
 
 
 def _reason(issue: Issue) -> str:

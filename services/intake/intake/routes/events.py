@@ -8,11 +8,14 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from intake.deps import Authenticated, IntakeDep, SettingsDep, read_body
-from intake.limits import MAX_JSON_DEPTH, json_too_deep
+from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
 from intake.responses import json_response
 from intake.service import Unavailable
 
 router = APIRouter(tags=["events"], dependencies=[Authenticated])
+
+# JSON, and the CloudEvents JSON formats (structured mode, one event or a batch)
+EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json")
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -57,12 +60,20 @@ _BODY_DOC: dict[str, Any] = {
         202: {"description": "Every event accepted (or a harmless duplicate)"},
         400: {"description": "Body is not JSON, or not an event or array of events"},
         401: {"description": "Missing or invalid bearer token"},
+        415: {"description": "Content-Type is not JSON (application/json or a CloudEvents JSON format)"},
         413: {"description": "Body or batch too large"},
         422: {"description": "One or more events invalid; each named with its field"},
         503: {"description": "Broker unavailable: retry"},
     },
 )
 async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in EVENT_MEDIA_TYPES:
+        shown = media[:60] if media.isprintable() else "(not printable)"
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"Content-Type {shown or '(none)'!r}: send {', '.join(EVENT_MEDIA_TYPES)}",
+        )
     raw = await read_body(request, settings.max_request_bytes)
     if json_too_deep(raw):
         reason = f"body nests objects and arrays more than {MAX_JSON_DEPTH} deep"
@@ -74,6 +85,11 @@ async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep
         reason = f"body is not valid JSON: {exc}"
         await _dead_letter(intake, reason, "malformed", raw)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason) from None
+    repeated = duplicate_key(raw, doc)
+    if repeated is not None:
+        reason = f"key {repeated[:60]!r} is written twice in one object: which value is meant cannot be known"
+        await _dead_letter(intake, reason, "duplicate_key", raw)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason)
     items = doc if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(i, dict) for i in items):
         reason = "body must be a CloudEvent JSON object or a non-empty array of them"

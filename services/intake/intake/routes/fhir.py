@@ -133,7 +133,8 @@ async def _serve(
         return _fhir(Answer(401, operation_outcome([Issue(LOGIN, str(exc.detail))]), dict(exc.headers or {})))
     content_type = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
     if content_type not in _JSON_TYPES:
-        issue = Issue(NOT_SUPPORTED, f"content type {content_type!r}: send application/fhir+json")
+        shown = content_type[:60] if content_type.isprintable() else "(not printable)"
+        issue = Issue(NOT_SUPPORTED, f"content type {shown!r}: send application/fhir+json")
         return _fhir(Answer(415, operation_outcome([issue])))
     try:
         raw = await read_body(request, settings.max_request_bytes)
