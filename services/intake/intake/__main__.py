@@ -22,6 +22,11 @@ def main() -> None:
         access_log=False,
         log_config=None,  # every line through carepath.logs (JSON, redacted)
         proxy_headers=False,
+        # every connection is its own task, so a slow sender holds only its own connection; these bound
+        # how many there may be, how long an idle one is kept, and how large a request head may grow
+        limit_concurrency=settings.http_max_connections,
+        timeout_keep_alive=int(settings.http_keepalive_s) or 1,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
 
 

@@ -23,6 +23,24 @@ class IntakeSettings(CommonSettings):
         default=5 * 1024 * 1024, ge=1024, alias="CAREPATH_INTAKE_MAX_REQUEST_BYTES"
     )
     max_batch: int = Field(default=1000, ge=1, le=10_000, alias="CAREPATH_INTAKE_MAX_BATCH")
+    http_max_connections: int = Field(
+        default=200,
+        ge=1,
+        alias="CAREPATH_INTAKE_HTTP_MAX_CONNECTIONS",
+        description="HTTP connections and requests in progress at once; more are answered 503 at once",
+    )
+    http_keepalive_s: float = Field(
+        default=15.0,
+        gt=0,
+        alias="CAREPATH_INTAKE_HTTP_KEEPALIVE_S",
+        description="an idle kept-alive HTTP connection is closed after this long",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        alias="CAREPATH_INTAKE_HTTP_MAX_HEADER_BYTES",
+        description="request line and headers, at most; a larger head is answered 400 and the connection closed",
+    )
     future_tolerance_s: float = Field(default=300.0, ge=0, alias="CAREPATH_INTAKE_FUTURE_TOLERANCE_S")
     publish_timeout_s: float = Field(default=10.0, gt=0, alias="CAREPATH_INTAKE_PUBLISH_TIMEOUT_S")
     dedup_capacity: int = Field(default=200_000, ge=0, alias="CAREPATH_INTAKE_DEDUP_CAPACITY")
