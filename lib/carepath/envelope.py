@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 SPECVERSION = "1.0"
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON reader holds exactly (an IEEE 754 double)
 
 
 def encode(obj: Any) -> bytes:
@@ -23,6 +24,28 @@ def encode_for_storage(obj: Any) -> bytes:
 
 def decode(raw: bytes | str) -> Any:
     return orjson.loads(raw)
+
+
+def canonical_numbers(value: Any) -> Any:
+    """``value`` with every whole number written as an integer, the one way carepath publishes numbers.
+
+    JSON has one number type, so senders spell the same value ``8``, ``8.0``, ``8E0`` or ``80e-1``;
+    ``-0`` and an underflow such as ``1e-400`` read as zero. A float with no fractional part within
+    +/-(2**53 - 1) becomes an ``int`` (so a consumer that reads an integer field gets an integer); larger
+    magnitudes stay floats: they are not exact integers in JSON, and no carepath field allows them.
+    Objects and arrays are copied only when something in them changes.
+    """
+    if isinstance(value, float):
+        if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        changed = {k: canonical_numbers(v) for k, v in value.items()}
+        return value if all(changed[k] is value[k] for k in value) else changed
+    if isinstance(value, list):
+        items = [canonical_numbers(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def iso(t: datetime) -> str:

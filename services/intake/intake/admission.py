@@ -51,6 +51,12 @@ def topic_for(event_type: str) -> str:
 
 
 def admit(item: Any, now: datetime, future_tolerance: timedelta) -> Admitted | Rejected:
+    """Check one event and, when it passes, give it in the form every consumer reads.
+
+    Numbers are made canonical first (``envelope.canonical_numbers``: ``8.0`` is published as ``8``), so
+    what the contract accepts as an integer reaches triage and followup as one.
+    """
+    item = envelope.canonical_numbers(item)
     event_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
     errors = contracts.validate_event(item, allowed=contracts.INPUT_TYPES)
     if errors:

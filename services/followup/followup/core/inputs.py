@@ -107,11 +107,11 @@ def parse_input(cloudevent: Mapping[str, Any]) -> Input:
 
 
 def parse_time(value: object, where: str) -> datetime:
-    """An RFC 3339 date-time with an offset."""
+    """An RFC 3339 date-time with an offset (``T`` and ``Z`` in either case, as RFC 3339 allows)."""
     if not isinstance(value, str):
         raise InputError(f"{where}: date-time string expected")
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError as exc:
         raise InputError(f"{where}: {value!r} is not an RFC 3339 date-time") from exc
     if parsed.tzinfo is None or parsed.utcoffset() is None:
