@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -123,7 +123,14 @@ def topic_for(type_name: str) -> str:
 
 
 def _is_date_time(value: str) -> bool:
-    return _is_date(value[:10])
+    """A real calendar date, and an instant that exists in UTC (0001-01-01T00:30+01:00 does not)."""
+    if not _is_date(value[:10]):
+        return False
+    try:
+        datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def _is_date(value: str) -> bool:

@@ -159,6 +159,15 @@ def _strategy(type_name: str, fixed: str) -> st.SearchStrategy[Any]:
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+# instants at the ends of the calendar, where a conversion to UTC overflows
+EDGE_TIMES = [
+    "0001-01-01T00:30:00+01:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:30:00-01:00",
+    "1900-01-01T00:00:00Z",
+]
+
+
 @st.composite
 def recent_time(draw: st.DrawFn) -> str:
     """A time in the last year, with any offset, precision and case the contract allows."""
@@ -204,8 +213,12 @@ def with_times(value: Any, draw: st.DrawFn) -> Any:
         return {k: with_times(v, draw) for k, v in value.items()}
     if isinstance(value, list):
         return [with_times(v, draw) for v in value]
-    if isinstance(value, str) and _TIMESTAMP.match(value) and draw(st.integers(0, 9)) < 8:
-        return draw(recent_time())
+    if isinstance(value, str) and _TIMESTAMP.match(value):
+        roll = draw(st.integers(0, 19))
+        if roll < 16:
+            return draw(recent_time())
+        if roll < 18:
+            return draw(st.sampled_from(EDGE_TIMES))
     return value
 
 
