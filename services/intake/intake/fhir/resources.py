@@ -74,6 +74,16 @@ def validate(model_name: str, doc: Mapping[str, Any], expression: str, pointer: 
         model.model_validate(doc)
     except ValidationError as exc:
         raise FhirError(issues_of(exc.errors(), expression, pointer), status=400, label="structure") from None
+    except (LookupError, TypeError, ValueError, AttributeError, RecursionError):
+        # The R4B models fail outside pydantic's errors on some wrong-typed elements (a contained
+        # resource whose resourceType is no FHIR type raises KeyError): still a resource that is not R4.
+        raise error(
+            STRUCTURE,
+            f"not a valid R4 {model_name}: an element has the wrong type",
+            expression,
+            pointer,
+            status=400,
+        ) from None
 
 
 def issues_of(errors: Sequence[Any], expression: str, pointer: str) -> list[Issue]:
