@@ -4,6 +4,10 @@ Each worker holds the patients of the partitions it owns. ``/v1/worklist`` asks 
 group (their URLs come from Faust's partition assignor) and merges; ``/v1/patients/{id}/...`` goes to
 the worker that owns that patient. An answer is complete or it is an error: a worker that cannot be
 reached gives 503, never a silently shorter list.
+
+Services asking about one patient (intake checking an acknowledged id, one worker asking another) send the
+patient id in the ``X-Carepath-Patient-Id`` header, never in the URL: URLs are written to access and client
+logs, headers are not.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Query, status
+from fastapi import FastAPI, Header, HTTPException, Path, Query, status
 
 from carepath import envelope
 from followup.worklist import SEVERITIES, keep, merge, rows
@@ -22,6 +26,12 @@ if TYPE_CHECKING:
 
 Severity = Annotated[str | None, Query(pattern="^(" + "|".join(SEVERITIES) + ")$")]
 TIMEOUT = httpx.Timeout(5.0)
+PATIENT_HEADER = "X-Carepath-Patient-Id"
+_ID = r"^[A-Za-z0-9._:-]+$"  # common.v1 patient_id and identifier
+PatientHeader = Annotated[
+    str, Header(alias=PATIENT_HEADER, min_length=1, max_length=64, pattern=_ID, description="the patient id")
+]
+TargetId = Annotated[str, Path(min_length=1, max_length=160, pattern=_ID)]
 
 
 def install(api: FastAPI, fs: FollowupShell) -> None:
@@ -46,6 +56,10 @@ def install(api: FastAPI, fs: FollowupShell) -> None:
         if exps is None:
             return {"escalations": [], "expectations": [], "known": False}
         return rows(exps, fs.clock.now()) | {"known": bool(target) and exps.knows(target or "")}
+
+    @api.get("/internal/patient", include_in_schema=False)
+    async def local_patient_by_header(patient_id: PatientHeader, target: str | None = None) -> dict[str, Any]:
+        return await local_patient(patient_id, target)
 
     @api.get("/v1/worklist", tags=["worklist"], summary="Everything open, from every worker")
     async def worklist(severity: Severity = None, overdue: bool | None = None) -> dict[str, Any]:
@@ -73,7 +87,9 @@ def install(api: FastAPI, fs: FollowupShell) -> None:
         params = {"target": target} if target else {}
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             try:
-                r = await client.get(f"{owner}/internal/patients/{patient_id}", params=params)
+                r = await client.get(
+                    f"{owner}/internal/patient", params=params, headers={PATIENT_HEADER: patient_id}
+                )
             except httpx.HTTPError:
                 r = None
         if r is None or r.status_code != 200:
@@ -97,6 +113,18 @@ def install(api: FastAPI, fs: FollowupShell) -> None:
         summary="Whether an escalation or reminder id is known for this patient (404 if not)",
     )
     async def target(patient_id: str, target_id: str) -> dict[str, Any]:
+        return await known_target(patient_id, target_id)
+
+    @api.get(
+        "/v1/targets/{target_id}",
+        tags=["worklist"],
+        summary="Whether an escalation or reminder id is known for the patient named in "
+        f"{PATIENT_HEADER} (404 if not)",
+    )
+    async def target_of_patient(target_id: TargetId, patient_id: PatientHeader) -> dict[str, Any]:
+        return await known_target(patient_id, target_id)
+
+    async def known_target(patient_id: str, target_id: str) -> dict[str, Any]:
         part = await patient_part(patient_id, target_id)
         if not part["known"]:
             raise HTTPException(

@@ -33,6 +33,7 @@ Role = Literal[
     "other",
 ]
 ACK_TYPE = "carepath.escalation.acknowledged.v1"
+PATIENT_HEADER = "X-Carepath-Patient-Id"  # followup's GET /v1/targets/{target_id} reads the patient here
 
 
 class Acknowledgement(BaseModel):
@@ -70,12 +71,12 @@ class Acknowledgement(BaseModel):
     },
 )
 async def acknowledge(ack: Acknowledgement, intake: IntakeDep, settings: SettingsDep) -> Response:
-    # Both ids are validated by the model above; quoted all the same, so no value can change the URL's shape.
-    patient, target = quote(ack.patient_id, safe=""), quote(ack.target_id, safe="")
-    url = f"{settings.followup_url.rstrip('/')}/v1/patients/{patient}/targets/{target}"
+    # Both ids are validated by the model above. The target is quoted all the same, so no value can change
+    # the URL's shape; the patient id goes in a header, never the URL, which client and access logs print.
+    url = f"{settings.followup_url.rstrip('/')}/v1/targets/{quote(ack.target_id, safe='')}"
     try:
         async with httpx.AsyncClient(timeout=5.0) as client:
-            check = await client.get(url)
+            check = await client.get(url, headers={PATIENT_HEADER: ack.patient_id})
     except httpx.HTTPError:
         check = None
     if check is not None and check.status_code == 404:
