@@ -49,18 +49,22 @@ def require_token(
 Authenticated = Depends(require_token)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes before reading it all."""
+async def read_body(request: Request, limit: int, channel: str = "http") -> bytes:
+    """The request body, refusing more than ``limit`` bytes before reading it all.
+
+    A body over the limit is not read, so there is nothing to keep on the dead-letter topic: the refusal
+    is counted (``carepath_intake_events_rejected_total{reason="too_large"}``) and answered 413, and the
+    sender, which still holds the body, is told to split it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        metrics.REJECTED.labels("http", "too_large").inc()
+        metrics.REJECTED.labels(channel, "too_large").inc()
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"request body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            metrics.REJECTED.labels("http", "too_large").inc()
+            metrics.REJECTED.labels(channel, "too_large").inc()
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE, detail=f"request body exceeds {limit} bytes"
             )

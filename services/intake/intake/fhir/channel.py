@@ -90,7 +90,9 @@ class FhirChannel:
                 f"a Bundle of {count} entries exceeds the maximum of {max_entries}; split it",
                 "Bundle.entry",
                 status=413,
+                label="too_many",
             )
+            await self._dead_letter(too_many, raw)  # read, so kept like any other refusal
             return _refused(too_many)
         entries = read_entries(doc, self.codes)
         for entry in entries:

@@ -96,10 +96,9 @@ async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep
         await _dead_letter(intake, reason, "malformed", raw)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason)
     if len(items) > settings.max_batch:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"batch of {len(items)} events exceeds the maximum of {settings.max_batch}; split it",
-        )
+        reason = f"batch of {len(items)} events exceeds the maximum of {settings.max_batch}; split it"
+        await _dead_letter(intake, reason, "too_many", raw)  # read, so kept like any other refusal
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=reason)
     try:
         results = await intake.submit(items, [raw] if not isinstance(doc, list) else None, "http")
     except Unavailable:

@@ -137,7 +137,7 @@ async def _serve(
         issue = Issue(NOT_SUPPORTED, f"content type {shown!r}: send application/fhir+json")
         return _fhir(Answer(415, operation_outcome([issue])))
     try:
-        raw = await read_body(request, settings.max_request_bytes)
+        raw = await read_body(request, settings.max_request_bytes, "fhir")
     except HTTPException as exc:
         return _fhir(Answer(exc.status_code, operation_outcome([Issue(TOO_COSTLY, str(exc.detail))])))
     try:
