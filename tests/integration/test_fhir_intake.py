@@ -147,3 +147,74 @@ def test_broker_down_means_503_operation_outcome(tmp_path: Path) -> None:
     finally:
         svc.stop()
         own.stop()
+
+
+@pytest.mark.parametrize("size", [2 * 1024 * 1024, 4 * 1024 * 1024 + 512 * 1024], ids=["2MiB", "4.5MiB"])
+def test_a_large_refused_resource_is_4xx_and_dead_lettered_never_503(
+    intake: Service, dlq: TopicReader, size: int
+) -> None:
+    """The dead-letter record keeps the first bytes with the length and digest, so it always fits one
+    record: the sender of content that can never be accepted is never told to retry."""
+    p = patient()
+    resource = lab_observation(f"big-{p}", p, now(), loinc="2951-2")  # sodium: refused whatever its size
+    resource["note"] = [{"text": "x" * size}]
+    raw = orjson.dumps(resource)
+    response = httpx.post(f"{intake.url}/fhir/Observation", content=raw, headers=HEADERS, timeout=60)
+    assert response.status_code in (400, 422), response.text[:300]
+    assert OperationOutcome.model_validate(response.json()).issue[0].severity == "error"
+    [letter] = dlq.wait_for(lambda d: f"big-{p}" in d.get("raw", ""))
+    assert validate_dlq_record(letter) == [] and letter["channel"] == "fhir"
+    assert letter["raw_truncated"] is True and letter["raw_length"] == len(raw)
+
+
+def _connection(response: httpx.Response) -> Any:
+    return response.extensions["network_stream"].get_extra_info("client_addr")
+
+
+def test_after_each_refused_input_the_same_connection_serves_the_next_request(intake: Service) -> None:
+    """Inputs that once ended in a 5xx (and a reset keep-alive connection) are refused 4xx, and the
+    connection they came on carries on: the next, valid request on it is stored."""
+    p = patient()
+    deep = b"[" * 300 + b"]" * 300
+    wrong_url = bundle("transaction", entry(pain_observation("w-1", p, now())))
+    wrong_url["entry"][0]["request"]["url"] = {"reference": "Observation"}
+    contained = {
+        "resourceType": "MedicationAdministration",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{p}"},
+        "effectiveDateTime": now(),
+        "medicationReference": {"reference": "#med"},
+        "contained": [{"resourceType": "NoSuchType", "id": "med"}],
+    }
+    refused: list[tuple[str, bytes, str]] = [
+        ("/v1/events", deep, "application/json"),
+        ("/fhir/Observation", b'{"resourceType": "Observation", "note": ' + deep + b"}", FHIR_JSON),
+        ("/v1/events", b'{"id": "a", "id": "b"}', "application/json"),
+        ("/v1/events", b'{"id": "a"}', "text/plain"),
+        ("/fhir", orjson.dumps(wrong_url), FHIR_JSON),
+        ("/fhir/MedicationAdministration", orjson.dumps(contained), FHIR_JSON),
+        (
+            "/v1/acknowledgements",
+            orjson.dumps({"patient_id": p, "target_id": "esc-1\x00\r\n", "role": "consultant"}),
+            "application/json",
+        ),
+    ]
+    auth = {"Authorization": HEADERS["Authorization"]}
+    with httpx.Client(base_url=intake.url, headers=auth, timeout=30) as client:
+        first = client.post(
+            "/fhir/Observation",
+            content=orjson.dumps(pain_observation("k-0", p, now())),
+            headers={"Content-Type": FHIR_JSON},
+        )
+        assert first.status_code == 201, first.text
+        connection = _connection(first)
+        for index, (path, body, content_type) in enumerate(refused, start=1):
+            bad = client.post(path, content=body, headers={"Content-Type": content_type})
+            assert 400 <= bad.status_code < 500, (path, bad.status_code, bad.text[:200])
+            good = client.post(
+                "/fhir/Observation",
+                content=orjson.dumps(pain_observation(f"k-{index}", p, now())),
+                headers={"Content-Type": FHIR_JSON},
+            )
+            assert good.status_code == 201, (path, good.text[:200])
+            assert _connection(bad) == _connection(good) == connection, path
