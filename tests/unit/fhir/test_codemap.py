@@ -126,7 +126,7 @@ def test_a_malformed_site_file_is_refused_naming_the_problem(
 
 
 def test_a_missing_site_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(CodeMapError, match="cannot be read"):
+    with pytest.raises(CodeMapError, match="cannot read: not found"):
         load_code_map(tmp_path / "absent.yaml")
 
 
@@ -163,4 +163,11 @@ def test_an_unknown_value_set_stops_loading(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text("medications:\n  - {value_set: medicine.nope, category: corticosteroid}\n")
     with pytest.raises(CodeMapError, match=r"value_set 'medicine\.nope' is not one of the value sets"):
+        load_code_map(site)
+
+
+def test_a_site_file_writing_a_key_twice_stops_loading_naming_the_line(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text("labs:\n  - system: loinc\n    code: '2000-8'\n    test: calcium\n    test: albumin\n")
+    with pytest.raises(CodeMapError, match=r"line 5.*'test' is written twice"):
         load_code_map(site)

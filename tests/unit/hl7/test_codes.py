@@ -136,7 +136,7 @@ def test_a_wrong_entry_stops_start_up_naming_it(tmp_path: Path, entry: str, mess
 
 
 def test_a_missing_or_malformed_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(CodeMapError, match="cannot be read"):
+    with pytest.raises(CodeMapError, match="cannot read: not found"):
         load_codes([tmp_path / "absent.yaml"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nobservations: [\n")
@@ -146,3 +146,12 @@ def test_a_missing_or_malformed_file_is_named(tmp_path: Path) -> None:
     wrong_version.write_text("version: 2\n")
     with pytest.raises(CodeMapError, match="expected 1"):
         load_codes([wrong_version])
+
+
+def test_a_site_file_writing_a_key_twice_stops_loading_naming_the_line(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "version: 1\nobservations:\n  - {system: loinc, code: 2000-8, to: lab, test: calcium, test: albumin}\n"
+    )
+    with pytest.raises(CodeMapError, match=r"line 3.*'test' is written twice"):
+        load_codes([site])

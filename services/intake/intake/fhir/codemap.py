@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from carepath import terminology
+from carepath import terminology, yamlfile
 from carepath.contracts import schema_enum
 from intake import value_sets
 
@@ -229,11 +227,9 @@ def load_code_map(
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CodeMapError(f"{path}: cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise CodeMapError(f"{path}: not valid YAML: {exc}") from None
+        doc = yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise CodeMapError(str(exc)) from None
     if not isinstance(doc, dict):
         raise CodeMapError(f"{path}: expected a mapping of sections")
     return doc

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
-
-from carepath import contracts, terminology
+from carepath import contracts, terminology, yamlfile
 from intake import value_sets
 from intake.hl7.message import Coded
 
@@ -239,11 +237,9 @@ def load_codes(extra: Sequence[Path] = (), term: terminology.Terminology | None 
     site_procedures: list[TreatmentTarget] = []
     for index, path in enumerate([BUILTIN, *extra]):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CodeMapError(f"{path}: cannot be read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise CodeMapError(f"{path}: not valid YAML ({exc})") from None
+            doc = yamlfile.read(path)
+        except yamlfile.YamlFileError as exc:
+            raise CodeMapError(str(exc)) from None
         loader = _Loader(path, codes)
         loader.load(doc)
         if index > 0:  # a site's names are tried before the built-in ones

@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from carepath import contracts
+from carepath import contracts, yamlfile
 from intake.hl7.radiology import (
     AFTER,
     BEFORE,
@@ -34,11 +32,9 @@ class RadiologyRulesError(ValueError):
 
 def load_rules(path: Path = BUILTIN) -> RadiologyRules:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RadiologyRulesError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise RadiologyRulesError(f"{path}: not valid YAML ({exc})") from None
+        doc = yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise RadiologyRulesError(str(exc)) from None
     try:
         return _rules(doc)
     except (KeyError, TypeError, ValueError, re.error) as exc:
