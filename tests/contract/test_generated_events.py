@@ -38,7 +38,7 @@ pytestmark = pytest.mark.contract
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TOLERANCE = timedelta(minutes=5)
-EXAMPLES = int(os.environ.get("CAREPATH_CONTRACT_EXAMPLES", "80"))
+EXAMPLES = int(os.environ.get("CAREPATH_CONTRACT_EXAMPLES", "50"))
 ACK = "carepath.escalation.acknowledged.v1"
 TRIAGE = load_pathway(pathways_dir() / "mscc")
 FOLLOWUP = load_followup(pathways_dir() / "mscc")
