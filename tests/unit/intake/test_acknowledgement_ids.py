@@ -5,38 +5,21 @@ reaches followup's URL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from carepath.broker import free_port
-from intake.app import create_app
 from intake.publisher import MemoryPublisher
-from intake.settings import IntakeSettings
+from tests.unit.intake.support import AUTH, served
 
 pytestmark = pytest.mark.unit
-
-TOKEN = "test-token-test-token-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     # followup is a port nobody listens on: a request that got as far as asking it would be a 503
-    settings = IntakeSettings(
-        CAREPATH_ENVIRONMENT="test",
-        CAREPATH_INTAKE_TOKENS=TOKEN,
-        CAREPATH_INTAKE_FOLLOWUP_URL=f"http://127.0.0.1:{free_port()}",
-    )
-    with TestClient(
-        create_app(settings, MemoryPublisher(), FixedClock()), raise_server_exceptions=False
-    ) as c:
+    with served(MemoryPublisher(), CAREPATH_INTAKE_FOLLOWUP_URL=f"http://127.0.0.1:{free_port()}") as c:
         yield c
 
 

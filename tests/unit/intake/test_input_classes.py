@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,28 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from carepath import topics
-from intake.app import create_app
 from intake.limits import MAX_JSON_DEPTH, json_too_deep
 from intake.publisher import MemoryPublisher
-from intake.settings import IntakeSettings
 from tests.support.fhir import FHIR_JSON, bundle, cancer_condition, entry, pain_observation
+from tests.unit.intake.support import AUTH, served
 
 pytestmark = pytest.mark.unit
-
-TOKEN = "test-token-test-token-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def app() -> Iterator[tuple[TestClient, MemoryPublisher]]:
     publisher = MemoryPublisher()
-    settings = IntakeSettings(CAREPATH_ENVIRONMENT="test", CAREPATH_INTAKE_TOKENS=TOKEN)
-    with TestClient(create_app(settings, publisher, FixedClock()), raise_server_exceptions=False) as client:
+    with served(publisher) as client:
         yield client, publisher
 
 

@@ -4,7 +4,6 @@ and a body refused before it was read (over CAREPATH_INTAKE_MAX_REQUEST_BYTES) i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,33 +13,21 @@ from prometheus_client import REGISTRY
 
 from carepath import topics
 from carepath.contracts import validate_dlq_record
-from intake.app import create_app
 from intake.publisher import MemoryPublisher
-from intake.settings import IntakeSettings
 from tests.support.fhir import FHIR_JSON, bundle, entry, pain_observation
+from tests.unit.intake.support import AUTH, served
 
 pytestmark = pytest.mark.unit
 
-TOKEN = "test-token-test-token-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WHEN = "2026-11-21T08:30:00Z"
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def app() -> Iterator[tuple[TestClient, MemoryPublisher]]:
     publisher = MemoryPublisher()
-    settings = IntakeSettings(
-        CAREPATH_ENVIRONMENT="test",
-        CAREPATH_INTAKE_TOKENS=TOKEN,
-        CAREPATH_INTAKE_MAX_BATCH=3,
-        CAREPATH_INTAKE_MAX_REQUEST_BYTES=64 * 1024,
-    )
-    with TestClient(create_app(settings, publisher, FixedClock())) as client:
+    with served(
+        publisher, CAREPATH_INTAKE_MAX_BATCH=3, CAREPATH_INTAKE_MAX_REQUEST_BYTES=64 * 1024
+    ) as client:
         yield client, publisher
 
 
