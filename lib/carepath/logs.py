@@ -141,7 +141,7 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
             processors=[
                 _foreign,
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *_processors()[:4],
+                *_processors(),
                 structlog.processors.JSONRenderer(),
             ],
             foreign_pre_chain=[],

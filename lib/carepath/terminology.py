@@ -30,7 +30,7 @@ File shape (product ``group:`` files and site ``site:`` files)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,11 @@ class ValueSet:
     title: str
     codes: Mapping[str, Mapping[str, Member]]  # system URI -> normalised code -> member
     prefixes: Mapping[str, Mapping[str, Member]]
+
+    def members(self) -> Iterator[Member]:
+        """Every listed code, then every prefix (a ``Member`` with ``prefix=True``)."""
+        for by_code in (*self.codes.values(), *self.prefixes.values()):
+            yield from by_code.values()
 
     def size(self) -> int:
         return sum(len(c) for c in self.codes.values()) + sum(len(p) for p in self.prefixes.values())

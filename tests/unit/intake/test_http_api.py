@@ -4,7 +4,6 @@ stored. The same paths against a real broker and a real intake process are in te
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,17 +14,9 @@ from carepath import topics
 from intake.app import create_app
 from intake.publisher import MemoryPublisher
 from intake.settings import IntakeSettings
+from tests.unit.intake.support import AUTH, TOKEN, FixedClock
 
 pytestmark = pytest.mark.unit
-
-NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-TOKEN = "test-token-test-token-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 def pain(event_id: str = "e-1", patient: str = "p-1", **data: Any) -> dict[str, Any]:

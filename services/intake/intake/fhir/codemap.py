@@ -267,19 +267,8 @@ def _entries(
     value_set = term.value_sets.get(str(raw["value_set"]))
     if value_set is None:
         raise CodeMapError(f"{where}: value_set {raw['value_set']!r} is not one of the value sets")
-    probe = {k: v for k, v in raw.items() if k != "value_set"} | {"system": "__probe__", "code": "x"}
-    template = _entry(path, section, index, probe, {**systems, "__probe__": "urn:probe"}, allowed)
-    out = [
-        Entry(uri, code, member.display, template.values)
-        for uri, members in value_set.codes.items()
-        for code, member in members.items()
-    ]
-    out += [
-        Entry(uri, prefix, "", template.values)
-        for uri, members in value_set.prefixes.items()
-        for prefix in members
-    ]
-    return out
+    values = _values(f"{where} ({raw['value_set']})", section, raw, allowed, {"value_set", "display"})
+    return [Entry(m.system, m.code, m.display, values) for m in value_set.members()]
 
 
 def _entry(
@@ -298,29 +287,41 @@ def _entry(
         raise CodeMapError(f"{where}: system {system!r} is not declared under systems ({sorted(systems)})")
     if not isinstance(code, str | int) or str(code) == "":
         raise CodeMapError(f"{where}: code must be a non-empty string")
+    values = _values(f"{where} ({code})", section, raw, allowed, {"system", "code", "display"})
+    return Entry(systems[str(system)], str(code), str(display), values)
+
+
+def _values(
+    where: str,
+    section: str,
+    raw: Mapping[str, Any],
+    allowed: Mapping[str, Mapping[str, frozenset[str] | None]],
+    keys: set[str],
+) -> dict[str, str]:
+    """The carepath values an entry gives (checked against the contract); ``keys`` name the coding."""
     required, optional = _SECTIONS[section]
     values: dict[str, str] = {}
     for attr in (*required, *optional):
         if attr not in raw:
             if attr in required:
-                raise CodeMapError(f"{where} ({code}): {attr} is required")
+                raise CodeMapError(f"{where}: {attr} is required")
             continue
         value = str(raw[attr])
         choices = allowed[section][attr]
         if choices is not None and value not in choices:
-            raise CodeMapError(f"{where} ({code}): {attr} {value!r} is not one of {sorted(choices)}")
+            raise CodeMapError(f"{where}: {attr} {value!r} is not one of {sorted(choices)}")
         values[attr] = value
-    extra = set(raw) - {"system", "code", "display", *required, *optional}
+    extra = set(raw) - {*keys, *required, *optional}
     if extra:
-        raise CodeMapError(f"{where} ({code}): unknown key(s) {sorted(extra)}")
+        raise CodeMapError(f"{where}: unknown key(s) {sorted(extra)}")
     if section == "pain_features":
         feature_values = schema_enum(PAIN, "/" + values["feature"])
         if values["value"] not in feature_values:
             raise CodeMapError(
-                f"{where} ({code}): value {values['value']!r} is not a {values['feature']} code "
+                f"{where}: value {values['value']!r} is not a {values['feature']} code "
                 f"({sorted(feature_values)})"
             )
-    return Entry(systems[str(system)], str(code), str(display), values)
+    return values
 
 
 def _check_tables(tables: Mapping[str, CodeTable], default_file: Path) -> None:

@@ -355,11 +355,7 @@ class _Loader:
             raise self.fail(
                 where, f"value_set {name!r} is not one of the value sets (pathways/{value_sets.PRODUCT})"
             )
-        keys = [(system, code) for system, members in value_set.codes.items() for code in members]
-        keys += [
-            (system, f"{prefix}*") for system, members in value_set.prefixes.items() for prefix in members
-        ]
-        return keys
+        return [(m.system, f"{m.code}*" if m.prefix else m.code) for m in value_set.members()]
 
     def _fields(self, where: str, entry: Mapping[str, Any], allowed: set[str]) -> None:
         unknown = sorted(set(entry) - allowed)
