@@ -7,11 +7,12 @@ supplied the value (``Observation.valueInteger``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from carepath import envelope
+from intake.fhir.issues import Issue
 from intake.fhir.node import Node
 from intake.fhir.reading import event_id, source
 
@@ -21,6 +22,11 @@ class Mapped:
     event: dict[str, Any]
     origins: Mapping[str, Node]
     root: Node
+    # Parts of the resource carepath did not read (a component or row whose code it does not know): the
+    # event holds the rest. Each issue names the element and the code; ``unread_codes`` are the
+    # (system, code) pairs, for parking and the unmapped-codes count.
+    unread: tuple[Issue, ...] = ()
+    unread_codes: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def id(self) -> str:
