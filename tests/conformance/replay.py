@@ -153,7 +153,9 @@ class Replay:
         if doc.get("resourceType") == "Bundle":
             answer = await self.fhir.bundle(raw, max_entries=100)
             bad = [
-                e["response"] for e in answer.body.get("entry", []) if not e["response"]["status"].startswith("20")
+                e["response"]
+                for e in answer.body.get("entry", [])
+                if not e["response"]["status"].startswith("20")
             ]
             if answer.status >= 300 or bad:
                 self.run.refusals.append(f"{where}: FHIR {answer.status}: {issues(answer.body, bad)}")
@@ -255,11 +257,18 @@ def check(tl: loader.Timeline, outputs: Sequence[Output]) -> list[str]:
     for rule in tl.forbidden_escalations:
         for o in escalations:
             if o.data["rule"]["id"] == rule and o.event["type"].endswith(".raised.v1"):
-                failures.append(f"forbidden escalation {rule} {o.data['severity']} raised at +{o.at - tl.start}")
+                failures.append(
+                    f"forbidden escalation {rule} {o.data['severity']} raised at +{o.at - tl.start}"
+                )
     for ban in tl.forbidden_reminders:
         for o in reminders:
-            if o.data["expectation"]["id"] == ban["expectation"] and ban.get("kind") in (None, o.data["kind"]):
-                failures.append(f"forbidden reminder {ban['expectation']} {o.data['kind']} at +{o.at - tl.start}")
+            if o.data["expectation"]["id"] == ban["expectation"] and ban.get("kind") in (
+                None,
+                o.data["kind"],
+            ):
+                failures.append(
+                    f"forbidden reminder {ban['expectation']} {o.data['kind']} at +{o.at - tl.start}"
+                )
     return failures
 
 
