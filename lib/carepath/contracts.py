@@ -370,6 +370,18 @@ def _pain_checks(event: Mapping[str, Any]) -> list[ContractError]:
     return []
 
 
+def _symptom_checks(event: Mapping[str, Any]) -> list[ContractError]:
+    data = event["data"]
+    if not any(data.get(key) for key in ("neurological", "systemic", "character", "temperature")):
+        return [
+            ContractError(
+                "/data",
+                "must name at least one finding in neurological, systemic or character, or a temperature",
+            )
+        ]
+    return []
+
+
 def _lab_checks(event: Mapping[str, Any]) -> list[ContractError]:
     bounds = event["data"].get("reference_range", {})
     low, high = bounds.get("low"), bounds.get("high")
@@ -401,6 +413,7 @@ _CROSS_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[ContractError]]] = {
     "carepath.diagnosis.recorded.v1": _diagnosis_checks,
     "carepath.pain.reported.v1": _pain_checks,
     "carepath.lab.resulted.v1": _lab_checks,
+    "carepath.symptom.recorded.v1": _symptom_checks,
     "carepath.escalation.raised.v1": _escalation_checks,
     "carepath.escalation.updated.v1": _escalation_checks,
     "carepath.escalation.resolved.v1": _escalation_checks,

@@ -93,6 +93,12 @@ def pain(
     )
 
 
+def symptom(when: str, *, id: str | None = None, arrives: str | None = None, **data: Any) -> Event:
+    """A symptom recorded on its own (neurological, systemic, character, status, weakness_severity, site,
+    temperature={value, unit})."""
+    return Event("carepath.symptom.recorded.v1", when, _clean(data), id, arrives)
+
+
 def cancer(
     when: str,
     primary_site: str,

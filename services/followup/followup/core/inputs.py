@@ -16,6 +16,7 @@ from typing import Any, Final
 from followup.core.vocabulary import SEVERITIES
 
 PAIN_REPORTED: Final = "carepath.pain.reported.v1"
+SYMPTOM_RECORDED: Final = "carepath.symptom.recorded.v1"
 IMAGING_RESULTED: Final = "carepath.imaging.resulted.v1"
 TREATMENT_CHANGED: Final = "carepath.treatment.changed.v1"
 LAB_RESULTED: Final = "carepath.lab.resulted.v1"
@@ -29,6 +30,7 @@ ESCALATION_ACKNOWLEDGED: Final = "carepath.escalation.acknowledged.v1"
 # The event kinds a pathway pattern names, by CloudEvent type.
 KIND_BY_TYPE: Final[dict[str, str]] = {
     PAIN_REPORTED: "pain_report",
+    SYMPTOM_RECORDED: "symptom",
     IMAGING_RESULTED: "imaging",
     TREATMENT_CHANGED: "treatment",
     LAB_RESULTED: "lab",

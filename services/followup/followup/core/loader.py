@@ -50,6 +50,7 @@ FREE_TEXT = frozenset[str]()  # marks a field whose values are free words (match
 # For each pattern kind: its fields and the words each may hold.
 PATTERN_FIELDS: dict[str, dict[str, frozenset[str]]] = {
     "pain_report": {},
+    "symptom": {},
     "imaging": {
         "modality": MODALITIES,
         "region": REGIONS,

@@ -60,6 +60,7 @@ def _rule_id(data: Mapping[str, Any]) -> object:
 # For each event kind, the fields a pattern may constrain and how to read them from the event data.
 READERS: dict[str, dict[str, Reader]] = {
     "pain_report": {},
+    "symptom": {},
     "imaging": {
         "modality": _field("modality"),
         "region": _field("region"),

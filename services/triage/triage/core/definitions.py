@@ -30,9 +30,24 @@ class CalciumAdjustment:
 
 
 @dataclass(frozen=True)
+class SymptomReading:
+    """How a symptom recorded on its own is read beside the pain: with the score and site of the patient's
+    pain report nearest in time, when one is within ``with_pain_within`` (us) of it; and a body temperature
+    of at least ``fever_from`` (Celsius) is the systemic feature fever."""
+
+    with_pain_within: int
+    with_pain_within_text: str
+    fever_from: float
+
+
+DEFAULT_SYMPTOM_READING = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
+
+
+@dataclass(frozen=True)
 class Definitions:
     pain_episode: PainEpisode
     adjusted_calcium: CalciumAdjustment
+    symptoms: SymptomReading
     written: Mapping[str, Any]  # as written, for the sign-off document
 
 
@@ -44,6 +59,18 @@ def parse_pain_episode(fields: Fields) -> PainEpisode:
     _local_defaults(fields, ("with_pain_from_nrs", "max_gap"))
     fields.finish()
     return PainEpisode(nrs, gap, text)
+
+
+def parse_symptom_reading(fields: Fields) -> SymptomReading:
+    fields.text("description")
+    fields.choice("evidence", ("P", "S", "G"))
+    text, within = fields.duration("with_pain_within")
+    fever = fields.required_number("fever_from_celsius")
+    if not 37 <= fever <= 40:
+        raise fields.error("must be 37-40 (degrees Celsius)", "fever_from_celsius")
+    _local_defaults(fields, ("with_pain_within", "fever_from_celsius"))
+    fields.finish()
+    return SymptomReading(within, text, fever)
 
 
 def parse_calcium_adjustment(fields: Fields) -> CalciumAdjustment:

@@ -52,7 +52,7 @@ def reevaluate(state: PatientState, now: datetime, pathway: Pathway) -> Outcome:
 def _run_rules(
     d: dict[str, Any], patient_id: str, now: datetime, pathway: Pathway, changed: frozenset[str]
 ) -> list[Escalation]:
-    facts = Facts(d)
+    facts = Facts(d, pathway.definitions.symptoms)
     published: list[Escalation] = []
     closed: dict[str, int] = d.get("closed") or {}
     opened: dict[str, Any] = d.get("open") or {}

@@ -21,6 +21,8 @@ TREATMENT = "carepath.treatment.changed.v1"
 LAB = "carepath.lab.resulted.v1"
 DIAGNOSIS = "carepath.diagnosis.recorded.v1"
 CARE_STEP = "carepath.care_step.recorded.v1"
+SYMPTOM = "carepath.symptom.recorded.v1"
+TEMPERATURE = "temperature"
 
 ESCALATION_RAISED = "carepath.escalation.raised.v1"
 ESCALATION_UPDATED = "carepath.escalation.updated.v1"
@@ -118,6 +120,25 @@ def _check_pain(data: Mapping[str, Any]) -> None:
             raise EventError("/data/onset: must be an RFC 3339 date-time with an offset") from None
 
 
+def _check_symptom(data: Mapping[str, Any]) -> None:
+    for key in ("character", "systemic", "neurological", "site"):
+        _strings(data, key)
+    temperature = data.get("temperature")
+    if temperature is not None:
+        ok = isinstance(temperature, Mapping) and _number(temperature.get("value"))
+        _require(data, "temperature", ok and isinstance(temperature.get("unit"), str), "{value, unit}")
+        try:
+            factor(TEMPERATURE, str(temperature["unit"]))
+        except UnitError as exc:
+            raise EventError(f"/data/temperature/unit: {exc}") from None
+    if not any(data.get(key) for key in ("character", "systemic", "neurological")) and temperature is None:
+        raise EventError(
+            "/data: must name a finding in neurological, systemic or character, or a temperature"
+        )
+    for key in ("status", "weakness_severity"):
+        _optional_text(data, key)
+
+
 def _check_imaging(data: Mapping[str, Any]) -> None:
     for key in ("modality", "region", "report_status"):
         _require(data, key, isinstance(data.get(key), str), "a code")
@@ -177,6 +198,7 @@ def _check_care_step(data: Mapping[str, Any]) -> None:
 
 _CHECKS = {
     PAIN: _check_pain,
+    SYMPTOM: _check_symptom,
     IMAGING: _check_imaging,
     LAB: _check_lab,
     DIAGNOSIS: _check_diagnosis,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from triage.core.definitions import DEFAULT_SYMPTOM_READING, SymptomReading
 from triage.core.times import MICROS_PER_DAY, utc_date
 
 Entry = Mapping[str, Any]
@@ -16,6 +17,48 @@ FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS = frozenset({"H", "HH"})
 NO_STATUS = "new"  # a pain report without neurological_status: the features are new
+
+SYMPTOM = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
+FEVER = "fever"
+
+
+def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
+    """The pain timeline as rules read it. A body temperature at or above ``reading.fever_from`` is the
+    systemic feature fever (below it, nothing). Each symptom recorded on its own takes the score and site
+    of the scored pain report nearest to it in time, within ``reading.with_pain_within``; ``with`` names
+    that report. A symptom with a site of its own keeps it. A symptom with no report near enough is read
+    without a score (rules that need one pass it by)."""
+    if not any(SYMPTOM in e for e in entries):
+        return entries
+    scored = [e for e in entries if SYMPTOM not in e]
+    out: list[Entry] = []
+    for entry in entries:
+        if SYMPTOM not in entry:
+            out.append(entry)
+            continue
+        joined = dict(entry)
+        if "celsius" in entry and entry["celsius"] >= reading.fever_from:
+            joined["systemic"] = sorted({*entry.get("systemic", ()), FEVER})
+        near = _nearest(scored, int(entry["t"]), reading.with_pain_within)
+        if near is None:
+            out.append(joined)
+            continue
+        joined["nrs"] = near["nrs"]
+        joined["with"] = near["e"]
+        joined["with_t"] = near["t"]
+        joined.setdefault("site", near["site"])
+        out.append(joined)
+    return out
+
+
+def _nearest(scored: list[Entry], t: int, within: int) -> Entry | None:
+    best: Entry | None = None
+    for report in scored:
+        gap = abs(int(report["t"]) - t)
+        if gap <= within and (best is None or gap < abs(int(best["t"]) - t)):
+            best = report
+    return best
+
 
 # What a rule can read. A rule is evaluated again only when an event changed one of these (or an
 # escalation opened or closed, for rules that read "open"): its answer cannot change otherwise.
@@ -33,10 +76,12 @@ ALL_FACTS = frozenset(
 
 
 class Facts:
-    __slots__ = ("d",)
+    __slots__ = ("_pain", "d", "symptoms")
 
-    def __init__(self, d: Mapping[str, Any]) -> None:
+    def __init__(self, d: Mapping[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
+        self.symptoms = symptoms
+        self._pain: list[Entry] | None = None
 
     # --- background -------------------------------------------------------------------------------
 
@@ -88,8 +133,14 @@ class Facts:
 
     @property
     def pain(self) -> list[Entry]:
-        reports: list[Entry] = self.d.get("pain") or []
-        return reports
+        """Pain reports and symptoms recorded on their own, oldest first (see ``read_symptoms``)."""
+        if self._pain is None:
+            self._pain = read_symptoms(self.d.get("pain") or [], self.symptoms)
+        return self._pain
+
+    def scored_pain(self) -> list[Entry]:
+        """The pain reports that carry their own score (not symptoms recorded on their own)."""
+        return [report for report in self.pain if SYMPTOM not in report]
 
     def pain_after(self, since: int | None) -> list[Entry]:
         """Pain reports newer than ``since`` (all when None), oldest first."""
@@ -169,6 +220,8 @@ def pain_duration_days(reports: list[Entry], index: int, max_gap: int, nrs_at_le
     start: int = t
     previous: int = t
     for earlier in reversed(reports[:index]):
+        if "nrs" not in earlier:
+            continue  # a symptom without a score says nothing about the pain's course
         if earlier["nrs"] < nrs_at_least or previous - earlier["t"] > max_gap:
             break
         start = previous = earlier["t"]

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from carepath import yamlfile
-from triage.core.definitions import Definitions, parse_calcium_adjustment, parse_pain_episode
+from triage.core.definitions import (
+    Definitions,
+    parse_calcium_adjustment,
+    parse_pain_episode,
+    parse_symptom_reading,
+)
 from triage.core.facts import OPEN_ESCALATIONS
 from triage.core.fields import Fields, Vocabulary, placeholders
 from triage.core.kinds import KINDS
@@ -72,7 +77,8 @@ def load_pathway(directory: Path, schemas_dir: Path | None = None) -> Pathway:
     definitions = Definitions(
         parse_pain_episode(root.required_child("pain_episode")),
         parse_calcium_adjustment(root.required_child("adjusted_calcium")),
-        {key: red_flags[key] for key in ("pain_episode", "adjusted_calcium")},
+        parse_symptom_reading(root.required_child("symptoms")),
+        {key: red_flags[key] for key in ("pain_episode", "adjusted_calcium", "symptoms")},
     )
     context = Context(labels, definitions)
     parsed = [_rule(item, source, context) for item in root.children("rules")]

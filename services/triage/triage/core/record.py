@@ -23,7 +23,7 @@ from triage.core.facts import (
 )
 from triage.core.state import IMAGING_LIMIT, LAB_LIMIT, PAIN_LIMIT, SEEN_LIMIT
 from triage.core.times import parse_instant, to_micros
-from triage.core.units import factor
+from triage.core.units import convert
 
 _CERTAINTY_ORDER = {"excluded": 0, "possible": 1, "confirmed": 2}
 NOTHING: frozenset[str] = frozenset()
@@ -86,19 +86,39 @@ def _pain(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> 
     return PAIN_CHANGED
 
 
+def _symptom(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+    """A symptom recorded on its own joins the pain timeline as an entry without a score (``symptom``
+    true); Facts.pain reads it with the score of the patient's pain report nearest in time."""
+    entry: dict[str, Any] = {"t": t, "e": event_id, "symptom": True}
+    for key in ("character", "systemic", "neurological", "site"):
+        values = data.get(key)
+        if values:
+            entry[key] = list(values)
+    if data.get("status") is not None:
+        entry["status"] = data["status"]
+    if data.get("weakness_severity") is not None:
+        entry["weakness"] = data["weakness_severity"]
+    temperature = data.get("temperature")
+    if temperature is not None:  # Celsius, and as reported (Facts.pain reads it against the fever threshold)
+        value, unit = temperature["value"], temperature["unit"]
+        entry["celsius"] = convert(ev.TEMPERATURE, float(value), unit)
+        entry["temperature"] = [value, unit]
+    d["pain"] = _timeline(d.get("pain"), entry, PAIN_LIMIT)
+    return PAIN_CHANGED
+
+
 def _lab(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
     test = str(data["test"])
     unit = str(data["unit"])
-    _, multiplier = factor(test, unit)
     entry: dict[str, Any] = {
         "t": t,
         "e": event_id,
-        "value": float(data["value"]) * multiplier,
+        "value": convert(test, float(data["value"]), unit),
         "reported": [data["value"], unit],
     }
     reference = data.get("reference_range")
     if reference is not None and reference.get("high") is not None:
-        entry["high"] = float(reference["high"]) * multiplier
+        entry["high"] = convert(test, float(reference["high"]), unit)
     if data.get("abnormal_flag") is not None:
         entry["flag"] = data["abnormal_flag"]
     labs = dict(d.get("labs") or {})
@@ -183,6 +203,7 @@ def _care_step(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int
 
 _RECORDERS = {
     ev.PAIN: _pain,
+    ev.SYMPTOM: _symptom,
     ev.LAB: _lab,
     ev.IMAGING: _imaging,
     ev.DIAGNOSIS: _diagnosis,

@@ -2,7 +2,8 @@
 
 Numbers in different units are never compared. The factors are chemistry, not clinical choices:
 calcium 1 mmol/L = 4.008 mg/dL (molar mass 40.08 g/mol); albumin 1 g/dL = 10 g/L; creatinine
-1 mg/dL = 88.42 umol/L (molar mass 113.12 g/mol).
+1 mg/dL = 88.42 umol/L (molar mass 113.12 g/mol). Body temperature: Celsius = (Fahrenheit - 32) x 5/9, the
+one conversion with an offset (added before the factor).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ CANONICAL: dict[str, tuple[str, dict[str, float]]] = {
     "esr": ("mm/h", {"mm/h": 1.0}),
     "crp": ("mg/L", {"mg/L": 1.0}),
     "paraprotein": ("g/L", {"g/L": 1.0}),
+    "temperature": ("Cel", {"Cel": 1.0, "[degF]": 5 / 9}),
 }
+# test -> {unit: what is added to a value in that unit before it is multiplied by its factor}
+OFFSETS: dict[str, dict[str, float]] = {"temperature": {"[degF]": -32.0}}
 
 
 class UnitError(ValueError):
@@ -38,7 +42,12 @@ def factor(test: str, unit: str) -> tuple[str, float]:
 
 def convert(test: str, value: float, unit: str) -> float:
     """``value`` in ``unit`` expressed in the canonical unit of ``test``."""
-    return value * factor(test, unit)[1]
+    return (value + OFFSETS.get(test, {}).get(unit, 0.0)) * factor(test, unit)[1]
+
+
+def from_canonical(test: str, value: float, unit: str) -> float:
+    """``value`` in the canonical unit of ``test`` expressed in ``unit`` (the inverse of ``convert``)."""
+    return value / factor(test, unit)[1] - OFFSETS.get(test, {}).get(unit, 0.0)
 
 
 def canonical_unit(test: str) -> str:

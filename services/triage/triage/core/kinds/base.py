@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from triage.core.definitions import Definitions
-from triage.core.events import DIAGNOSIS, LAB, PAIN
-from triage.core.facts import ALL_FACTS, Entry, Facts, features_in, status_of
+from triage.core.events import DIAGNOSIS, LAB, PAIN, SYMPTOM
+from triage.core.facts import ALL_FACTS, FEVER, Entry, Facts, features_in, status_of
+from triage.core.facts import SYMPTOM as SYMPTOM_ENTRY
 from triage.core.fields import Fields
 from triage.core.finding import Evidence, Finding, Resolution, evidence
 from triage.core.pathway import CodeSet, Labels, join_words
 from triage.core.times import describe_duration
-from triage.core.units import factor
+from triage.core.units import from_canonical
 
 
 class Detector(Protocol):
@@ -112,10 +113,18 @@ def feature_evidence(report: Entry, features: list[tuple[str, str]], threshold: 
     by_field: dict[str, list[str]] = {}
     for field_name, code in features:
         by_field.setdefault(field_name, []).append(code)
-    return [
-        evidence(report["e"], PAIN, field_name, codes, report["t"], threshold=threshold)
+    kind = SYMPTOM if SYMPTOM_ENTRY in report else PAIN
+    items = [
+        evidence(report["e"], kind, field_name, codes, report["t"], threshold=threshold)
         for field_name, codes in by_field.items()
     ]
+    temperature = report.get("temperature")
+    if temperature is not None and FEVER in by_field.get("systemic", ()):  # fever read from a temperature
+        value, unit = temperature
+        items.append(evidence(report["e"], kind, "temperature", value, report["t"], unit=unit))
+    if kind == SYMPTOM and "with" in report:
+        items.append(evidence(report["with"], PAIN, "nrs", report["nrs"], report["with_t"], "points (0-10)"))
+    return items
 
 
 def cancer_evidence(cancers: list[tuple[str, Entry]], threshold: str) -> list[Evidence]:
@@ -153,7 +162,7 @@ def raised_threshold(test: str, result: Entry) -> str:
     unit = result["reported"][1]
     high = result.get("high")
     if high is not None and result["value"] > high:
-        return f"> {high / factor(test, unit)[1]:g} {unit} (laboratory upper limit)"
+        return f"> {from_canonical(test, high, unit):g} {unit} (laboratory upper limit)"
     return f"flagged {result.get('flag')} by the laboratory"
 
 

@@ -86,7 +86,7 @@ class CancerWithFeatures(NeverCleared):
             return None
         presenting: list[tuple[Entry, list[tuple[str, str]]]] = []
         for report in facts.pain_after(since):
-            if p.nrs_at_least is not None and report["nrs"] < p.nrs_at_least:
+            if p.nrs_at_least is not None and report.get("nrs", -1) < p.nrs_at_least:
                 continue
             status = status_of(report)
             if p.feature_status is not None and status not in p.feature_status:

@@ -50,7 +50,7 @@ class FeaturesWithRiskFactors(NeverCleared):
             return None
         presenting: list[tuple[Entry, list[tuple[str, str]]]] = []
         for report in facts.pain_after(since):
-            if report["nrs"] >= self.p.nrs_at_least:
+            if report.get("nrs", -1) >= self.p.nrs_at_least:
                 found = features_in(report, self.p.fields)
                 if found:
                     presenting.append((report, found))

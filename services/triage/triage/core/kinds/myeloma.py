@@ -95,7 +95,7 @@ class MyelomaScreen(NeverCleared):
         if facts.cancers(p.unless_cancer):
             return None
         hits: list[tuple[int, list[Evidence], str]] = []
-        reports = facts.pain
+        reports = facts.scored_pain()
         painful = [i for i, r in enumerate(reports) if r["nrs"] >= p.nrs_at_least]
         if painful and (since is None or reports[painful[-1]]["t"] > since):
             i = painful[-1]

@@ -144,7 +144,7 @@ class PainEscalation:
         return items
 
     def detect(self, facts: Facts, since: int | None) -> Finding | None:
-        reports = facts.pain
+        reports = facts.scored_pain()
         if not reports or (since is not None and reports[-1]["t"] <= since):
             return None
         a = self._assess(reports, since)
@@ -184,7 +184,7 @@ class PainEscalation:
         return Explanation({"pain": join_words(parts)}, items + mets)
 
     def cleared(self, facts: Facts, after: int, since: int | None) -> Resolution | None:
-        reports = facts.pain
+        reports = facts.scored_pain()
         if not reports or reports[-1]["t"] < after:
             return None
         a = self._assess(reports, since)

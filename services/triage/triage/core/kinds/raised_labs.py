@@ -48,7 +48,7 @@ class RaisedLabs:
     def _raised(self, facts: Facts, since: int | None) -> list[tuple[str, Entry, Entry]]:
         """(test, raised result, pain report close to it) for each test whose newest result is raised."""
         found = []
-        painful = [r for r in facts.pain if r["nrs"] >= self.p.nrs_at_least]
+        painful = [r for r in facts.pain if r.get("nrs", -1) >= self.p.nrs_at_least]
         for test in self.p.tests:
             result = facts.latest_lab(test)
             if result is None or (since is not None and result["t"] <= since) or not raised(result):

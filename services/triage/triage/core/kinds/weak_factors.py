@@ -120,7 +120,7 @@ class WeakRiskFactors:
         reports = facts.pain
         newer = facts.pain_after(since)
         offset = len(reports) - len(newer)
-        painful = [offset + i for i, report in enumerate(newer) if report["nrs"] >= p.nrs_at_least]
+        painful = [offset + i for i, report in enumerate(newer) if report.get("nrs", -1) >= p.nrs_at_least]
         if not painful:
             return None
         hits: list[Hit] = []
@@ -221,7 +221,7 @@ class WeakRiskFactors:
 
     def cleared(self, facts: Facts, after: int, since: int | None) -> Resolution | None:
         """A newer pain report judged improving, or pain-free - unless several factors ask for investigation."""
-        reports = facts.pain
+        reports = facts.scored_pain()
         if not reports or reports[-1]["t"] < after:
             return None
         report = reports[-1]
