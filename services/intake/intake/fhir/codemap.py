@@ -60,8 +60,14 @@ _SECTIONS: dict[str, tuple[dict[str, _Allowed], dict[str, _Allowed]]] = {
     "medications": ({"category": (TREATMENT, "/category")}, {"agent": None}),
     "procedures": ({"category": (TREATMENT, "/category")}, {"agent": None}),
     "care_steps": ({"step": (CARE_STEP, "/step")}, {}),
-    "treatment_decisions": ({"decision": (CARE_STEP, "/decision")}, {}),
+    # An entry without a decision is a decision carepath reads but the contract has no value for
+    # (systemic therapy): the step is recorded as decision_to_treat without a decision.
+    "treatment_decisions": ({}, {"decision": (CARE_STEP, "/decision")}),
     "review_conclusions": ({"conclusion": (CARE_STEP, "/conclusion")}, {}),
+    # Communication.category of an escalation acknowledgement, and the statusReason that makes it one
+    # with an override (carepath.escalation.acknowledged.v1): the coding alone carries the meaning.
+    "acknowledgements": ({}, {}),
+    "acknowledgement_overrides": ({}, {}),
 }
 _UNIT_SECTIONS: dict[str, tuple[str, str]] = {
     "lab_units": (LAB, "/unit"),
@@ -327,8 +333,8 @@ def _values(
 def _check_tables(tables: Mapping[str, CodeTable], default_file: Path) -> None:
     if not len(tables["pain_scores"]):
         raise CodeMapError(f"{default_file}: pain_scores lists no code")
-    # One coding must not mean two kinds of Observation.
-    for a, b in (("pain_scores", "labs"),):
+    # One coding must not mean two kinds of Observation, nor be both a care step and an acknowledgement.
+    for a, b in (("pain_scores", "labs"), ("care_steps", "acknowledgements")):
         both = set(tables[a].entries) & set(tables[b].entries)
         if both:
             raise CodeMapError(f"codes listed both as {a} and {b}: {sorted(both)}")

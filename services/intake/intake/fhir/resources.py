@@ -27,6 +27,7 @@ from intake.fhir.observations import map_observation
 from intake.fhir.patients import map_patient
 from intake.fhir.procedures import map_procedure
 from intake.fhir.reports import map_diagnostic_report
+from intake.fhir.tasks import map_task
 
 Mapper = Callable[[Node, Context], Mapped]
 
@@ -40,6 +41,7 @@ MAPPERS: Mapping[str, Mapper] = {
     "Procedure": map_procedure,
     "Patient": map_patient,
     "Communication": map_communication,
+    "Task": map_task,
 }
 SUPPORTED = frozenset(MAPPERS)
 MAX_ISSUES = 20

@@ -2,38 +2,41 @@
 
 The id must be one carepath issued for that patient (followup is asked); an unknown id is a 404, not a
 silently stored acknowledgement of nothing. Acknowledging twice is harmless: followup has already stopped
-the chain, and the second acknowledgement is kept as a record of who else saw it.
+the chain, and the second acknowledgement is kept as a record of who else saw it. The event, the id rules
+and the check are shared with the FHIR Communication that acknowledges an escalation
+(:mod:`intake.acknowledging`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Literal
-from urllib.parse import quote
+from typing import Annotated
 
-import httpx
+import httpx  # noqa: F401  the client followup is asked with (intake.acknowledging.check_target)
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from carepath import envelope
+from intake.acknowledging import (
+    ACK_TYPE,
+    PATIENT_HEADER,
+    REASON_MAX,
+    TARGET_ID_MAX,
+    TARGET_ID_PATTERN,
+    Role,
+    Target,
+    acknowledgement_data,
+    acknowledgement_event,
+    check_target,
+    unknown_target,
+)
 from intake.deps import Authenticated, IntakeDep, SettingsDep
 from intake.responses import json_response
 from intake.service import Unavailable
 
-router = APIRouter(tags=["acknowledgements"], dependencies=[Authenticated])
+__all__ = ["ACK_TYPE", "PATIENT_HEADER", "Acknowledgement", "Role", "router"]
 
-Role = Literal[
-    "acute_oncology",
-    "mscc_coordinator",
-    "on_call_registrar",
-    "consultant",
-    "gp",
-    "nurse",
-    "spinal_surgeon",
-    "other",
-]
-ACK_TYPE = "carepath.escalation.acknowledged.v1"
-PATIENT_HEADER = "X-Carepath-Patient-Id"  # followup's GET /v1/targets/{target_id} reads the patient here
+router = APIRouter(tags=["acknowledgements"], dependencies=[Authenticated])
 
 
 class Acknowledgement(BaseModel):
@@ -42,13 +45,13 @@ class Acknowledgement(BaseModel):
         str,
         Field(
             min_length=1,
-            max_length=160,
-            pattern=r"^[A-Za-z0-9._:-]+$",
+            max_length=TARGET_ID_MAX,
+            pattern=TARGET_ID_PATTERN,
             description="an escalation_id or a reminder_id (letters, digits and . _ : -, as carepath issues them)",
         ),
     ]
     role: Role
-    reason: Annotated[str | None, Field(max_length=1000)] = None
+    reason: Annotated[str | None, Field(max_length=REASON_MAX)] = None
     override: bool = Field(
         default=False, description="acknowledged, but the clinician disagrees with the alert"
     )
@@ -71,36 +74,23 @@ class Acknowledgement(BaseModel):
     },
 )
 async def acknowledge(ack: Acknowledgement, intake: IntakeDep, settings: SettingsDep) -> Response:
-    # Both ids are validated by the model above. The target is quoted all the same, so no value can change
-    # the URL's shape; the patient id goes in a header, never the URL, which client and access logs print.
-    url = f"{settings.followup_url.rstrip('/')}/v1/targets/{quote(ack.target_id, safe='')}"
-    try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            check = await client.get(url, headers={PATIENT_HEADER: ack.patient_id})
-    except httpx.HTTPError:
-        check = None
-    if check is not None and check.status_code == 404:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no escalation or reminder {ack.target_id!r} for this patient"
-        )
-    if check is None or check.status_code != 200:
+    # Both ids are validated by the model above; check_target quotes the target all the same and sends
+    # the patient id in a header, never the URL.
+    found = await check_target(settings.followup_url, ack.target_id, ack.patient_id)
+    if found is Target.UNKNOWN:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, unknown_target(ack.target_id))
+    if found is not Target.KNOWN:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "could not check the id; retry", {"Retry-After": "5"}
         )
-    data: dict[str, object] = {"target_id": ack.target_id, "role": ack.role}
-    if ack.reason:
-        data["reason"] = ack.reason
-    if ack.override:
-        data["override"] = True
     now = intake.clock.now()
     digest = hashlib.sha256(f"{ack.target_id}|{ack.role}|{envelope.iso(now)}".encode()).hexdigest()[:20]
-    event = envelope.cloudevent(
-        id=f"ack-{digest}",
-        type=ACK_TYPE,
+    event = acknowledgement_event(
+        event_id=f"ack-{digest}",
         source="urn:carepath:intake:acknowledgements",
-        subject=ack.patient_id,
+        patient_id=ack.patient_id,
         time=now,
-        data=data,
+        data=acknowledgement_data(ack.target_id, ack.role, ack.reason, ack.override),
     )
     try:
         [result] = await intake.submit([event], None, "http")

@@ -1,7 +1,11 @@
-"""FHIR R4 over HTTP: ``POST /fhir/{resourceType}`` for one resource, ``POST /fhir`` for a Bundle.
+"""FHIR R4 over HTTP: ``POST /fhir/{resourceType}`` and ``PUT /fhir/{resourceType}/{id}`` for one resource,
+``POST /fhir`` for a Bundle, ``GET /fhir/metadata`` for the CapabilityStatement.
 
 Every answer, errors included, is FHIR JSON: an OperationOutcome (or a transaction-response /
-batch-response Bundle) whose issues name the failing element.
+batch-response Bundle) whose issues name the failing element. Every route, metadata included, needs a
+bearer token (carepath's rule: every route but the health probes needs a credential). An escalation
+acknowledgement (a Communication) is checked with followup before it is stored, as
+``POST /v1/acknowledgements`` is (:mod:`intake.acknowledging`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,28 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intake import metrics
+from intake.acknowledging import CheckedIntake, TargetsRefused, TargetsUnchecked
 from intake.deps import IntakeDep, SettingsDep, read_body, require_token
+from intake.fhir.capability import capability_statement
 from intake.fhir.channel import Answer, FhirChannel
 from intake.fhir.codemap import CodeMap
-from intake.fhir.issues import LOGIN, NOT_SUPPORTED, TOO_COSTLY, TRANSIENT, Issue, operation_outcome
+from intake.fhir.issues import (
+    LOGIN,
+    NOT_SUPPORTED,
+    REQUIRED,
+    STRUCTURE,
+    TOO_COSTLY,
+    TRANSIENT,
+    VALUE,
+    FhirError,
+    Issue,
+    error,
+    information,
+    operation_outcome,
+)
 from intake.fhir.resources import SUPPORTED
-from intake.service import Unavailable
+from intake.limits import duplicate_key, json_too_deep
+from intake.service import Intake, Unavailable
 from intake.settings import IntakeSettings
 
 FHIR_JSON = "application/fhir+json"
@@ -93,7 +113,44 @@ async def post_resource(
     resource_type: str, request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
     async def handle(raw: bytes) -> Answer:
-        return await FhirChannel(intake, _codes(request)).resource(resource_type, raw)
+        return await _channel(request, intake, settings).resource(resource_type, raw)
+
+    return await _serve(request, settings, credentials, handle)
+
+
+@router.put(
+    "/fhir/{resource_type}/{resource_id}",
+    summary="Create or update one FHIR R4 resource",
+    description=(
+        "What integration engines send: the same reading and storing as POST /fhir/{resource_type}, and the "
+        "body's id must be the id in the URL (400 otherwise). 201 when this id and meta.versionId is stored "
+        "for the first time (a new versionId is a new event), 200 when it was stored before (not stored "
+        "again)."
+    ),
+    openapi_extra=_doc(_OBSERVATION_EXAMPLE),
+    responses={
+        201: {"description": "Stored"},
+        200: {"description": "Duplicate of a stored resource (same id and versionId)"},
+        **_RESPONSES,
+    },
+)
+async def put_resource(
+    resource_type: str,
+    resource_id: str,
+    request: Request,
+    intake: IntakeDep,
+    settings: SettingsDep,
+    credentials: Credentials,
+) -> Response:
+    async def handle(raw: bytes) -> Answer:
+        mismatch = _id_mismatch(raw, resource_type, resource_id)
+        if mismatch is not None:
+            first = mismatch.issues[0] if mismatch.issues else Issue(STRUCTURE, "id mismatch")
+            await intake.dead_letter(
+                channel="fhir", reason=first.describe(), label="id_mismatch", raw=raw, field=first.pointer
+            )
+            return Answer(mismatch.status, operation_outcome(mismatch.issues))
+        return await _channel(request, intake, settings).resource(resource_type, raw)
 
     return await _serve(request, settings, credentials, handle)
 
@@ -114,9 +171,42 @@ async def post_bundle(
     request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
     async def handle(raw: bytes) -> Answer:
-        return await FhirChannel(intake, _codes(request)).bundle(raw, settings.max_batch)
+        doc = _object(raw)
+        atomic = doc is not None and doc.get("type") == "transaction"
+        try:
+            return await _channel(request, intake, settings, atomic=atomic).bundle(raw, settings.max_batch)
+        except TargetsRefused as refused:  # a transaction: the refused entries are dead-lettered
+            issues = [
+                Issue(VALUE, str(TargetsRefused([i], [t])), f"Bundle.entry[{i}].resource.about")
+                for i, t in zip(refused.indexes, refused.target_ids, strict=True)
+            ]
+            note = information(
+                f"transaction refused: {len(issues)} acknowledgement(s) of an unknown escalation or "
+                "reminder; nothing was stored"
+            )
+            return Answer(422, operation_outcome([*issues, note]))
 
     return await _serve(request, settings, credentials, handle)
+
+
+@router.get(
+    "/fhir/metadata",
+    summary="The CapabilityStatement: the resource types and interactions carepath takes",
+    description=(
+        "A FHIR R4 (4.0.1) CapabilityStatement listing exactly the resource types carepath reads, each "
+        "with create (POST) and update (PUT), and the batch and transaction interactions (POST /fhir). "
+        "Unlike many FHIR servers, carepath asks for the bearer token here too: every route but the "
+        "health probes needs a credential."
+    ),
+    responses={200: {"description": "CapabilityStatement"}, 401: _RESPONSES[401]},
+)
+async def metadata(
+    request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
+) -> Response:
+    refused = _unauthorised(settings, credentials)
+    if refused is not None:
+        return refused
+    return _fhir(Answer(200, capability_statement(intake.clock.now(), request.app.version)))
 
 
 # Authentication and size limits are checked here rather than as route dependencies, so that their
@@ -127,10 +217,9 @@ async def _serve(
     credentials: HTTPAuthorizationCredentials | None,
     handle: Callable[[bytes], Awaitable[Answer]],
 ) -> Response:
-    try:
-        require_token(settings, credentials)
-    except HTTPException as exc:
-        return _fhir(Answer(401, operation_outcome([Issue(LOGIN, str(exc.detail))]), dict(exc.headers or {})))
+    refused = _unauthorised(settings, credentials)
+    if refused is not None:
+        return refused
     content_type = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
     if content_type not in _JSON_TYPES:
         shown = content_type[:60] if content_type.isprintable() else "(not printable)"
@@ -142,9 +231,71 @@ async def _serve(
         return _fhir(Answer(exc.status_code, operation_outcome([Issue(TOO_COSTLY, str(exc.detail))])))
     try:
         return _fhir(await handle(raw))
+    except TargetsUnchecked:
+        text = (
+            "followup could not be asked whether the acknowledged id exists; nothing was stored, retry later"
+        )
+        return _fhir(Answer(503, operation_outcome([Issue(TRANSIENT, text)]), {"Retry-After": "5"}))
     except Unavailable:
         issue = Issue(TRANSIENT, "event store unavailable; nothing from this request was stored, retry later")
         return _fhir(Answer(503, operation_outcome([issue]), {"Retry-After": "5"}))
+
+
+def _unauthorised(
+    settings: IntakeSettings, credentials: HTTPAuthorizationCredentials | None
+) -> Response | None:
+    try:
+        require_token(settings, credentials)
+    except HTTPException as exc:
+        return _fhir(Answer(401, operation_outcome([Issue(LOGIN, str(exc.detail))]), dict(exc.headers or {})))
+    return None
+
+
+def _channel(
+    request: Request, intake: Intake, settings: IntakeSettings, *, atomic: bool = False
+) -> FhirChannel:
+    """The FHIR channel over intake, with acknowledgements checked with followup before anything is stored."""
+    return FhirChannel(CheckedIntake(intake, settings.followup_url, atomic=atomic), _codes(request))
+
+
+def _object(raw: bytes) -> dict[str, Any] | None:
+    """The body, when it is a JSON object the channel will read (else None: the channel refuses the body
+    itself, naming the problem)."""
+    if json_too_deep(raw):
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or duplicate_key(raw, doc) is not None:
+        return None
+    return doc
+
+
+def _id_mismatch(raw: bytes, resource_type: str, resource_id: str) -> FhirError | None:
+    """PUT /fhir/{type}/{id}: the body's id must be the URL's (400 OperationOutcome otherwise)."""
+    doc = _object(raw)
+    if doc is None:
+        return None
+    if "id" not in doc:
+        return error(
+            REQUIRED,
+            f"required: the resource's id, equal to the URL's id (PUT /fhir/{resource_type}/[id])",
+            f"{resource_type}.id",
+            "/id",
+            status=400,
+            label="id_mismatch",
+        )
+    if doc["id"] != resource_id:
+        return error(
+            STRUCTURE,
+            f"the body's id is {repr(doc['id'])[:70]} but the URL's is {resource_id[:70]!r}: they must be the same",
+            f"{resource_type}.id",
+            "/id",
+            status=400,
+            label="id_mismatch",
+        )
+    return None
 
 
 def _codes(request: Request) -> CodeMap:
