@@ -122,7 +122,9 @@ RMC01_DECISION: dict[str, Any] = {
     "status": "completed",
     "intent": "order",
     "code": {
-        "coding": [{"system": f"{RMC}/care-steps", "code": "decision-to-treat", "display": "Decision to treat"}]
+        "coding": [
+            {"system": f"{RMC}/care-steps", "code": "decision-to-treat", "display": "Decision to treat"}
+        ]
     },
     "for": {"reference": "Patient/RMC2000001"},
     "authoredOn": "2025-03-10T16:30:00-05:00",
@@ -151,7 +153,9 @@ RMC05_SYSTEMIC: dict[str, Any] = {
     "status": "completed",
     "intent": "order",
     "code": {
-        "coding": [{"system": f"{RMC}/care-steps", "code": "decision-to-treat", "display": "Decision to treat"}]
+        "coding": [
+            {"system": f"{RMC}/care-steps", "code": "decision-to-treat", "display": "Decision to treat"}
+        ]
     },
     "for": {"reference": "Patient/RMC2000005"},
     "authoredOn": "2025-07-12T03:15:00-05:00",
@@ -181,7 +185,11 @@ RMC15_OPINION: dict[str, Any] = {
     "intent": "order",
     "code": {
         "coding": [
-            {"system": f"{RMC}/care-steps", "code": "spinal-surgical-opinion", "display": "Spinal surgical opinion"}
+            {
+                "system": f"{RMC}/care-steps",
+                "code": "spinal-surgical-opinion",
+                "display": "Spinal surgical opinion",
+            }
         ]
     },
     "for": {"reference": "Patient/RMC2000015"},
@@ -293,7 +301,9 @@ def test_a_resent_task_is_a_duplicate(client: TestClient, publisher: MemoryPubli
 
 
 def test_treatment_plan_agreed_is_a_decision_to_treat(client: TestClient, publisher: MemoryPublisher) -> None:
-    plan = variant(RMC01_DECISION, id="rmc-plan-1", code=concept(f"{RMC}/care-steps", "treatment-plan-agreed"))
+    plan = variant(
+        RMC01_DECISION, id="rmc-plan-1", code=concept(f"{RMC}/care-steps", "treatment-plan-agreed")
+    )
     plan["output"][0]["valueCodeableConcept"] = concept(f"{RMC}/treatment-decision", "surgery")
     assert post(client, plan).status_code == 201
     assert stored(publisher)[0]["data"] == {"step": "decision_to_treat", "decision": "surgery"}
@@ -345,7 +355,10 @@ def test_carepath_own_codes_give_the_conclusion_and_the_decision(
     )
     decision = variant(RMC01_DECISION, id="own-decision", code=concept(CARE_STEP, "decision_to_treat"))
     decision["output"] = [
-        {"type": concept(DECISION, "decision"), "valueCodeableConcept": concept(DECISION, "best_supportive_care")}
+        {
+            "type": concept(DECISION, "decision"),
+            "valueCodeableConcept": concept(DECISION, "best_supportive_care"),
+        }
     ]
     assert post(client, review).status_code == 201
     assert post(client, decision).status_code == 201
@@ -413,7 +426,17 @@ def test_a_task_without_any_time_is_refused(client: TestClient, publisher: Memor
 
 @pytest.mark.parametrize(
     "status",
-    ["requested", "received", "accepted", "ready", "in-progress", "on-hold", "cancelled", "rejected", "failed"],
+    [
+        "requested",
+        "received",
+        "accepted",
+        "ready",
+        "in-progress",
+        "on-hold",
+        "cancelled",
+        "rejected",
+        "failed",
+    ],
 )
 def test_a_task_not_completed_is_refused_naming_its_status(
     client: TestClient, publisher: MemoryPublisher, status: str
@@ -428,7 +451,9 @@ def test_a_task_not_completed_is_refused_naming_its_status(
     assert letter["channel"] == "fhir"
 
 
-def test_an_unknown_task_code_is_refused_naming_the_code(client: TestClient, publisher: MemoryPublisher) -> None:
+def test_an_unknown_task_code_is_refused_naming_the_code(
+    client: TestClient, publisher: MemoryPublisher
+) -> None:
     task = variant(RMC15_OPINION, code=concept(f"{RMC}/care-steps", "physio-referral-booked"))
     response = post(client, task)
     assert response.status_code == 422
@@ -438,7 +463,9 @@ def test_an_unknown_task_code_is_refused_naming_the_code(client: TestClient, pub
     assert stored(publisher) == []
 
 
-def test_an_unknown_review_outcome_is_refused_naming_it(client: TestClient, publisher: MemoryPublisher) -> None:
+def test_an_unknown_review_outcome_is_refused_naming_it(
+    client: TestClient, publisher: MemoryPublisher
+) -> None:
     review = variant(NGH08_REVIEW, businessStatus=concept(f"{NGH}/review-outcome", "see-notes"))
     response = post(client, review)
     assert response.status_code == 422
