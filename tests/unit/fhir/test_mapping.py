@@ -3,6 +3,7 @@ id; what carepath cannot read is refused with the failing element named (never g
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -108,6 +109,22 @@ def test_pain_score_as_a_quantity_is_read_when_whole() -> None:
     assert problem.issues[0].expression == "Observation.valueQuantity.value"
 
 
+def test_an_unknown_component_is_not_read_and_the_score_is_kept() -> None:
+    """A flowsheet row carepath has no code for must not cost the patient the pain score."""
+    resource = pain_observation("pain-y", "MRN-1", WHEN)
+    resource["component"] = [{"code": concept(SNOMED, "271594007", "Syncope"), "valueBoolean": True}]
+    result = map_resource(resource, Context(CODES))
+    assert result.event["data"]["nrs"] == resource["valueInteger"]
+    [issue] = result.unread
+    assert (issue.severity, issue.code, issue.expression) == (
+        "warning",
+        "not-supported",
+        "Observation.component[0]",
+    )
+    assert "271594007" in issue.diagnostics
+    assert result.unread_codes == (("http://snomed.info/sct", "271594007"),)
+
+
 @pytest.mark.parametrize(
     ("change", "expression", "code"),
     [
@@ -120,11 +137,6 @@ def test_pain_score_as_a_quantity_is_read_when_whole() -> None:
         ({"subject": {"reference": "Group/ward-7"}}, "Observation.subject.reference", "value"),
         ({"subject": None}, "Observation.subject", "required"),
         ({"code": concept(LOINC, "8867-4", "Heart rate")}, "Observation.code", "code-invalid"),
-        (
-            {"component": [{"code": concept(SNOMED, "271594007", "Syncope"), "valueBoolean": True}]},
-            "Observation.component[0].code",
-            "code-invalid",
-        ),
         (
             {"component": [{"code": concept(SNOMED, "26544005")}]},
             "Observation.component[0].valueBoolean",
@@ -274,15 +286,45 @@ def test_mri_report_with_cord_compression() -> None:
         "modality": "mri",
         "region": "whole_spine",
         "report_status": "final",
-        "findings": [{"code": "cord_compression", "certainty": "confirmed"}],
+        "findings": [
+            {"code": "cord_compression", "certainty": "confirmed"},
+            # read from the conclusion's text, with the sentence as evidence
+            {
+                "code": "epidural_disease",
+                "certainty": "confirmed",
+                "evidence": "Epidural tumour at T10 compresses the cord.",
+            },
+        ],
         "impression": "Epidural tumour at T10 compresses the cord.",
     }
+
+
+def test_a_report_sent_with_text_only_is_read_from_its_text() -> None:
+    """As integration engines often send radiology: the report as base64 plain text, no coded conclusion."""
+    text = "MRI whole spine. Metastatic deposit at T11 with compression of the spinal cord.\nCONCLUSION: MSCC at T11."
+    resource = report()
+    del resource["conclusionCode"]
+    del resource["conclusion"]
+    resource["presentedForm"] = [
+        {"contentType": "text/plain; charset=utf-8", "data": base64.b64encode(text.encode()).decode()}
+    ]
+    findings = {f["code"]: f["certainty"] for f in mapped(resource)["data"]["findings"]}
+    assert findings["cord_compression"] == "confirmed"
+
+
+def test_an_unknown_conclusion_code_is_not_read_and_the_text_is() -> None:
+    resource = report(conclusionCode=[concept(SNOMED, "399912005", "Pressure ulcer")])
+    result = map_resource(resource, Context(CODES))
+    [issue] = result.unread
+    assert (issue.severity, issue.expression) == ("warning", "DiagnosticReport.conclusionCode[0]")
+    assert {f["code"] for f in result.event["data"]["findings"]} == {"cord_compression", "epidural_disease"}
 
 
 def test_mri_report_that_excludes_compression() -> None:
     excluded = report(conclusionCode=[concept(FINDING, "cord_compression.excluded")], status="amended")
     data = mapped(excluded)["data"]
-    assert data["findings"] == [{"code": "cord_compression", "certainty": "excluded"}]
+    # the coded conclusion wins over the text's reading of the same finding
+    assert data["findings"][0] == {"code": "cord_compression", "certainty": "excluded"}
     assert data["report_status"] == "amended"
 
 

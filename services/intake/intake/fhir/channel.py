@@ -181,7 +181,7 @@ def _stored(mapped: Mapped, status: str) -> Answer:
         text = f"already stored as carepath event {mapped.id} ({mapped.event['type']}): not stored again"
         return Answer(200, operation_outcome([information(text)]))
     text = f"stored as carepath event {mapped.id} ({mapped.event['type']})"
-    return Answer(201, operation_outcome([information(text)]))
+    return Answer(201, operation_outcome([information(text), *mapped.unread]))
 
 
 def _transaction_failed(failed: Sequence[Entry]) -> Answer:

@@ -27,6 +27,7 @@ TREATMENT = "carepath.treatment.changed.v1"
 LAB = "carepath.lab.resulted.v1"
 DIAGNOSIS = "carepath.diagnosis.recorded.v1"
 CARE_STEP = "carepath.care_step.recorded.v1"
+SYMPTOM = "carepath.symptom.recorded.v1"
 
 PAIN_FEATURE_FIELDS = ("character", "systemic", "neurological")
 PAIN_DETAILS = frozenset({"neurological_status", "weakness_severity", "improving", "duration_days", "onset"})
@@ -47,6 +48,12 @@ _SECTIONS: dict[str, tuple[dict[str, _Allowed], dict[str, _Allowed]]] = {
     "neurological_statuses": ({"status": (PAIN, "/neurological_status")}, {}),
     "weakness_severities": ({"severity": (PAIN, "/weakness_severity")}, {}),
     "labs": ({"test": (LAB, "/test")}, {}),
+    # A symptom recorded on its own (its finding in pain_features), its course, the body sites that make
+    # numbness saddle anaesthesia, and body temperature: carepath.symptom.recorded.v1.
+    "symptom_observations": ({}, {}),
+    "symptom_statuses": ({"status": (SYMPTOM, "/status")}, {}),
+    "saddle_sites": ({}, {}),
+    "temperatures": ({}, {}),
     "cancers": (
         {"primary_site": (DIAGNOSIS, "/cancer/primary_site")},
         {"spinal_metastases": (DIAGNOSIS, "/cancer/spinal_metastases")},

@@ -1,4 +1,6 @@
-"""Condition -> carepath.diagnosis.recorded.v1: a cancer (primary site and status) or a risk factor."""
+"""Condition -> carepath.diagnosis.recorded.v1: a cancer (primary site and status) or a risk factor; or, for
+a symptom or sign recorded as a diagnosis (urinary retention, faecal incontinence, confusion),
+carepath.symptom.recorded.v1."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from intake.fhir.mapped import Mapped, build
 from intake.fhir.node import Node
 
 DIAGNOSIS = "carepath.diagnosis.recorded.v1"
+SYMPTOM = "carepath.symptom.recorded.v1"
+# The course of a symptom recorded as a Condition, from its clinical status (active: the symptom is present).
+_SYMPTOM_STATUS = {"remission": "improving", "inactive": "improving", "resolved": "improving"}
 _CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 _STATUS = {
@@ -39,7 +44,10 @@ def map_condition(root: Node, ctx: Context) -> Mapped:
     cancer = reading.lookup(ctx.codes.table("cancers"), code)
     risk = None if cancer is not None else reading.lookup(ctx.codes.table("risk_factors"), code)
     if cancer is None and risk is None:
-        raise reading.unsupported(code, "a cancer or risk factor")
+        finding = reading.lookup(ctx.codes.table("pain_features"), code)
+        if finding is not None:
+            return _symptom(root, ctx, code, finding)
+        raise reading.unsupported(code, "a cancer, a risk factor or a symptom")
     patient = reading.patient(root, ctx)
     when, when_node = reading.first_time(root, _TIMES, date_allowed=True)
     origins = {"/subject": root.field("subject").field("reference"), "/time": when_node}
@@ -64,6 +72,39 @@ def map_condition(root: Node, ctx: Context) -> Mapped:
         origins=origins,
         root=root,
     )
+
+
+def _symptom(root: Node, ctx: Context, code: Node, finding: Entry) -> Mapped:
+    verification = _verification(root)
+    if verification in WITHDRAWN:
+        raise root.field("verificationStatus").fail(
+            f"a symptom recorded as {verification.replace('_', ' ')} cannot be withdrawn: carepath keeps symptoms "
+            "as they were recorded; record its course instead (clinicalStatus resolved)",
+            VALUE,
+        )
+    patient = reading.patient(root, ctx)
+    when, when_node = reading.first_time(root, _TIMES, date_allowed=True)
+    data: dict[str, Any] = {finding["feature"]: [finding["value"]]}
+    origins = {
+        "/subject": root.field("subject").field("reference"),
+        "/time": when_node,
+        f"/data/{finding['feature']}": code,
+    }
+    clinical = root.get("clinicalStatus")
+    if clinical is not None:
+        status = _coded_status(clinical, _CLINICAL, _STATUS, "clinical status")
+        course = _SYMPTOM_STATUS.get(_clinical_code(clinical) or "")
+        if status != "active" and course is not None:
+            data["status"] = course
+            origins["/data/status"] = clinical
+    return build(event_type=SYMPTOM, patient=patient, time=when, data=data, origins=origins, root=root)
+
+
+def _clinical_code(concept: Node) -> str | None:
+    for coding in reading.codings(concept):
+        if coding.get("system") == _CLINICAL and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return None
 
 
 def _cancer(root: Node, entry: Entry, verification: str | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ supplied the value (``Observation.valueInteger``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,3 +54,10 @@ def build(
         id=event_id(root), type=event_type, source=source(root), subject=patient, time=time, data=data
     )
     return Mapped(event, origins, root)
+
+
+def with_unread(mapped: Mapped, issues: list[Issue], codes: tuple[tuple[str, str], ...]) -> Mapped:
+    """``mapped`` noting the parts of its resource that were not read."""
+    if not issues:
+        return mapped
+    return replace(mapped, unread=(*mapped.unread, *issues), unread_codes=(*mapped.unread_codes, *codes))

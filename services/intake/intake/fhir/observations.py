@@ -1,4 +1,10 @@
-"""Observation -> a pain report (LOINC 72514-3 with its spinal site and features) or a laboratory result."""
+"""Observation -> a pain report (LOINC 72514-3 with its spinal site and features), a symptom recorded on its
+own (LOINC 75325-1 with the finding as its value), a body temperature, or a laboratory result.
+
+A component whose code carepath does not know is not read, and the rest of the Observation is: the answer
+says which component was not read (a warning naming its code), so a pain score is never lost to a
+flowsheet row carepath has no use for.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,15 @@ from carepath import envelope
 from intake.fhir import reading
 from intake.fhir.codemap import Entry
 from intake.fhir.context import Context
-from intake.fhir.issues import CODE_INVALID, REQUIRED, VALUE
-from intake.fhir.mapped import Mapped, build
+from intake.fhir.issues import CODE_INVALID, NOT_SUPPORTED, REQUIRED, VALUE, Issue
+from intake.fhir.mapped import Mapped, build, with_unread
 from intake.fhir.node import Node
 
 PAIN = "carepath.pain.reported.v1"
 LAB = "carepath.lab.resulted.v1"
+SYMPTOM = "carepath.symptom.recorded.v1"
+_TEMPERATURE_UNITS = frozenset({"Cel", "[degF]"})
+_UCUM = "http://unitsofmeasure.org"
 # Results that stand; registered (no result yet), cancelled and entered-in-error carry nothing to act on.
 _STATUSES = {s: s for s in ("preliminary", "final", "amended", "corrected")}
 _TIMES = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
@@ -26,10 +35,16 @@ def map_observation(root: Node, ctx: Context) -> Mapped:
     code = root.require("code")
     if reading.lookup(ctx.codes.table("pain_scores"), code) is not None:
         return _pain(root, ctx)
+    if reading.lookup(ctx.codes.table("symptom_observations"), code) is not None:
+        return _symptom(root, ctx)
+    if reading.lookup(ctx.codes.table("temperatures"), code) is not None:
+        return _temperature(root, ctx)
     lab = reading.lookup(ctx.codes.table("labs"), code)
     if lab is not None:
         return _lab(root, ctx, lab)
-    raise reading.unsupported(code, "an Observation code (a pain score or a listed laboratory test)")
+    raise reading.unsupported(
+        code, "an Observation code (a pain score, a symptom, a body temperature or a listed laboratory test)"
+    )
 
 
 def _common(root: Node, ctx: Context) -> tuple[str, Any, Node, dict[str, Node]]:
@@ -49,18 +64,124 @@ def _pain(root: Node, ctx: Context) -> Mapped:
     data["site"] = [site["site"]]
     origins["/data/site"] = site_node
     features: dict[str, list[str]] = {}
+    unread: list[Node] = []
     for component in root.items("component"):
-        _component(component, ctx, data, features, origins)
+        _component(component, ctx, data, features, origins, unread)
     for name, values in features.items():
         data[name] = list(dict.fromkeys(values))
-    return build(
-        event_type=PAIN,
-        patient=patient,
-        time=when,
-        data=data,
-        origins=origins,
-        root=root,
+    mapped = build(event_type=PAIN, patient=patient, time=when, data=data, origins=origins, root=root)
+    return _unread(mapped, unread)
+
+
+def _symptom(root: Node, ctx: Context) -> Mapped:
+    """LOINC 75325-1 Symptom: the finding is the valueCodeableConcept (a SNOMED CT finding), its course and
+    severity are components, its body site ``bodySite`` (numbness with a perineal site is saddle
+    anaesthesia)."""
+    patient, when, _, origins = _common(root, ctx)
+    value = root.require("valueCodeableConcept", "the symptom or finding recorded")
+    finding = reading.coded(ctx.codes.table("pain_features"), value, "a symptom or finding")
+    feature, code = finding["feature"], finding["value"]
+    unread: list[Node] = []
+    data: dict[str, Any] = {}
+    site_node = root.get("bodySite")
+    if site_node is not None:
+        if reading.lookup(ctx.codes.table("saddle_sites"), site_node) is not None:
+            if code == "sensory_loss":
+                code = "saddle_anaesthesia"
+                origins["/data/neurological"] = site_node
+        else:
+            site = reading.lookup(ctx.codes.table("spinal_sites"), site_node)
+            if site is not None and site["site"] != "other":
+                data["site"] = [site["site"]]
+                origins["/data/site"] = site_node
+            elif site is None:
+                unread.append(site_node)
+    data[feature] = [code]
+    origins.setdefault(f"/data/{feature}", value)
+    features: dict[str, list[str]] = {feature: [code]}
+    for component in root.items("component"):
+        _symptom_component(component, ctx, data, features, origins, unread)
+    for name, values in features.items():
+        data[name] = list(dict.fromkeys(values))
+    if "weakness_severity" in data and "limb_weakness" not in data.get("neurological", ()):
+        unread.append(origins.pop("/data/weakness_severity"))  # a severity of another finding: not read
+        del data["weakness_severity"]
+    mapped = build(event_type=SYMPTOM, patient=patient, time=when, data=data, origins=origins, root=root)
+    return _unread(mapped, unread)
+
+
+def _symptom_component(
+    component: Node,
+    ctx: Context,
+    data: dict[str, Any],
+    features: dict[str, list[str]],
+    origins: dict[str, Node],
+    unread: list[Node],
+) -> None:
+    code = component.require("code")
+    feature = reading.lookup(ctx.codes.table("pain_features"), code)
+    if feature is not None:
+        present = component.get("valueBoolean")
+        if present is not None and present.value is True:
+            features.setdefault(feature["feature"], []).append(feature["value"])
+            origins.setdefault(f"/data/{feature['feature']}", code)
+        elif present is None:
+            unread.append(component)
+        return
+    detail = reading.lookup(ctx.codes.table("pain_details"), code)
+    name = detail["detail"] if detail is not None else None
+    answer = component.get("valueCodeableConcept")
+    if name == "neurological_status" and answer is not None:
+        data["status"] = reading.coded(ctx.codes.table("symptom_statuses"), answer, "a symptom's course")[
+            "status"
+        ]
+        origins["/data/status"] = answer
+    elif name == "weakness_severity" and answer is not None:
+        table = ctx.codes.table("weakness_severities")
+        data["weakness_severity"] = reading.coded(table, answer, "a severity")["severity"]
+        origins["/data/weakness_severity"] = answer
+    else:
+        unread.append(component)
+
+
+def _temperature(root: Node, ctx: Context) -> Mapped:
+    """A body temperature (LOINC 8310-5 and the other codes of vital.temperature), in UCUM Cel or [degF]."""
+    patient, when, _, origins = _common(root, ctx)
+    quantity = root.require("valueQuantity", "the temperature measured")
+    value = quantity.require("value")
+    unit = quantity.value.get("code")
+    system = quantity.value.get("system")
+    if unit not in _TEMPERATURE_UNITS or (system is not None and system != _UCUM):
+        shown = f"{system or '(no system)'}|{unit}" if isinstance(unit, str) else "no unit code"
+        raise quantity.field("code").fail(
+            f"{shown[:120]}: a body temperature is read in UCUM Cel or [degF] (system {_UCUM})", CODE_INVALID
+        )
+    if not isinstance(value.value, int | float) or isinstance(value.value, bool):
+        raise value.fail("the temperature is not a number", VALUE)
+    data = {"temperature": {"value": value.value, "unit": unit}}
+    origins["/data/temperature"] = quantity
+    origins["/data/temperature/value"] = value
+    return build(event_type=SYMPTOM, patient=patient, time=when, data=data, origins=origins, root=root)
+
+
+def _unread(mapped: Mapped, nodes: list[Node]) -> Mapped:
+    issues = [
+        Issue(
+            NOT_SUPPORTED,
+            f"not read: {reading.describe_codings(node.field('code') if node.get('code') else node)[:200]} is "
+            "not a code carepath reads here; the rest of the resource was read",
+            node.expression,
+            node.pointer,
+            severity="warning",
+        )
+        for node in nodes
+    ]
+    codes = tuple(
+        (str(c.get("system", "")), str(c.get("code", "")))
+        for node in nodes
+        for c in reading.codings(node.field("code") if node.get("code") else node)
     )
+    return with_unread(mapped, issues, codes)
 
 
 def _score(root: Node) -> tuple[Any, Node]:
@@ -85,6 +206,7 @@ def _component(
     data: dict[str, Any],
     features: dict[str, list[str]],
     origins: dict[str, Node],
+    unread: list[Node],
 ) -> None:
     code = component.require("code")
     feature = reading.lookup(ctx.codes.table("pain_features"), code)
@@ -100,13 +222,16 @@ def _component(
         return
     detail = reading.lookup(ctx.codes.table("pain_details"), code)
     if detail is None:
-        raise reading.unsupported(code, "a pain feature or detail")
+        unread.append(component)
+        return
     name = detail["detail"]
     if name == "neurological_status":
         value = component.require("valueCodeableConcept")
-        data[name] = reading.coded(ctx.codes.table("neurological_statuses"), value, "a neurological status")[
-            "status"
-        ]
+        status = reading.lookup(ctx.codes.table("neurological_statuses"), value)
+        if status is None:  # a course the pain contract has no value for (improving), or an unlisted one
+            unread.append(component)
+            return
+        data[name] = status["status"]
     elif name == "weakness_severity":
         value = component.require("valueCodeableConcept")
         data[name] = reading.coded(ctx.codes.table("weakness_severities"), value, "a weakness severity")[
