@@ -24,6 +24,7 @@ PAIN = "carepath.pain.reported.v1"
 LAB = "carepath.lab.resulted.v1"
 IMAGING = "carepath.imaging.resulted.v1"
 DIAGNOSIS = "carepath.diagnosis.recorded.v1"
+SYMPTOM = "carepath.symptom.recorded.v1"
 TREATMENT = "carepath.treatment.changed.v1"
 
 OBSERVATION_TARGETS = frozenset(
@@ -39,6 +40,7 @@ OBSERVATION_TARGETS = frozenset(
         "pain.improving",
         "pain.duration_days",
         "pain.onset",
+        "symptom.temperature",
         "lab",
         "imaging.report",
         "imaging.impression",
@@ -133,6 +135,7 @@ class CodeMap:
     observations: CodeTable[ObservationTarget] = field(default_factory=CodeTable)
     body_site_codes: CodeTable[str] = field(default_factory=CodeTable)
     findings: CodeTable[tuple[str, str]] = field(default_factory=CodeTable)  # -> (feature, value)
+    saddle_sites: CodeTable[bool] = field(default_factory=CodeTable)  # numbness here is saddle anaesthesia
     body_site_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     imaging_procedures: CodeTable[ImagingProcedure] = field(default_factory=CodeTable)
     imaging_sections: dict[str, str] = field(default_factory=dict)
@@ -270,7 +273,7 @@ class _Loader:
         if doc.get("version") != 1:
             raise self.fail("version", f"expected 1, found {doc.get('version')!r}")
         known = {"version", "systems", "units", "answers", "observations", "body_sites", "imaging"}
-        known |= {"diagnoses", "medications", "procedures", "ignore", "findings"}
+        known |= {"diagnoses", "medications", "procedures", "ignore", "findings", "saddle_sites"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise self.fail(", ".join(unknown), f"unknown section (known: {', '.join(sorted(known))})")
@@ -282,6 +285,11 @@ class _Loader:
         self._body_sites(doc.get("body_sites") or {})
         for i, entry in enumerate(self._list(doc, "findings")):
             self._finding(f"findings[{i}]", entry)
+        for i, entry in enumerate(self._list(doc, "saddle_sites")):
+            where = f"saddle_sites[{i}]"
+            self._fields(where, entry, {"system", "code", "value_set"})
+            for system, code in self._keys(where, entry):
+                self.codes.saddle_sites.add(system, code, True)
         self._imaging(doc.get("imaging") or {})
         for i, entry in enumerate(self._list(doc, "diagnoses")):
             self._diagnosis(f"diagnoses[{i}]", entry)
@@ -313,7 +321,11 @@ class _Loader:
     def _units(self, units: Any) -> None:
         if not isinstance(units, dict):
             raise self.fail("units", "expected a mapping of spelling -> unit")
-        allowed = contracts.schema_enum(LAB, "/unit") | contracts.schema_enum(TREATMENT, "/dose/unit")
+        allowed = (
+            contracts.schema_enum(LAB, "/unit")
+            | contracts.schema_enum(TREATMENT, "/dose/unit")
+            | contracts.schema_enum(SYMPTOM, "/temperature/unit")
+        )
         for spelling, unit in units.items():
             if unit not in allowed:
                 raise self.fail(

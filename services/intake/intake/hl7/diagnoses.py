@@ -2,8 +2,10 @@
 
 Each mapped cancer gives a ``carepath.diagnosis.recorded.v1``. A secondary (spinal metastases) code is
 given to the cancers of the same message; with no cancer in the message it is recorded under
-``unknown_primary``. Risk factors (immunosuppression, ...) each give their own event. ADT messages also give
-the date of birth from PID-7, which the age-based rules need.
+``unknown_primary``. Risk factors (immunosuppression, ...) each give their own event. A symptom or sign
+coded as a diagnosis (urinary retention, faecal incontinence, confusion: a code of the ``findings`` section)
+gives a ``carepath.symptom.recorded.v1``. ADT messages also give the date of birth from PID-7, which the
+age-based rules need.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from intake.hl7.codes import DIAGNOSIS, DiagnosisTarget
+from intake.hl7.codes import DIAGNOSIS, SYMPTOM, DiagnosisTarget
 from intake.hl7.draft import ContentError, Context, Draft
 from intake.hl7.message import Segment
 from intake.hl7.problems import DATA_TYPE_ERROR, Location, Problem
@@ -65,6 +67,8 @@ def map_admission(ctx: Context) -> None:
             ctx.problems.append(exc.problem)
     entries = []
     for dg1 in ctx.message.all("DG1"):
+        if _symptom(ctx, dg1, 3, 5, withdrawn=dg1.value(21).upper() == "D"):
+            continue
         target = _lookup(ctx, dg1, 3)
         if target is None:
             continue
@@ -80,6 +84,12 @@ def map_problems(ctx: Context) -> None:
     """PPR: PRB problem segments."""
     entries = []
     for prb in ctx.message.all("PRB"):
+        withdrawn = prb.value(1).upper() == "DE" or _CONFIRMATION.get(_word(prb, 13)) in (
+            "refuted",
+            "entered_in_error",
+        )
+        if _symptom(ctx, prb, 3, 2, withdrawn=withdrawn, life_cycle=_LIFE_CYCLE.get(_word(prb, 14))):
+            continue
         target = _lookup(ctx, prb, 3)
         if target is None:
             continue
@@ -88,6 +98,47 @@ def map_problems(ctx: Context) -> None:
             verification = "entered_in_error"
         entries.append(_Coded(prb, target, verification, _LIFE_CYCLE.get(_word(prb, 14)), 2))
     _record(ctx, entries)
+
+
+def _symptom(
+    ctx: Context,
+    segment: Segment,
+    field: int,
+    time_field: int,
+    *,
+    withdrawn: bool,
+    life_cycle: str | None = None,
+) -> bool:
+    """A symptom coded as a diagnosis: a carepath.symptom.recorded.v1 (True when the code is a finding)."""
+    coded = segment.coded(field)
+    if ctx.codes.diagnoses.find(ctx.codes.pairs(coded)) is not None:
+        return False
+    finding = ctx.codes.findings.find(ctx.codes.pairs(coded))
+    if finding is None:
+        return False
+    if withdrawn:
+        ctx.problems.append(
+            Problem(
+                "a symptom recorded in error or ruled out cannot be withdrawn: carepath keeps symptoms as they "
+                "were recorded; record its course instead",
+                DATA_TYPE_ERROR,
+                segment.location(field),
+            )
+        )
+        return True
+    feature, value = finding
+    data: dict[str, Any] = {feature: [value]}
+    fields = {f"/data/{feature}": segment.location(field)}
+    if life_cycle in ("remission", "history"):
+        data["status"] = "improving"
+    try:
+        when, where = ctx.when((segment, time_field), (ctx.message.first("EVN"), 2))
+    except ContentError as exc:
+        ctx.problems.append(exc.problem)
+        return True
+    fields["/time"] = where
+    ctx.drafts.append(Draft(SYMPTOM, when, data, segment.location(), fields))
+    return True
 
 
 def _word(segment: Segment, field: int) -> str:

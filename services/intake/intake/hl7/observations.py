@@ -5,7 +5,11 @@ The message is read as OBR groups (an OBR and the OBX/NTE segments after it). In
 - an imaging study (by OBR-4 code, OBR-24 section or OBR-4 text) gives one ``carepath.imaging.resulted.v1``
   from its report text (text OBX and NTE), with findings read by :mod:`intake.hl7.radiology`;
 - each pain score OBX (``pain.nrs``) gives one ``carepath.pain.reported.v1`` with the group's pain features;
-- each laboratory OBX (``lab``) gives one ``carepath.lab.resulted.v1``, unit from OBX-6, range from OBX-7.
+- each laboratory OBX (``lab``) gives one ``carepath.lab.resulted.v1``, unit from OBX-6, range from OBX-7;
+- a group of findings without a pain score - a symptom assessment: the finding (LOINC 75325-1 with the SNOMED
+  CT finding in OBX-5, or a yes/no finding row), its course, severity and body site - gives one
+  ``carepath.symptom.recorded.v1`` per OBX-4 sub-id; numbness with a perineal site is saddle anaesthesia;
+- each body temperature OBX (``symptom.temperature``) gives one ``carepath.symptom.recorded.v1``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake.hl7.codes import IMAGING, LAB, PAIN, ObservationTarget, words_in
+from intake.hl7.codes import IMAGING, LAB, PAIN, SYMPTOM, ObservationTarget, words_in
 from intake.hl7.draft import ContentError, Context, Draft, code_label, whole
 from intake.hl7.message import Segment
 from intake.hl7.problems import (
@@ -79,6 +83,11 @@ def map_results(ctx: Context) -> None:
             elif target.to == "lab":
                 try:
                     _lab(ctx, group, obx, target)
+                except ContentError as exc:
+                    ctx.problems.append(exc.problem)
+            elif target.to == "symptom.temperature":
+                try:
+                    _temperature(ctx, group, obx)
                 except ContentError as exc:
                     ctx.problems.append(exc.problem)
             elif target.to.startswith("imaging.") and not study:
@@ -195,7 +204,15 @@ def _pain(ctx: Context, group: Group) -> None:
         else:
             features.append((obx, target))
     if not scores:
-        if features:
+        findings = [f for f in features if f[1].to in _FINDING_TARGETS]
+        if findings:
+            for part in _by_sub_id(features):
+                if any(t.to in _FINDING_TARGETS for _, t in part):
+                    try:
+                        ctx.drafts.append(_symptom_event(ctx, group, part))
+                    except ContentError as exc:
+                        ctx.problems.append(exc.problem)
+        elif features:
             obx = features[0][0]
             ctx.problems.append(
                 Problem(
@@ -288,6 +305,130 @@ def _pain_event(
     when, where = ctx.when((score, 14), (group.obr, 7))
     fields["/time"] = where
     return Draft(PAIN, when, data, score.location(), fields)
+
+
+_FINDING_TARGETS = frozenset({"pain.symptom", "pain.character", "pain.systemic", "pain.neurological"})
+_PAIN_ONLY = frozenset({"pain.improving", "pain.duration_days", "pain.onset"})
+_TEMPERATURE_UNITS = frozenset({"Cel", "[degF]"})
+
+
+def _by_sub_id(
+    features: list[tuple[Segment, ObservationTarget]],
+) -> list[list[tuple[Segment, ObservationTarget]]]:
+    """The rows of a symptom assessment, one list per OBX-4 sub-id (one finding with its course and site)."""
+    parts: dict[str, list[tuple[Segment, ObservationTarget]]] = {}
+    for obx, target in features:
+        parts.setdefault(obx.value(4).strip(), []).append((obx, target))
+    return list(parts.values())
+
+
+def _symptom_event(ctx: Context, group: Group, features: list[tuple[Segment, ObservationTarget]]) -> Draft:
+    data: dict[str, Any] = {}
+    fields: dict[str, Location] = {}
+    lists: dict[str, list[str]] = {}
+    sites: list[str] = []
+    saddle = False
+    first = next(obx for obx, t in features if t.to in _FINDING_TARGETS)
+    for obx, target in features:
+        name = target.to.split(".", 1)[1]
+        where = obx.location(5)
+        if target.to == "pain.site":
+            if ctx.codes.saddle_sites.find(ctx.codes.pairs(obx.coded(5))) is not None:
+                saddle = True
+                continue
+            found = _sites(ctx, obx.coded(5), obx.value(5, 2))
+            if not found:
+                raise ContentError(
+                    Problem(
+                        f"{obx.value(5)[:60]!r} is not a spinal site or a perineal site carepath reads",
+                        TABLE_VALUE_NOT_FOUND,
+                        where,
+                    )
+                )
+            sites += [s for s in found if s not in sites]
+            fields.setdefault("/data/site", where)
+        elif target.to == "pain.symptom":
+            feature, value = _finding(ctx, obx)
+            if value not in lists.setdefault(feature, []):
+                lists[feature].append(value)
+                fields.setdefault(f"/data/{feature}", where)
+        elif target.to in ("pain.character", "pain.systemic", "pain.neurological"):
+            if _present(ctx, obx) and target.value not in lists.setdefault(name, []):
+                lists[name].append(str(target.value))
+                fields.setdefault(f"/data/{name}", where)
+        elif target.to == "pain.neurological_status":
+            data["status"] = target.value or obx.value(5).lower()
+            fields["/data/status"] = where
+        elif target.to == "pain.weakness_severity":
+            data["weakness_severity"] = target.value or obx.value(5).lower()
+            fields["/data/weakness_severity"] = where
+        elif target.to in _PAIN_ONLY:
+            raise ContentError(
+                Problem(
+                    f"{name.replace('_', ' ')} is a row of a pain assessment: send it with the pain score "
+                    "(pain.nrs) in the same OBR",
+                    REQUIRED_FIELD_MISSING,
+                    obx.location(3),
+                )
+            )
+    neurological = lists.get("neurological", [])
+    if saddle and "sensory_loss" in neurological:
+        neurological[neurological.index("sensory_loss")] = "saddle_anaesthesia"
+    if "weakness_severity" in data and "limb_weakness" not in neurological:
+        raise ContentError(
+            Problem(
+                "a severity is only read for limb weakness; this symptom assessment records "
+                f"{', '.join(v for vs in lists.values() for v in vs) or 'no finding'}",
+                TABLE_VALUE_NOT_FOUND,
+                fields["/data/weakness_severity"],
+            )
+        )
+    for name, values in lists.items():
+        if values:
+            data[name] = list(dict.fromkeys(values))
+    if sites:
+        data["site"] = sites
+    when, where = ctx.when((first, 14), (group.obr, 7))
+    fields["/time"] = where
+    return Draft(SYMPTOM, when, data, first.location(), fields)
+
+
+def _finding(ctx: Context, obx: Segment) -> tuple[str, str]:
+    finding = ctx.codes.findings.find(ctx.codes.pairs(obx.coded(5)))
+    if finding is None:
+        coded = obx.coded(5)
+        raise ContentError(
+            Problem(
+                f"symptom {coded.label if coded else repr(obx.value(5)[:60])} is not a finding carepath reads",
+                TABLE_VALUE_NOT_FOUND,
+                obx.location(5),
+            )
+        )
+    return finding
+
+
+def _temperature(ctx: Context, group: Group, obx: Segment) -> None:
+    if not _check_status(obx):
+        ctx.read += 1
+        return
+    value = ctx.number(obx, 5, "body temperature")
+    unit = ctx.codes.unit(obx.value(6)) if obx.value(6) else ""
+    if unit not in _TEMPERATURE_UNITS:
+        raise ContentError(
+            Problem(
+                f"body temperature unit {obx.value(6)[:20]!r} is not read: send Cel or [degF] (UCUM) in OBX-6",
+                TABLE_VALUE_NOT_FOUND,
+                obx.location(6),
+            )
+        )
+    when, where = ctx.when((obx, 14), (group.obr, 7))
+    fields = {
+        "/data/temperature/value": obx.location(5),
+        "/data/temperature/unit": obx.location(6),
+        "/time": where,
+    }
+    data = {"temperature": {"value": value, "unit": unit}}
+    ctx.drafts.append(Draft(SYMPTOM, when, data, obx.location(), fields))
 
 
 def _sites(ctx: Context, coded: Any, text: str) -> list[str]:
