@@ -99,6 +99,43 @@ def test_pain_details_are_read_from_components() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("when", "onset", "read"),
+    [
+        # a flowsheet's onset row is often a day: its first moment in UTC
+        ("2026-11-21T09:30:00+01:00", "2026-11-18", "2026-11-18T00:00:00.000Z"),
+        # the day of the assessment itself, assessed before midnight UTC: no later than the assessment
+        ("2026-06-01T00:30:00+01:00", "2026-06-01", "2026-05-31T23:30:00.000Z"),
+    ],
+)
+def test_an_onset_sent_as_a_date_is_read(when: str, onset: str, read: str) -> None:
+    resource = pain_observation(
+        "pain-d", "MRN-1", when, component=[{"code": concept(PAIN_DETAIL, "onset"), "valueDateTime": onset}]
+    )
+    assert mapped(resource)["data"]["onset"] == read
+
+
+def test_an_onset_after_the_assessment_is_still_refused() -> None:
+    resource = pain_observation(
+        "pain-e",
+        "MRN-1",
+        WHEN,
+        component=[{"code": concept(PAIN_DETAIL, "onset"), "valueDateTime": "2026-11-25"}],
+    )
+    event = map_resource(resource, Context(CODES)).event
+    assert any("onset" in str(problem) for problem in validate_event(event))
+
+
+def test_a_new_episode_is_read_from_its_component() -> None:
+    resource = pain_observation(
+        "pain-f",
+        "MRN-1",
+        WHEN,
+        component=[{"code": concept(PAIN_DETAIL, "new-episode"), "valueBoolean": True}],
+    )
+    assert mapped(resource)["data"]["new_episode"] is True
+
+
 def test_pain_score_as_a_quantity_is_read_when_whole() -> None:
     resource = pain_observation("pain-3", "MRN-1", WHEN)
     del resource["valueInteger"]

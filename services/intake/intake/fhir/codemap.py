@@ -30,7 +30,9 @@ CARE_STEP = "carepath.care_step.recorded.v1"
 SYMPTOM = "carepath.symptom.recorded.v1"
 
 PAIN_FEATURE_FIELDS = ("character", "systemic", "neurological")
-PAIN_DETAILS = frozenset({"neurological_status", "weakness_severity", "improving", "duration_days", "onset"})
+PAIN_DETAILS = frozenset(
+    {"neurological_status", "weakness_severity", "improving", "new_episode", "duration_days", "onset"}
+)
 
 
 class CodeMapError(ValueError):

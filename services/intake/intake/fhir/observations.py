@@ -8,6 +8,7 @@ flowsheet row carepath has no use for.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from carepath import envelope
@@ -69,6 +70,11 @@ def _pain(root: Node, ctx: Context) -> Mapped:
         _component(component, ctx, data, features, origins, unread)
     for name, values in features.items():
         data[name] = list(dict.fromkeys(values))
+    # A date alone is read as its first moment in UTC: the day of the assessment itself can be a few hours
+    # "after" an assessment made early in the morning east of UTC; it is then the assessment's time.
+    date_only = "onset" in data and len(str(origins["/data/onset"].value)) == 10
+    if date_only and timedelta(0) < envelope.parse_time(data["onset"]) - when < timedelta(days=1):
+        data["onset"] = envelope.iso(when)
     mapped = build(event_type=PAIN, patient=patient, time=when, data=data, origins=origins, root=root)
     return _unread(mapped, unread)
 
@@ -237,15 +243,15 @@ def _component(
         data[name] = reading.coded(ctx.codes.table("weakness_severities"), value, "a weakness severity")[
             "severity"
         ]
-    elif name == "improving":
+    elif name in ("improving", "new_episode"):
         value = component.require("valueBoolean")
         data[name] = bool(value.value)
     elif name == "duration_days":
         value = component.require("valueQuantity")
         data[name] = _days(value)
-    else:  # onset
+    else:  # onset: a flowsheet often records the day alone
         value = component.require("valueDateTime")
-        data[name] = envelope.iso(reading.instant(value))
+        data[name] = envelope.iso(reading.instant(value, date_allowed=True))
     origins[f"/data/{name}"] = value
 
 

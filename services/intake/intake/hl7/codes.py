@@ -38,6 +38,7 @@ OBSERVATION_TARGETS = frozenset(
         "pain.neurological_status",
         "pain.weakness_severity",
         "pain.improving",
+        "pain.new_episode",
         "pain.duration_days",
         "pain.onset",
         "symptom.temperature",

@@ -57,6 +57,9 @@ class Context:
     problems: list[Problem] = field(default_factory=list)
     unmapped: list[tuple[str, str]] = field(default_factory=list)  # (system, code) the mapping does not know
     read: int = 0  # rows read and decided without an event (not given, pending, a code listed under ignore)
+    # Parts of an event that was read and published, which carepath does not use (a symptom's body site
+    # outside the spine): answered AA with an ERR of severity W naming each, never dropped without a word.
+    warnings: list[Problem] = field(default_factory=list)
 
     def not_mapped(self, segment: Segment, number: int, kind: str, what: str) -> None:
         """A clinically relevant row whose code the mapping does not know: a problem (AE, dead-lettered),

@@ -156,6 +156,7 @@ class Hl7Intake:
         errors = [AckError(p.code, p.describe(), p.location) for p in result.problems]
         errors += _rejections(result, items)
         code = ERROR if errors else ACCEPT
+        errors += [AckError(p.code, p.describe(), p.location, "W") for p in result.warnings]
         _log.info(
             "mllp.message",
             ack=code,
@@ -163,7 +164,8 @@ class Hl7Intake:
             events=len(result.events),
             accepted=sum(r.status == "accepted" for r in items),
             duplicates=sum(r.status == "duplicate" for r in items),
-            problems=len(errors),
+            problems=len(errors) - len(result.warnings),
+            warnings=len(result.warnings),
         )
         return self._reply(code, header, errors)
 

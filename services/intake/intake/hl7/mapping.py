@@ -104,6 +104,7 @@ class MappingResult:
     problems: list[Problem]  # parts that could not be mapped; the rest of the message was
     refused: Problem | None = None  # the whole message cannot be taken
     unmapped: list[tuple[str, str]] = field(default_factory=list)  # (system, code) not in the mapping
+    warnings: list[Problem] = field(default_factory=list)  # read parts carepath does not use (ERR severity W)
 
 
 def map_message(
@@ -146,7 +147,7 @@ def map_message(
             data=draft.data,
         )
         events.append(Mapped(event, draft.origin, {"/subject": _pid3(), **draft.fields}))
-    return MappingResult(header, patient, events, ctx.problems, None, ctx.unmapped)
+    return MappingResult(header, patient, events, ctx.problems, None, ctx.unmapped, ctx.warnings)
 
 
 def sender_of(header: Header) -> str:

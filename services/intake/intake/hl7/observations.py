@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from carepath import envelope
 from intake.hl7.codes import IMAGING, LAB, PAIN, SYMPTOM, ObservationTarget, words_in
 from intake.hl7.draft import ContentError, Context, Draft, code_label, whole
 from intake.hl7.message import Segment
@@ -281,14 +282,14 @@ def _pain_event(
         elif target.to in ("pain.neurological_status", "pain.weakness_severity"):
             data[name] = target.value or obx.value(5).lower()
             fields[f"/data/{name}"] = where
-        elif target.to == "pain.improving":
+        elif target.to in ("pain.improving", "pain.new_episode"):
             data[name] = _present(ctx, obx)
             fields[f"/data/{name}"] = where
         elif target.to == "pain.duration_days":
             data[name] = whole(ctx.number(obx, 5, "pain duration in days"))
             fields[f"/data/{name}"] = where
         elif target.to == "pain.onset":
-            data[name] = ctx.timestamp(obx, 5).isoformat()
+            data[name] = envelope.iso(ctx.timestamp(obx, 5))
             fields[f"/data/{name}"] = where
     if not sites:
         raise ContentError(
@@ -308,7 +309,7 @@ def _pain_event(
 
 
 _FINDING_TARGETS = frozenset({"pain.symptom", "pain.character", "pain.systemic", "pain.neurological"})
-_PAIN_ONLY = frozenset({"pain.improving", "pain.duration_days", "pain.onset"})
+_PAIN_ONLY = frozenset({"pain.improving", "pain.new_episode", "pain.duration_days", "pain.onset"})
 _TEMPERATURE_UNITS = frozenset({"Cel", "[degF]"})
 
 
@@ -337,14 +338,16 @@ def _symptom_event(ctx: Context, group: Group, features: list[tuple[Segment, Obs
                 saddle = True
                 continue
             found = _sites(ctx, obx.coded(5), obx.value(5, 2))
-            if not found:
-                raise ContentError(
+            if not found:  # the symptom is read; only its site, which no rule uses, is not
+                ctx.warnings.append(
                     Problem(
-                        f"{obx.value(5)[:60]!r} is not a spinal site or a perineal site carepath reads",
+                        "the body site of this symptom is not a spinal or perineal site carepath reads: "
+                        "the symptom was read without it",
                         TABLE_VALUE_NOT_FOUND,
                         where,
                     )
                 )
+                continue
             sites += [s for s in found if s not in sites]
             fields.setdefault("/data/site", where)
         elif target.to == "pain.symptom":

@@ -105,8 +105,9 @@ def _check_pain(data: Mapping[str, Any]) -> None:
         _strings(data, key)
     for key in ("neurological_status", "weakness_severity"):
         _optional_text(data, key)
-    improving = data.get("improving")
-    _require(data, "improving", improving is None or isinstance(improving, bool), "true or false")
+    for key in ("improving", "new_episode"):
+        flag = data.get(key)
+        _require(data, key, flag is None or isinstance(flag, bool), "true or false")
     duration = data.get("duration_days")
     _require(
         data, "duration_days", duration is None or (_number(duration) and duration >= 0), "a number >= 0"

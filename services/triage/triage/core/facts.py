@@ -210,7 +210,8 @@ def raised(result: Entry) -> bool:
 def pain_duration_days(reports: list[Entry], index: int, max_gap: int, nrs_at_least: int) -> float:
     """How long the pain of ``reports[index]`` has lasted, in days: the longest of what the report says
     (duration_days, onset) and how long the patient has reported pain without a pain-free report or a
-    gap longer than ``max_gap`` (us) in between."""
+    gap longer than ``max_gap`` (us) in between. A report recorded as a new episode begins one: nothing
+    reported before it counts."""
     report = reports[index]
     t: int = report["t"]
     days = float(report.get("duration_days", 0.0))
@@ -219,12 +220,14 @@ def pain_duration_days(reports: list[Entry], index: int, max_gap: int, nrs_at_le
         days = max(days, (t - onset) / MICROS_PER_DAY)
     start: int = t
     previous: int = t
-    for earlier in reversed(reports[:index]):
+    for earlier in [] if report.get("new_episode") else reversed(reports[:index]):
         if "nrs" not in earlier:
             continue  # a symptom without a score says nothing about the pain's course
         if earlier["nrs"] < nrs_at_least or previous - earlier["t"] > max_gap:
             break
         start = previous = earlier["t"]
+        if earlier.get("new_episode"):
+            break
     return max(days, (t - start) / MICROS_PER_DAY)
 
 

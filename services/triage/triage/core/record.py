@@ -78,6 +78,8 @@ def _pain(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> 
         entry["weakness"] = data["weakness_severity"]
     if data.get("improving") is not None:
         entry["improving"] = bool(data["improving"])
+    if data.get("new_episode"):
+        entry["new_episode"] = True
     if data.get("duration_days") is not None:
         entry["duration_days"] = float(data["duration_days"])
     if data.get("onset") is not None:

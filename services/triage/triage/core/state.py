@@ -12,7 +12,7 @@ Layout (format 1)::
     risk        {risk_factor: {t, e, verification}}                                latest per factor
     birth       {t, e, date}   age {t, e, years}                                   latest
     pain        [{t, e, nrs, site, character?, systemic?, neurological?, status?, weakness?,
-                  improving?, duration_days?, onset?}, ...]                         by time, PAIN_LIMIT
+                  improving?, new_episode?, duration_days?, onset?}, ...]                         by time, PAIN_LIMIT
     labs        {test: [{t, e, value, high?, flag?, reported}, ...]}                by time, LAB_LIMIT
     imaging     [{t, e, modality, region, status, findings {code: certainty}, sins?}] by time
     steps       {"step" | "step/conclusion" | "step/decision": {t, e}}              latest
