@@ -57,6 +57,9 @@ def findings(text: str, rules: RadiologyRules) -> dict[str, str]:
         ("Probable pathological fracture of T12.", {FRACTURE: "possible"}),
         # stated present
         ("Compression of the cord at T10.", {CORD: "confirmed"}),
+        ("Conus compression at L1.", {CORD: "confirmed"}),
+        ("Retropulsion with compression of the conus medullaris.", {CORD: "confirmed"}),
+        ("The conus is not compressed.", {CORD: "excluded"}),
         ("Epidural tumour at T10 compresses the cord.", {EPIDURAL: "confirmed", CORD: "confirmed"}),
         ("Severe cord compression at T4 (Bilsky 3).", {CORD: "confirmed"}),
         ("Appearances are in keeping with cauda equina compression at L3.", {CAUDA: "confirmed"}),
@@ -77,6 +80,18 @@ def findings(text: str, rules: RadiologyRules) -> dict[str, str]:
 )
 def test_wordings(sentence: str, expected: dict[str, str], rules: RadiologyRules) -> None:
     assert findings(sentence, rules) == expected
+
+
+def test_a_sentence_wrapped_over_display_lines_is_read_whole(rules: RadiologyRules) -> None:
+    """HL7 TX rows and wrapped text attachments break sentences in the middle; a negation on one line
+    governs the finding on the next, and a line that starts a new item stays apart."""
+    wrapped = (
+        "Multilevel degenerative change with disc\nbulges at L4/5. There is no evidence of cord\n"
+        "compression or of cauda equina compression at any level. No\nmarrow signal abnormality."
+    )
+    assert findings(wrapped, rules) == {CORD: "excluded", CAUDA: "excluded"}
+    listed = "FINDINGS:\nNo epidural disease\nCord compression at T10"
+    assert findings(listed, rules) == {EPIDURAL: "excluded", CORD: "confirmed"}
 
 
 def test_negation_does_not_leak_across_sentences(rules: RadiologyRules) -> None:

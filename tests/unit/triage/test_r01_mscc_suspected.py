@@ -211,6 +211,33 @@ def test_mri_showing_compression_keeps_r1_open_beside_r8_until_the_treatment_dec
     ]
 
 
+def test_the_same_deficit_recorded_again_after_the_decision_does_not_raise_again() -> None:
+    """A flowsheet carries the last assessment's findings forward: the radicular pain of day 2 listed again
+    on day 3, with no course stated, is the deficit already acted on (read as stable). A deficit the report
+    before did not list, or one stated as worsening, is new and raises R1 again."""
+    shared = [
+        cancer("day 1 09:00", "lung"),
+        pain("day 2 10:00", nrs=8, site=["thoracic"], character=["radicular"]),
+        care_step("day 2 17:00", "decision_to_treat", decision="radiotherapy"),
+    ]
+    again = play(*shared, pain("day 3 10:00", nrs=6, site=["thoracic"], character=["radicular"]))
+    assert again.changes("R1") == ["R1 raised emergency", "R1 resolved emergency"]
+    worse = play(
+        *shared,
+        pain(
+            "day 3 10:00", nrs=6, site=["thoracic"], character=["radicular"], neurological_status="worsening"
+        ),
+    )
+    assert worse.changes("R1")[-1] == "R1 raised emergency"
+    added = play(
+        *shared,
+        pain("day 3 10:00", nrs=6, site=["thoracic"], character=["radicular"], neurological=["sensory_loss"]),
+    )
+    assert added.changes("R1")[-1] == "R1 raised emergency"
+    weeks_later = play(*shared, pain("day 20 10:00", nrs=6, site=["thoracic"], character=["radicular"]))
+    assert weeks_later.changes("R1")[-1] == "R1 raised emergency"
+
+
 def test_mri_that_excluded_compression_after_the_symptoms_arriving_first_raises_nothing() -> None:
     """Order of arrival does not matter: the symptom report of 10:00 arrives after the 20:00 MRI that
     already answered the question."""

@@ -102,10 +102,39 @@ def read_report(text: str, rules: RadiologyRules) -> Reading:
 def sentences(text: str, rules: RadiologyRules) -> Iterator[str]:
     """The sentences a report's answer is read from; the question asked (clinical details) is skipped."""
     for section in _sections(text, rules):
-        for sentence in _SENTENCE_END.split(section):
+        for sentence in _SENTENCE_END.split(_unwrap(section)):
             cleaned = " ".join(sentence.split())
             if cleaned:
                 yield cleaned
+
+
+# A report sent as display lines (HL7 TX rows of 60-80 characters, a text attachment wrapped by the RIS) breaks
+# sentences in the middle: "no evidence of cord" / "compression at any level". A line break is read as a
+# space when the text plainly goes on - the next line begins in lower case, or the line ends on a word that
+# cannot end a sentence; otherwise it ends the sentence (lists and headings are written one per line).
+_GOES_ON = frozenset(
+    "a an the of or and to with at in on no not nor for by from is are was were be any as than without "
+    "within into suggest suggesting evidence there".split()
+)
+_LAST_WORD = re.compile(r"(\w+)\W*$")
+
+
+def _unwrap(section: str) -> str:
+    lines = section.split("\n")
+    out = lines[0]
+    for line in lines[1:]:
+        head = line.lstrip()
+        last = _LAST_WORD.search(out)
+        wrapped = (
+            bool(head)
+            and out.strip() != ""
+            and (
+                head[0].islower()
+                or (last is not None and out.rstrip()[-1:].isalnum() and last.group(1).lower() in _GOES_ON)
+            )
+        )
+        out += (" " if wrapped else "\n") + line
+    return out
 
 
 def _sections(text: str, rules: RadiologyRules) -> Iterator[str]:

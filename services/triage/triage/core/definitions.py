@@ -33,11 +33,15 @@ class CalciumAdjustment:
 class SymptomReading:
     """How a symptom recorded on its own is read beside the pain: with the score and site of the patient's
     pain report nearest in time, when one is within ``with_pain_within`` (us) of it; and a body temperature
-    of at least ``fever_from`` (Celsius) is the systemic feature fever."""
+    of at least ``fever_from`` (Celsius) is the systemic feature fever. A report without a stated course
+    whose neurological features (and radicular pain) were all listed by the report before it, within
+    ``repeated_within`` (us), is read as stable."""
 
     with_pain_within: int
     with_pain_within_text: str
     fever_from: float
+    repeated_within: int = 14 * 86_400_000_000
+    repeated_within_text: str = "P14D"
 
 
 DEFAULT_SYMPTOM_READING = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
@@ -68,9 +72,10 @@ def parse_symptom_reading(fields: Fields) -> SymptomReading:
     fever = fields.required_number("fever_from_celsius")
     if not 37 <= fever <= 40:
         raise fields.error("must be 37-40 (degrees Celsius)", "fever_from_celsius")
-    _local_defaults(fields, ("with_pain_within", "fever_from_celsius"))
+    repeated_text, repeated = fields.duration("repeated_within")
+    _local_defaults(fields, ("with_pain_within", "fever_from_celsius", "repeated_within"))
     fields.finish()
-    return SymptomReading(within, text, fever)
+    return SymptomReading(within, text, fever, repeated, repeated_text)
 
 
 def parse_calcium_adjustment(fields: Fields) -> CalciumAdjustment:

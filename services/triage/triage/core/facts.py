@@ -27,9 +27,10 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
     systemic feature fever (below it, nothing). Each symptom recorded on its own takes the score and site
     of the scored pain report nearest to it in time, within ``reading.with_pain_within``; ``with`` names
     that report. A symptom with a site of its own keeps it. A symptom with no report near enough is read
-    without a score (rules that need one pass it by)."""
+    without a score (rules that need one pass it by). Then each entry without a stated course is read as
+    stable when it repeats the report before it (``repeated_as_stable``)."""
     if not any(SYMPTOM in e for e in entries):
-        return entries
+        return repeated_as_stable(entries, reading.repeated_within)
     scored = [e for e in entries if SYMPTOM not in e]
     out: list[Entry] = []
     for entry in entries:
@@ -48,6 +49,38 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
         joined["with_t"] = near["t"]
         joined.setdefault("site", near["site"])
         out.append(joined)
+    return repeated_as_stable(out, reading.repeated_within)
+
+
+REPEATED = "repeated"  # marks an entry read as stable because it repeats the one before it
+
+
+def _deficits(entry: Entry) -> set[str]:
+    found = set(entry.get("neurological") or ())
+    if "radicular" in (entry.get("character") or ()):
+        found.add("radicular")
+    return found
+
+
+def repeated_as_stable(entries: list[Entry], within: int) -> list[Entry]:
+    """An entry that states no course and lists only neurological features (and radicular pain) that the
+    entry before it listed, within ``within`` (us), is read as stable: a flowsheet recording the same
+    deficit again. ``repeated`` names the entry it repeats."""
+    out: list[Entry] = []
+    previous: Entry | None = None
+    for entry in entries:
+        deficits = _deficits(entry)
+        if (
+            deficits
+            and "status" not in entry
+            and previous is not None
+            and int(entry["t"]) - int(previous["t"]) <= within
+            and deficits <= _deficits(previous)
+        ):
+            entry = {**entry, "status": "stable", REPEATED: previous["e"]}
+        out.append(entry)
+        if deficits or SYMPTOM not in entry:
+            previous = entry
     return out
 
 
