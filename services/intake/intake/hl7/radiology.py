@@ -113,8 +113,40 @@ def sentences(text: str, rules: RadiologyRules) -> Iterator[str]:
 # space when the text plainly goes on - the next line begins in lower case, or the line ends on a word that
 # cannot end a sentence; otherwise it ends the sentence (lists and headings are written one per line).
 _GOES_ON = frozenset(
-    "a an the of or and to with at in on no not nor for by from is are was were be any as than without "
-    "within into suggest suggesting evidence there".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "or",
+        "and",
+        "to",
+        "with",
+        "at",
+        "in",
+        "on",
+        "no",
+        "not",
+        "nor",
+        "for",
+        "by",
+        "from",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "any",
+        "as",
+        "than",
+        "without",
+        "within",
+        "into",
+        "suggest",
+        "suggesting",
+        "evidence",
+        "there",
+    ]
 )
 _LAST_WORD = re.compile(r"(\w+)\W*$")
 
