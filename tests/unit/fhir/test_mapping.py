@@ -459,6 +459,24 @@ def test_dexamethasone_request_with_dose() -> None:
     assert mapped(resource)["data"]["change"] == "dose_changed"
 
 
+def test_a_fentanyl_patch_rate_in_micrograms_per_hour() -> None:
+    resource = medication(
+        "MedicationRequest",
+        status="active",
+        intent="order",
+        authoredOn=WHEN,
+        medicationCodeableConcept=concept(ATC, "N02AB03", "fentanyl"),
+        dosageInstruction=[
+            {
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 25, "system": "http://unitsofmeasure.org", "code": "ug/h"}}
+                ]
+            }
+        ],
+    )
+    assert mapped(resource)["data"]["dose"] == {"value": 25, "unit": "microgram/hour"}
+
+
 def test_administration_and_statement_and_contained_medication() -> None:
     given = medication("MedicationAdministration", status="completed", effectiveDateTime=WHEN)
     given["medicationCodeableConcept"] = concept(ATC, "N02AA01", "morphine")

@@ -28,7 +28,7 @@ ORDER_CONTROL = {
     "CR": "stopped",
 }
 NOT_GIVEN = frozenset({"RE", "NA"})  # RXA-20: refused, not administered
-DOSE_UNITS = frozenset({"mg", "microgram", "g", "Gy", "mL", "mg/day"})
+DOSE_UNITS = frozenset({"mg", "microgram", "g", "Gy", "mL", "mg/day", "mg/hour", "microgram/hour"})
 SPINAL_SITES = ("cervical", "thoracic", "lumbar", "sacral")
 SITE_CATEGORIES = frozenset({"palliative_radiotherapy", "spinal_surgery", "vertebroplasty", "nerve_block"})
 
