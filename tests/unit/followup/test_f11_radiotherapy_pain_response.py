@@ -58,3 +58,13 @@ def test_each_fraction_does_not_open_another() -> None:
     for day in range(1, 5):
         p.receive(treatment(at(days=day), "palliative_radiotherapy", "administered"))
     assert p.open_rules() == ["F11"]
+
+
+def test_a_fraction_recorded_without_a_course_opens_it() -> None:
+    """A procedure record (HL7 PR1, a completed Procedure) says a fraction was given, not that a course
+    started: the response is still expected four weeks after it, once for the whole course."""
+    p = Patient()
+    for day in range(5):
+        p.receive(treatment(at(days=day), "palliative_radiotherapy", "administered"))
+    p.run_until(at(days=60))
+    assert p.reminders("F11") == NOT_MET

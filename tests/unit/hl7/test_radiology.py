@@ -58,6 +58,8 @@ def findings(text: str, rules: RadiologyRules) -> dict[str, str]:
         # stated present
         ("Compression of the cord at T10.", {CORD: "confirmed"}),
         ("Conus compression at L1.", {CORD: "confirmed"}),
+        ("CONCLUSION: New bone metastases T10, L2 and right sixth rib.", {NEW_MET: "confirmed"}),
+        ("New bone metastases in the right sixth rib.", {}),
         ("Retropulsion with compression of the conus medullaris.", {CORD: "confirmed"}),
         ("The conus is not compressed.", {CORD: "excluded"}),
         ("Epidural tumour at T10 compresses the cord.", {EPIDURAL: "confirmed", CORD: "confirmed"}),
