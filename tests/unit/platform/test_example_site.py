@@ -23,6 +23,7 @@ from carepath import contracts, terminology, topics
 from carepath.resources import pathways_dir
 from intake.fhir.codemap import load_code_map
 from intake.fhir.context import Context
+from intake.fhir.issues import FhirError
 from intake.fhir.resources import map_resource
 from intake.hl7.codes import load_codes
 from intake.hl7.handler import Hl7Intake
@@ -176,3 +177,52 @@ def test_a_northgate_pain_oru_over_hl7(term: terminology.Terminology) -> None:
         "new_episode": True,
         "character": ["night_pain"],
     }
+
+
+def hl7_channel(term: terminology.Terminology, publisher: MemoryPublisher, zone: str) -> Hl7Intake:
+    intake = Intake(publisher, SentThen(), future_tolerance_s=300, dedup_capacity=100)
+    options = MappingOptions(ZoneInfo(zone), ("NGH", "RMC"))
+    return Hl7Intake(intake, load_codes([], term), load_rules(), options, SentThen())
+
+
+def test_a_sins_scored_on_its_own_over_both_channels(term: terminology.Terminology) -> None:
+    """No LOINC code exists for SINS: the site's code, the score 0-18, the breakdown as a note."""
+    breakdown = "Junctional 3, mechanical pain 3, lytic 2, subluxation 4, collapse 2, posterolateral 0"
+    resource = {
+        "resourceType": "Observation",
+        "id": "sins-rmc-1",
+        "status": "final",
+        "code": cc(f"{RMC}/spine-scores", "SINS", "Spinal Instability Neoplastic Score"),
+        "subject": {"reference": "Patient/RMC2000005"},
+        "effectiveDateTime": "2025-06-02T03:10:00-05:00",
+        "valueInteger": 14,
+        "note": [{"text": breakdown}],
+    }
+    event = map_resource(resource, Context(load_code_map(term=term))).event
+    assert contracts.validate_event(event) == []
+    assert event["data"] == {"report_status": "final", "sins_score": 14, "impression": breakdown}
+    resource["valueInteger"] = 19
+    with pytest.raises(FhirError, match="SINS 19 is not 0-18"):
+        map_resource(resource, Context(load_code_map(term=term)))
+
+    message = "\r".join(
+        [
+            "MSH|^~\\&|RMC_EHR|RIVERBEND|CAREPATH|CAREPATH|20250602031000-0500||ORU^R01^ORU_R01|RMC-SINS-1|P"
+            "|2.5.1|||AL|NE|USA",
+            "PID|1||RMC2000005^^^RMC^MR||ROE^SAM||19600101|M",
+            "OBR|1||sins-rmc-1|SINS^Spinal Instability Neoplastic Score^99RMC|||20250602031000-0500"
+            "|||||||||||||||20250602031000-0500||RAD|F",
+            "OBX|1|NM|SINS^Spinal Instability Neoplastic Score^99RMC||14|{score}^{score}^UCUM|0-18||||F|||"
+            "20250602031000-0500",
+            f"NTE|1|L|{breakdown}",
+        ]
+    )
+    publisher = MemoryPublisher()
+    reply = hl7.parse(
+        asyncio.run(hl7_channel(term, publisher, "America/Chicago").handle(message.encode())).text
+    )
+    assert str(reply.segment("MSA")(1)) == "AA", reply
+    [sent] = [orjson.loads(r.value) for r in publisher.records if r.topic == topics.CLINICAL_EVENTS]
+    assert contracts.validate_event(sent) == []
+    assert sent["time"] == "2025-06-02T08:10:00.000Z"
+    assert sent["data"] == {"report_status": "final", "sins_score": 14, "impression": breakdown}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.triage.triage_spec import care_step, imaging, iso, pain, play
+from tests.unit.triage.triage_spec import Event, care_step, imaging, iso, pain, play
 
 pytestmark = pytest.mark.unit
 
@@ -57,3 +57,12 @@ def test_spinal_surgical_opinion_resolves() -> None:
     """BMJ 2023;383:p1973 [P]: the spinal surgical opinion is what R10 asks for."""
     run = play(scored(13), care_step("day 2 20:00", "spinal_surgical_opinion"))
     assert run.changes("R10") == ["R10 raised urgent", "R10 resolved urgent"]
+
+
+def test_a_sins_scored_on_its_own_is_read_like_one_in_a_report() -> None:
+    """A spinal team records the SINS as an observation of its own: no modality, region or findings."""
+    alone = Event("carepath.imaging.resulted.v1", "day 2 10:00", {"report_status": "final", "sins_score": 14})
+    weak = pain("day 1 10:00", nrs=5, neurological=["limb_weakness"])
+    assert play(alone).changes("R10") == ["R10 raised urgent"]
+    assert play(weak, alone).changes("R10") == ["R10 raised emergency"]
+    assert play(alone).changes("R8", "R9", "R11") == []

@@ -44,7 +44,8 @@ KIND_BY_TYPE: Final[dict[str, str]] = {
 
 # Fields whose type is checked here because the core reads them: (field, required).
 _STRING_FIELDS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
-    IMAGING_RESULTED: (("modality", True), ("region", True), ("report_status", True)),
+    # modality and region are absent only for a SINS scored on its own
+    IMAGING_RESULTED: (("modality", False), ("region", False), ("report_status", True)),
     TREATMENT_CHANGED: (("category", True), ("change", True), ("agent", False)),
     LAB_RESULTED: (("test", True),),
     CARE_STEP_RECORDED: (("step", True), ("decision", False), ("conclusion", False)),

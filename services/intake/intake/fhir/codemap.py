@@ -56,6 +56,7 @@ _SECTIONS: dict[str, tuple[dict[str, _Allowed], dict[str, _Allowed]]] = {
     "symptom_statuses": ({"status": (SYMPTOM, "/status")}, {}),
     "saddle_sites": ({}, {}),
     "temperatures": ({}, {}),
+    "sins_scores": ({}, {}),
     "cancers": (
         {"primary_site": (DIAGNOSIS, "/cancer/primary_site")},
         {"spinal_metastases": (DIAGNOSIS, "/cancer/spinal_metastases")},

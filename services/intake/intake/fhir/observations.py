@@ -22,6 +22,7 @@ from intake.fhir.node import Node
 PAIN = "carepath.pain.reported.v1"
 LAB = "carepath.lab.resulted.v1"
 SYMPTOM = "carepath.symptom.recorded.v1"
+IMAGING = "carepath.imaging.resulted.v1"
 _TEMPERATURE_UNITS = frozenset({"Cel", "[degF]"})
 _UCUM = "http://unitsofmeasure.org"
 # Results that stand; registered (no result yet), cancelled and entered-in-error carry nothing to act on.
@@ -43,9 +44,33 @@ def map_observation(root: Node, ctx: Context) -> Mapped:
     lab = reading.lookup(ctx.codes.table("labs"), code)
     if lab is not None:
         return _lab(root, ctx, lab)
+    if reading.lookup(ctx.codes.table("sins_scores"), code) is not None:
+        return _sins(root, ctx)
     raise reading.unsupported(
-        code, "an Observation code (a pain score, a symptom, a body temperature or a listed laboratory test)"
+        code,
+        "an Observation code (a pain score, a symptom, a body temperature, a listed laboratory test or a "
+        "SINS)",
     )
+
+
+_SINS_STATUS = {"final": "final", "amended": "amended", "corrected": "amended", "preliminary": "preliminary"}
+
+
+def _sins(root: Node, ctx: Context) -> Mapped:
+    """A SINS scored on its own: the score 0-18 (valueInteger, or a whole valueQuantity), the breakdown in
+    ``note``; the imaging it was scored from is not named, so neither modality nor region is."""
+    patient, when, _, origins = _common(root, ctx)
+    status, status_node = reading.status(root, _SINS_STATUS, "a SINS")
+    score, score_node = _score(root, "a SINS (0-18)")
+    if not 0 <= score <= 18:
+        raise score_node.fail(f"SINS {score} is not 0-18", VALUE)
+    data: dict[str, Any] = {"report_status": status, "sins_score": score}
+    origins["/data/report_status"] = status_node
+    origins["/data/sins_score"] = score_node
+    notes = "\n".join(str(n.value.get("text", "")) for n in root.items("note")).strip()
+    if notes:
+        data["impression"] = notes[:20000]
+    return build(event_type=IMAGING, patient=patient, time=when, data=data, origins=origins, root=root)
 
 
 def _common(root: Node, ctx: Context) -> tuple[str, Any, Node, dict[str, Node]]:
@@ -190,7 +215,7 @@ def _unread(mapped: Mapped, nodes: list[Node]) -> Mapped:
     return with_unread(mapped, issues, codes)
 
 
-def _score(root: Node) -> tuple[Any, Node]:
+def _score(root: Node, what: str = "the 0-10 pain score") -> tuple[Any, Node]:
     integer = root.get("valueInteger")
     if integer is not None:
         return integer.value, integer
@@ -199,10 +224,10 @@ def _score(root: Node) -> tuple[Any, Node]:
         value = quantity.require("value")
         number = value.value
         if not isinstance(number, int | float) or float(number) != int(number):
-            raise value.fail(f"{number!r}: a 0-10 pain score is a whole number", VALUE)
+            raise value.fail(f"{number!r}: {what} is a whole number", VALUE)
         return int(number), value
     raise root.field("valueInteger").fail(
-        "required: the 0-10 pain score (valueInteger, or valueQuantity with a whole number)", REQUIRED
+        f"required: {what} (valueInteger, or valueQuantity with a whole number)", REQUIRED
     )
 
 

@@ -475,6 +475,8 @@ def _imaging(ctx: Context, group: Group) -> tuple[set[int], bool]:
         named = words_in(service_text, ctx.codes.modality_words)
         modality = named[0] if named else None
     text_obx, impression_obx, sins_obx = _report_parts(ctx, group)
+    if modality is None and sins_obx and not text_obx:
+        return _sins_alone(ctx, group, sins_obx), True
     if modality is None:
         if text_obx and any(_is_mapped_text(ctx, o) for o in text_obx):
             raise ContentError(
@@ -528,6 +530,47 @@ def _imaging(ctx: Context, group: Group) -> tuple[set[int], bool]:
     fields["/time"] = where
     ctx.drafts.append(Draft(IMAGING, when, data, obr.location(), fields))
     return {o.sequence for o in [*text_obx, *sins_obx]}, True
+
+
+def _sins_alone(ctx: Context, group: Group, sins_obx: list[Segment]) -> set[int]:
+    """A SINS scored on its own (a spinal team's score, no report text): its score, status and the
+    breakdown in NTE; the imaging it was scored from is not named, so neither modality nor region is."""
+    obx = sins_obx[-1]
+    result_status = _status(obx) or (group.obr.value(25).upper() if group.obr else "")
+    if result_status in REPORT_PENDING:
+        ctx.read += 1
+        return {o.sequence for o in sins_obx}
+    if result_status in WITHDRAWN:
+        raise ContentError(
+            Problem(
+                f"a withdrawn SINS (OBX-11 {result_status}) cannot be taken back by carepath: tell the MSCC "
+                "coordinator",
+                TABLE_VALUE_NOT_FOUND,
+                obx.location(11),
+            )
+        )
+    score = ctx.number(obx, 5, "SINS")
+    if score != int(score) or not 0 <= score <= 18:
+        raise ContentError(
+            Problem(
+                f"SINS {obx.value(5)[:10]!r} is not a whole number 0-18", DATA_TYPE_ERROR, obx.location(5)
+            )
+        )
+    data: dict[str, Any] = {
+        "report_status": REPORT_STATUS.get(result_status, "preliminary"),
+        "sins_score": int(score),
+    }
+    fields: dict[str, Location] = {
+        "/data/sins_score": obx.location(5),
+        "/data/report_status": obx.location(11),
+    }
+    notes = "\n".join(n.text(3) for n in group.members if n.id == "NTE").strip()
+    if notes:
+        data["impression"] = notes[:MAX_IMPRESSION]
+    when, where = ctx.when((obx, 14), *(((group.obr, 22), (group.obr, 7)) if group.obr else ()))
+    fields["/time"] = where
+    ctx.drafts.append(Draft(IMAGING, when, data, obx.location(), fields))
+    return {o.sequence for o in sins_obx}
 
 
 def _report_parts(ctx: Context, group: Group) -> tuple[list[Segment], list[Segment], list[Segment]]:

@@ -141,8 +141,10 @@ def _check_symptom(data: Mapping[str, Any]) -> None:
 
 
 def _check_imaging(data: Mapping[str, Any]) -> None:
-    for key in ("modality", "region", "report_status"):
-        _require(data, key, isinstance(data.get(key), str), "a code")
+    _require(data, "report_status", isinstance(data.get("report_status"), str), "a code")
+    scored_alone = "modality" not in data and "region" not in data and data.get("sins_score") is not None
+    for key in ("modality", "region"):  # absent only for a SINS scored on its own
+        _require(data, key, scored_alone or isinstance(data.get(key), str), "a code")
     findings = data.get("findings", [])
     _require(data, "findings", isinstance(findings, list), "a list of findings")
     for index, finding in enumerate(findings):

@@ -140,8 +140,8 @@ def _imaging(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) 
     entry: dict[str, Any] = {
         "t": t,
         "e": event_id,
-        "modality": data["modality"],
-        "region": data["region"],
+        "modality": data.get("modality"),  # None: a SINS scored on its own
+        "region": data.get("region"),
         "status": data["report_status"],
         "findings": findings,
     }

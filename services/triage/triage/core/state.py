@@ -14,7 +14,8 @@ Layout (format 1)::
     pain        [{t, e, nrs, site, character?, systemic?, neurological?, status?, weakness?,
                   improving?, new_episode?, duration_days?, onset?}, ...]                         by time, PAIN_LIMIT
     labs        {test: [{t, e, value, high?, flag?, reported}, ...]}                by time, LAB_LIMIT
-    imaging     [{t, e, modality, region, status, findings {code: certainty}, sins?}] by time
+    imaging     [{t, e, modality, region, status, findings {code: certainty}, sins?}] by time (modality and
+                region None: a SINS scored on its own)
     steps       {"step" | "step/conclusion" | "step/decision": {t, e}}              latest
     open        {escalation key: {id, revision, rule, severity, last, data}}
     closed      {escalation key: t}        when the last episode was resolved (clinical time)
