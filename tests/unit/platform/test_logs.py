@@ -10,6 +10,7 @@ import logging.config
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from carepath import logs
 
@@ -18,6 +19,15 @@ pytestmark = pytest.mark.unit
 NHS_NUMBER = "9434765919"
 MRN = "RX1234567"
 NAME = "MARKEDNAME"
+
+
+@pytest.fixture(autouse=True)
+def _unconfigured_after() -> Iterator[None]:
+    """``logs.configure`` binds the stderr of the moment - here pytest's capture, closed after the test:
+    later tests must not write to it."""
+    yield
+    structlog.reset_defaults()
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, "root": {"handlers": []}})
 
 
 @pytest.fixture
