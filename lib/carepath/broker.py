@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,7 +32,21 @@ class BrokerError(RuntimeError):
     pass
 
 
+# Ports for servers started here are drawn below the kernel's ephemeral range (Linux: 32768-60999): a port
+# the kernel handed out for "any free port" is also what it hands out as the source port of the next
+# outgoing connection, so on a busy machine a Kafka client could take it before the server binds it.
+_LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now, from outside the ephemeral range when one is (else any)."""
+    for port in random.sample(_LISTEN_PORTS, 50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
