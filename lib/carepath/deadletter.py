@@ -25,6 +25,9 @@ RECORD_LIMIT = (
     512 * 1024
 )  # encoded record, at most: half the default Kafka max.request.size / message.max.bytes
 MAX_ERRORS = 50
+MAX_CODES = 50
+_SYSTEM_LIMIT = 300
+_CODE_LIMIT = 100
 _REASON_LIMIT = 2000
 _FIELD_LIMIT = 1000
 
@@ -38,8 +41,10 @@ def dead_letter(
     received_at: datetime,
     event_id: str | None = None,
     raw_limit: int = RAW_LIMIT,
+    codes: Iterable[tuple[str, str]] = (),
 ) -> bytes:
-    """Encode one DLQ record; ``errors`` are (JSON pointer, message) pairs, most specific first."""
+    """Encode one DLQ record; ``errors`` are (JSON pointer, message) pairs, most specific first; ``codes``
+    the (system, code) pairs carepath did not know, when that is why (a parked record)."""
     listed = [(f, m) for f, m in errors]
     record: dict[str, Any] = {
         "reason": one_line(reason, _REASON_LIMIT) or "refused",
@@ -55,6 +60,9 @@ def dead_letter(
         record["errors"].append({"field": "", "message": f"and {len(listed) - MAX_ERRORS} more problems"})
     if event_id is not None:
         record["event_id"] = event_id[:200]
+    unknown = list(dict.fromkeys((s[:_SYSTEM_LIMIT], c[:_CODE_LIMIT]) for s, c in codes))
+    if unknown:
+        record["codes"] = [{"system": s, "code": c} for s, c in unknown[:MAX_CODES]]
     keep = min(len(raw), max(raw_limit, 0))
     while True:
         _put_raw(record, raw, keep)

@@ -10,6 +10,7 @@ from carepath.resources import schemas_dir
 
 CLINICAL_EVENTS = "clinical.events"
 CLINICAL_EVENTS_DLQ = "clinical.events.dlq"
+CLINICAL_EVENTS_PARKED = "clinical.events.parked"
 ACKNOWLEDGEMENTS = "care.acknowledgements"
 ESCALATIONS = "care.escalations"
 ESCALATIONS_SHADOW = "care.escalations.shadow"

@@ -181,9 +181,21 @@ class CheckedIntake(Intake):
         return [results[i] for i in range(len(items))]
 
     async def dead_letter(
-        self, *, channel: str, reason: str, label: str, raw: bytes, field: str = ""
+        self,
+        *,
+        channel: str,
+        reason: str,
+        label: str,
+        raw: bytes,
+        field: str = "",
+        codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        await self.inner.dead_letter(channel=channel, reason=reason, label=label, raw=raw, field=field)
+        await self.inner.dead_letter(
+            channel=channel, reason=reason, label=label, raw=raw, field=field, codes=codes
+        )
+
+    async def park(self, *, channel: str, reason: str, raw: bytes, codes: Sequence[tuple[str, str]]) -> None:
+        await self.inner.park(channel=channel, reason=reason, raw=raw, codes=codes)
 
     async def broker_reachable(self, max_age_s: float = 1.0) -> bool:
         return await self.inner.broker_reachable(max_age_s)

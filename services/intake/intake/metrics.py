@@ -10,6 +10,12 @@ DUPLICATES = Counter(
     "carepath_intake_duplicates", "Resubmitted event ids accepted without republishing", ["channel"]
 )
 DLQ_RECORDS = Counter("carepath_intake_dlq_records", "Records written to the dead-letter topic", ["channel"])
+PARKED = Counter(
+    "carepath_intake_parked",
+    "Codes carepath did not know, in input parked on clinical.events.parked, by channel and code system "
+    "(the short name of a code system carepath knows, else 'local')",
+    ["channel", "system"],
+)
 PUBLISH_SECONDS = Histogram(
     "carepath_intake_publish_seconds",
     "Time from publish to broker acknowledgement, per request",

@@ -17,7 +17,7 @@ from carepath.contracts import ContractError
 from intake import metrics
 from intake.admission import Admitted, Rejected, admit
 from intake.dedup import RecentIds
-from intake.dlq import dlq_record
+from intake.dlq import dlq_record, parked_records, system_label
 from intake.publisher import Publisher, PublishError, Record
 
 
@@ -51,6 +51,7 @@ class Refusal:
     raw: bytes
     event_id: str | None = None
     subject: str | None = None
+    codes: tuple[tuple[str, str], ...] = ()  # (system, code) carepath did not know: the input is also parked
 
 
 class Intake:
@@ -122,7 +123,9 @@ class Intake:
             )
             rejected_reasons.append(verdict.reason)
             results.append(ItemResult(index, verdict.event_id, "rejected", verdict.errors))
+        parked: list[tuple[str, str]] = []
         for refusal in refusals:
+            refused_key = refusal.subject.encode() if refusal.subject else None
             to_publish.append(
                 dlq_record(
                     channel=channel,
@@ -131,11 +134,23 @@ class Intake:
                     raw=refusal.raw,
                     received_at=now,
                     event_id=refusal.event_id,
-                    patient_key=refusal.subject.encode() if refusal.subject else None,
+                    patient_key=refused_key,
+                    codes=refusal.codes,
                 )
             )
+            to_publish += parked_records(
+                channel=channel,
+                reason=refusal.reason,
+                errors=refusal.errors,
+                raw=refusal.raw,
+                received_at=now,
+                codes=refusal.codes,
+                patient_key=refused_key,
+            )
+            parked += refusal.codes
             rejected_reasons.append(refusal.label)
         await self._publish(to_publish, channel)
+        self._count_parked(channel, parked)
         for a in accepted:
             self.recent.remember(a.source, a.id, a.digest)
             metrics.ACCEPTED.labels(channel, a.type).inc()
@@ -148,19 +163,45 @@ class Intake:
         return results
 
     async def dead_letter(
-        self, *, channel: str, reason: str, label: str, raw: bytes, field: str = ""
+        self,
+        *,
+        channel: str,
+        reason: str,
+        label: str,
+        raw: bytes,
+        field: str = "",
+        codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Keep input that could not even be read as events (malformed JSON, wrong shape)."""
+        """Keep input that could not even be read as events (malformed JSON, wrong shape, an unknown code:
+        then it is parked too)."""
+        now = self.clock.now()
+        errors = [ContractError(field, reason)]
         record = dlq_record(
-            channel=channel,
-            reason=reason,
-            errors=[ContractError(field, reason)],
-            raw=raw,
-            received_at=self.clock.now(),
+            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
         )
-        await self._publish([record], channel)
+        extra = parked_records(
+            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
+        )
+        await self._publish([record, *extra], channel)
         metrics.REJECTED.labels(channel, label).inc()
         metrics.DLQ_RECORDS.labels(channel).inc()
+        self._count_parked(channel, codes)
+
+    async def park(self, *, channel: str, reason: str, raw: bytes, codes: Sequence[tuple[str, str]]) -> None:
+        """Keep input that was stored except parts whose codes carepath did not know (a FHIR component, a
+        report conclusion code): the raw input is parked with those codes; raises Unavailable like submit."""
+        now = self.clock.now()
+        errors = [ContractError("", reason)]
+        records = parked_records(
+            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
+        )
+        await self._publish(records, channel)
+        self._count_parked(channel, codes)
+
+    @staticmethod
+    def _count_parked(channel: str, codes: Sequence[tuple[str, str]]) -> None:
+        for system, _ in codes:
+            metrics.PARKED.labels(channel, system_label(system)).inc()
 
     async def _publish(self, records: list[Record], channel: str) -> None:
         if not records:

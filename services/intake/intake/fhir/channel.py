@@ -73,6 +73,7 @@ class FhirChannel:
         [result] = await self.intake.submit([mapped.event], [raw], CHANNEL)
         if result.status == "rejected":
             return _refused(_rejected(mapped, result))
+        await self._park_unread(mapped, raw)
         return _stored(mapped, result.status)
 
     # --- a transaction or batch Bundle ------------------------------------------------------------------
@@ -115,6 +116,9 @@ class FhirChannel:
                 entry.error = _rejected(entry.mapped, result)  # already dead-lettered by intake
             else:
                 entry.stored = result.status
+        await asyncio.gather(
+            *(self._park_unread(e.mapped, e.raw) for e in ready if e.mapped is not None and e.error is None)
+        )
         return _bundle_response(kind, entries)
 
     # --- helpers ------------------------------------------------------------------------------------------
@@ -131,8 +135,19 @@ class FhirChannel:
     async def _dead_letter(self, exc: FhirError, raw: bytes) -> None:
         first = exc.issues[0] if exc.issues else Issue(VALUE, "invalid resource")
         await self.intake.dead_letter(
-            channel=CHANNEL, reason=_reason(first), label=exc.label, raw=raw, field=first.pointer
+            channel=CHANNEL,
+            reason=_reason(first),
+            label=exc.label,
+            raw=raw,
+            field=first.pointer,
+            codes=exc.codes,
         )
+
+    async def _park_unread(self, mapped: Mapped, raw: bytes) -> None:
+        """A resource stored except parts whose codes carepath did not know: parked with those codes."""
+        if mapped.unread_codes:
+            first = mapped.unread[0] if mapped.unread else Issue(VALUE, "a part was not read")
+            await self.intake.park(channel=CHANNEL, reason=_reason(first), raw=raw, codes=mapped.unread_codes)
 
 
 def _json(raw: bytes) -> Any:

@@ -52,6 +52,7 @@ class FhirError(Exception):
     issues: list[Issue]
     status: int = 422
     label: str = "invalid"
+    codes: tuple[tuple[str, str], ...] = ()  # (system, code) carepath did not know: the resource is parked
 
     def __str__(self) -> str:
         return self.issues[0].describe() if self.issues else "invalid resource"

@@ -50,11 +50,15 @@ def coded(table: CodeTable, concept: Node, what: str) -> Entry:
 
 
 def unsupported(concept: Node, what: str) -> FhirError:
-    return concept.fail(
+    problem = concept.fail(
         f"{describe_codings(concept)} is not {what} carepath reads; it is never guessed. "
         "If it should be read, add it to the FHIR code map (codes.yaml, or the site file in CAREPATH_FHIR_CODES)",
         CODE_INVALID,
     )
+    problem.codes = tuple(
+        (str(c.get("system") or ""), str(c.get("code") or "")) for c in codings(concept)
+    ) or (("", "(no coding)"),)
+    return problem
 
 
 def patient(root: Node, ctx: Context, element: str = "subject") -> str:

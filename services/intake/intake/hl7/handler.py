@@ -138,7 +138,9 @@ class Hl7Intake:
 
     async def _submit(self, raw: bytes, result: MappingResult) -> Reply:
         header = result.header
-        refusals = [_refusal(raw, result.problems, result.patient)] if result.problems else []
+        refusals = (
+            [_refusal(raw, result.problems, result.patient, result.unmapped)] if result.problems else []
+        )
         try:
             items = await self.intake.submit(
                 [m.event for m in result.events], [raw] * len(result.events), CHANNEL, refusals
@@ -197,9 +199,12 @@ class Hl7Intake:
         return Reply(code, text, header.encoding if header else "utf-8")
 
 
-def _refusal(raw: bytes, problems: Sequence[Problem], patient: str | None) -> Refusal:
+def _refusal(
+    raw: bytes, problems: Sequence[Problem], patient: str | None, unmapped: Sequence[tuple[str, str]] = ()
+) -> Refusal:
     """One dead letter for a message's problems (the message is kept once, however many problems it has);
-    each error's field points into the HL7 message: /OBX[2]/5 is OBX[2]-5."""
+    each error's field points into the HL7 message: /OBX[2]/5 is OBX[2]-5. A message with codes the
+    mapping does not know is parked too, with those codes."""
     first = problems[0]
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
     return Refusal(
@@ -208,6 +213,7 @@ def _refusal(raw: bytes, problems: Sequence[Problem], patient: str | None) -> Re
         errors=tuple(ContractError(p.location.pointer if p.location else "", p.message) for p in problems),
         raw=raw,
         subject=patient,
+        codes=tuple(unmapped),
     )
 
 
