@@ -69,6 +69,7 @@ COUNTERS = {
     "carepath_intake_events_rejected_total",
     "carepath_intake_duplicates_total",
     "carepath_intake_dlq_records_total",
+    "carepath_intake_parked_total",
     "carepath_events_consumed_total",
     "carepath_decode_errors_total",
     "carepath_escalations_total",
