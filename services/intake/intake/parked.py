@@ -23,10 +23,10 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from carepath import topics
+from carepath import envelope, topics
 from carepath.settings import load
 from intake import value_sets
 from intake.fhir.channel import FhirChannel
@@ -98,21 +98,35 @@ def report(values: Sequence[bytes]) -> dict[str, Any]:
     }
 
 
+REPLAYED = "~replayed"
+
+
 class ClinicalOnly:
     """A publisher that passes on clinical events and acknowledgements only: a replay never dead-letters
-    or parks an input a second time."""
+    or parks an input a second time. Each event read again gets the id it had with ``~replayed`` after it:
+    the parts of an HL7 message read when it first arrived were published under its own ids, and the
+    workers, which process an id once, would take the fuller reading of the same id for a resend. A second
+    replay of the same input gives the same ids, so it is processed once."""
 
     def __init__(self, inner: Publisher) -> None:
         self.inner = inner
 
     async def publish(self, records: Sequence[Record]) -> None:
-        await self.inner.publish([r for r in records if r.topic in READ_TOPICS])
+        await self.inner.publish([_replayed(r) for r in records if r.topic in READ_TOPICS])
 
     async def reachable(self) -> bool:
         return await self.inner.reachable()
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _replayed(record: Record) -> Record:
+    event = envelope.decode(record.value)
+    event_id = str(event.get("id", ""))
+    if event_id.endswith(REPLAYED) or len(event_id) + len(REPLAYED) > 200:
+        return record
+    return replace(record, value=envelope.encode({**event, "id": event_id + REPLAYED}))
 
 
 async def replay(values: Sequence[bytes], hl7: Hl7Intake, fhir: FhirChannel) -> Counter[str]:
