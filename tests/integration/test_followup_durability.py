@@ -14,13 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carepath import topics
+from carepath import auth, topics
 from carepath.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_followup_worker import publish, r1_escalation
 from tests.support.topics import TopicReader
 
 pytestmark = pytest.mark.integration
+
+READER = auth.bearer(auth.DEV_READ_TOKEN)
 SCALE = 1800.0
 
 
@@ -147,7 +149,7 @@ def test_two_workers_share_the_partitions_and_answer_the_same_worklist(
         publish(broker.bootstrap, topics.ESCALATIONS, esc)
 
     def worklist(svc: Service) -> dict[str, object]:
-        r = httpx.get(f"{svc.url}/v1/worklist", params={"severity": "emergency"}, timeout=10)
+        r = httpx.get(f"{svc.url}/v1/worklist", params={"severity": "emergency"}, headers=READER, timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -164,9 +166,12 @@ def test_two_workers_share_the_partitions_and_answer_the_same_worklist(
 
     # Each patient's partition is owned by one worker; either worker answers for every patient.
     for p in patients[:6]:
-        one = httpx.get(f"{first.url}/v1/patients/{p}/worklist", timeout=10).json()
-        two = httpx.get(f"{second.url}/v1/patients/{p}/worklist", timeout=10).json()
+        one = httpx.get(f"{first.url}/v1/patients/{p}/worklist", headers=READER, timeout=10).json()
+        two = httpx.get(f"{second.url}/v1/patients/{p}/worklist", headers=READER, timeout=10).json()
         assert one["escalations"] == two["escalations"] and len(one["escalations"]) == 1
         esc_id = one["escalations"][0]["escalation_id"]
-        assert httpx.get(f"{second.url}/v1/patients/{p}/targets/{esc_id}", timeout=10).status_code == 200
-        assert httpx.get(f"{first.url}/v1/patients/{p}/targets/esc-unknown", timeout=10).status_code == 404
+        known = httpx.get(f"{second.url}/v1/patients/{p}/targets/{esc_id}", headers=READER, timeout=10)
+        assert known.status_code == 200
+        unknown = httpx.get(f"{first.url}/v1/patients/{p}/targets/esc-unknown", headers=READER, timeout=10)
+        assert unknown.status_code == 404
+    assert httpx.get(f"{first.url}/v1/worklist", timeout=10).status_code == 401

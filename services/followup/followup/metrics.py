@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+API_REJECTED = Counter(
+    "carepath_followup_api_rejected",
+    "Calls to the worklist API refused: missing or unknown token (401), a token of another role (403)",
+    ["reason"],
+)
 REMINDERS = Counter(
     "carepath_reminders",
     "Reminders published, by expectation, kind and chain level",

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from carepath import envelope
+from carepath import auth, envelope
 from carepath.contracts import ContractError
 from intake.service import Intake, ItemResult, Refusal, Unavailable
 
@@ -80,7 +80,7 @@ class Target(Enum):
     UNCHECKED = "unchecked"  # followup did not answer, or answered anything but 200 or 404
 
 
-async def check_target(followup_url: str, target_id: str, patient_id: str) -> Target:
+async def check_target(followup_url: str, target_id: str, patient_id: str, token: str) -> Target:
     """Ask followup whether ``target_id`` is an escalation or reminder of ``patient_id``.
 
     The target is quoted even though :func:`valid_target_id` already holds, so no value can change the
@@ -88,7 +88,7 @@ async def check_target(followup_url: str, target_id: str, patient_id: str) -> Ta
     url = f"{followup_url.rstrip('/')}/v1/targets/{quote(target_id, safe='')}"
     try:
         async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_S) as client:
-            answer = await client.get(url, headers={PATIENT_HEADER: patient_id})
+            answer = await client.get(url, headers={PATIENT_HEADER: patient_id, **auth.bearer(token)})
     except httpx.HTTPError:
         return Target.UNCHECKED
     if answer.status_code == 404:
@@ -118,7 +118,7 @@ class CheckedIntake(Intake):
     clock are the running intake's own.
     """
 
-    def __init__(self, inner: Intake, followup_url: str, *, atomic: bool = False) -> None:
+    def __init__(self, inner: Intake, followup_url: str, token: str, *, atomic: bool = False) -> None:
         super().__init__(
             inner.publisher,
             inner.clock,
@@ -128,6 +128,7 @@ class CheckedIntake(Intake):
         self.recent = inner.recent
         self.inner = inner
         self.followup_url = followup_url
+        self.token = token
         self.atomic = atomic
 
     async def submit(
@@ -140,7 +141,7 @@ class CheckedIntake(Intake):
         ]
         found = await asyncio.gather(
             *(
-                check_target(self.followup_url, str(a["data"]["target_id"]), str(a["subject"]))
+                check_target(self.followup_url, str(a["data"]["target_id"]), str(a["subject"]), self.token)
                 for _, a in acks
             )
         )

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from carepath import auth
 from carepath.settings import CommonSettings
 
 DEVELOPMENT_TOKEN = "dev-only-token"  # noqa: S105 - refused outside development/test, see below
@@ -48,6 +49,11 @@ class IntakeSettings(CommonSettings):
         default="http://127.0.0.1:6067",
         alias="CAREPATH_INTAKE_FOLLOWUP_URL",
         description="followup's worklist API, asked whether an acknowledged id exists",
+    )
+    worker_token: SecretStr = Field(
+        default=SecretStr(""),
+        alias="CAREPATH_WORKER_TOKEN",
+        description="the bearer token carepath's services present to each other (the first, if several)",
     )
     # HL7 v2 over MLLP (docs/hl7.md)
     mllp_port: int = Field(
@@ -146,7 +152,14 @@ class IntakeSettings(CommonSettings):
                 raise ValueError(
                     "CAREPATH_INTAKE_TOKENS: every production token needs at least 24 characters"
                 )
+        _ = self.worker_credential  # in production: set, long enough, not a development token
         return self
+
+    @property
+    def worker_credential(self) -> str:
+        """The token intake presents to followup; in production set and long enough, or start-up fails."""
+        secret = self.worker_token.get_secret_value()
+        return auth.tokens(secret, self.environment, "CAREPATH_WORKER_TOKEN", auth.DEV_WORKER_TOKEN)[0]
 
     @property
     def token_list(self) -> list[str]:

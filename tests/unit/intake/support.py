@@ -26,6 +26,6 @@ class FixedClock:
 def served(publisher: MemoryPublisher, **settings: object) -> Iterator[TestClient]:
     """intake over ``publisher`` with the test token and ``settings`` (CAREPATH_* names); a 5xx comes back
     as a response, as a sender would see it, not as an exception."""
-    config = IntakeSettings(CAREPATH_ENVIRONMENT="test", CAREPATH_INTAKE_TOKENS=TOKEN, **settings)  # type: ignore[arg-type]
+    config = IntakeSettings(environment="test", CAREPATH_INTAKE_TOKENS=TOKEN, **settings)  # type: ignore[arg-type]
     with TestClient(create_app(config, publisher, FixedClock()), raise_server_exceptions=False) as client:
         yield client

@@ -15,9 +15,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from carepath import auth
 from carepath.resources import pathways_dir, schemas_dir
 from followup import api as followup_api
 from followup.core import PatientExpectations, advance, load_pathway, parse_input
+from followup.settings import FollowupSettings
 from intake.app import create_app
 from intake.publisher import MemoryPublisher
 from intake.routes import acknowledgements
@@ -65,7 +67,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.Request]]:
 def test_the_patient_id_is_in_a_header_never_in_a_url_or_a_log_line(
     asked: list[httpx.Request], caplog: pytest.LogCaptureFixture, target: str
 ) -> None:
-    settings = IntakeSettings(CAREPATH_ENVIRONMENT="test", CAREPATH_INTAKE_TOKENS=TOKEN)
+    settings = IntakeSettings(environment="test", CAREPATH_INTAKE_TOKENS=TOKEN)
     publisher = MemoryPublisher()
     body = {"patient_id": PATIENT, "target_id": target, "role": "consultant"}
     with (
@@ -78,6 +80,7 @@ def test_the_patient_id_is_in_a_header_never_in_a_url_or_a_log_line(
     assert request.url.path == f"/v1/targets/{target}"
     assert PATIENT not in str(request.url)
     assert request.headers[acknowledgements.PATIENT_HEADER] == PATIENT
+    assert request.headers["authorization"] == f"Bearer {auth.DEV_WORKER_TOKEN}"
     assert [r for r in caplog.records if r.name.startswith("httpx")], "the client logged its request"
     assert not [r.getMessage() for r in caplog.records if PATIENT in r.getMessage()]
     assert len(publisher.records) == 1
@@ -100,6 +103,7 @@ class FakeShell:
         self.clock = FixedClock()
         self.own_url = "http://worker-1"
         self.owner = owner
+        self.settings = FollowupSettings(environment="test")
 
     @property
     def patient_id(self) -> str:
@@ -128,22 +132,25 @@ def followup(shell: FakeShell) -> TestClient:
     return TestClient(app)
 
 
+WORKER = auth.bearer(auth.DEV_WORKER_TOKEN)
+
+
 def test_followup_reads_the_patient_from_the_header() -> None:
     shell = FakeShell()
     client = followup(shell)
-    header = {followup_api.PATIENT_HEADER: shell.patient_id}
+    header = {followup_api.PATIENT_HEADER: shell.patient_id, **WORKER}
     assert shell.exps.knows(shell.escalation_id)
     known = client.get(f"/v1/targets/{shell.escalation_id}", headers=header)
     assert known.status_code == 200 and known.json()["known"] is True
     assert client.get("/v1/targets/esc-unknown", headers=header).status_code == 404
-    other = {followup_api.PATIENT_HEADER: "MRN-other"}
+    other = {followup_api.PATIENT_HEADER: "MRN-other", **WORKER}
     assert client.get(f"/v1/targets/{shell.escalation_id}", headers=other).status_code == 404
 
 
 @pytest.mark.parametrize("patient", [None, "", "MRN 1", "MRN/1", "x" * 65])
 def test_followup_refuses_a_missing_or_malformed_patient_header(patient: str | None) -> None:
     shell = FakeShell()
-    headers = {} if patient is None else {followup_api.PATIENT_HEADER: patient}
+    headers = dict(WORKER) if patient is None else {followup_api.PATIENT_HEADER: patient, **WORKER}
     reply = followup(shell).get(f"/v1/targets/{shell.escalation_id}", headers=headers)
     assert reply.status_code == 422
 
@@ -164,8 +171,61 @@ def test_a_worker_asks_the_owning_worker_with_the_patient_in_a_header(
         "AsyncClient",
         lambda *a, **k: real(*a, transport=httpx.MockTransport(owner), **k),
     )
-    reply = followup(shell).get("/v1/targets/esc-on-worker-2", headers={followup_api.PATIENT_HEADER: PATIENT})
+    reply = followup(shell).get(
+        "/v1/targets/esc-on-worker-2", headers={followup_api.PATIENT_HEADER: PATIENT, **WORKER}
+    )
     assert reply.status_code == 200, reply.text
     [request] = seen
     assert request.url.path == "/internal/patient" and PATIENT not in str(request.url)
     assert request.headers[followup_api.PATIENT_HEADER] == PATIENT
+    assert request.headers["authorization"] == f"Bearer {auth.DEV_WORKER_TOKEN}"
+
+
+# --- who may call followup ----------------------------------------------------------------------------
+
+READER = auth.bearer(auth.DEV_READ_TOKEN)
+ROUTES = [
+    ("/v1/worklist", "reader"),
+    ("/v1/patients/P1/worklist", "reader"),
+    ("/v1/patients/P1/targets/esc-1", "reader"),
+    ("/v1/targets/esc-1", "reader"),
+    ("/internal/worklist", "worker"),
+    ("/internal/patients/P1", "worker"),
+    ("/internal/patient", "worker"),
+]
+
+
+@pytest.mark.parametrize(("path", "role"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_every_route_needs_a_token_of_its_role(path: str, role: str) -> None:
+    client = followup(FakeShell())
+    patient = {followup_api.PATIENT_HEADER: "P1"}
+    assert client.get(path, headers=patient).status_code == 401  # anonymous
+    assert client.get(path, headers={**patient, "Authorization": "Bearer not-a-token"}).status_code == 401
+    assert (
+        client.get(path, headers={**patient, "Authorization": f"Basic {auth.DEV_READ_TOKEN}"}).status_code
+        == 401
+    )
+    as_reader = client.get(path, headers={**patient, **READER})
+    as_worker = client.get(path, headers={**patient, **WORKER})
+    if role == "worker":
+        assert as_reader.status_code == 403  # a clinician's token may not call worker-to-worker routes
+    else:
+        assert as_reader.status_code in (200, 404)
+    assert as_worker.status_code in (200, 404)
+
+
+def test_production_refuses_to_start_without_its_tokens() -> None:
+    with pytest.raises(ValueError, match="CAREPATH_FOLLOWUP_READ_TOKENS"):
+        FollowupSettings(environment="production", CAREPATH_WORKER_TOKEN="w" * 30)
+    with pytest.raises(ValueError, match="CAREPATH_WORKER_TOKEN"):
+        FollowupSettings(environment="production", CAREPATH_FOLLOWUP_READ_TOKENS="r" * 30)
+    with pytest.raises(ValueError, match="at least 24"):
+        FollowupSettings(
+            environment="production", CAREPATH_FOLLOWUP_READ_TOKENS="short", CAREPATH_WORKER_TOKEN="w" * 30
+        )
+    with pytest.raises(ValueError, match="CAREPATH_WORKER_TOKEN"):
+        IntakeSettings(environment="production", CAREPATH_INTAKE_TOKENS="i" * 30)
+    ready = FollowupSettings(
+        environment="production", CAREPATH_FOLLOWUP_READ_TOKENS="r" * 30, CAREPATH_WORKER_TOKEN="w" * 30
+    )
+    assert ready.reader_tokens == ["r" * 30] and ready.worker_tokens == ["w" * 30]

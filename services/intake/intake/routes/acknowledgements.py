@@ -76,7 +76,9 @@ class Acknowledgement(BaseModel):
 async def acknowledge(ack: Acknowledgement, intake: IntakeDep, settings: SettingsDep) -> Response:
     # Both ids are validated by the model above; check_target quotes the target all the same and sends
     # the patient id in a header, never the URL.
-    found = await check_target(settings.followup_url, ack.target_id, ack.patient_id)
+    found = await check_target(
+        settings.followup_url, ack.target_id, ack.patient_id, settings.worker_credential
+    )
     if found is Target.UNKNOWN:
         raise HTTPException(status.HTTP_404_NOT_FOUND, unknown_target(ack.target_id))
     if found is not Target.KNOWN:

@@ -256,7 +256,10 @@ def _channel(
     request: Request, intake: Intake, settings: IntakeSettings, *, atomic: bool = False
 ) -> FhirChannel:
     """The FHIR channel over intake, with acknowledgements checked with followup before anything is stored."""
-    return FhirChannel(CheckedIntake(intake, settings.followup_url, atomic=atomic), _codes(request))
+    return FhirChannel(
+        CheckedIntake(intake, settings.followup_url, settings.worker_credential, atomic=atomic),
+        _codes(request),
+    )
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:
