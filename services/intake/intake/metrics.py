@@ -45,6 +45,10 @@ MLLP_CONNECTIONS_REFUSED = Counter(
     "carepath_intake_mllp_connections_refused",
     "MLLP connections closed at once because CAREPATH_INTAKE_MLLP_MAX_CONNECTIONS were open",
 )
+MLLP_SOURCES_REFUSED = Counter(
+    "carepath_intake_mllp_sources_refused",
+    "MLLP connections closed at once because their address is not in CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES",
+)
 MLLP_TIMEOUTS = Counter(
     "carepath_intake_mllp_timeouts",
     "MLLP connections closed for a timeout: idle (no frame begun) or frame (a frame not ended in time)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,6 +100,12 @@ class IntakeSettings(CommonSettings):
         description="comma-separated PID-3.4 assigning authorities or PID-3.5 identifier types to take the "
         "patient id from, in order of preference; empty: the first PID-3 identifier",
     )
+    mllp_allowed_sources: str = Field(
+        default="",
+        alias="CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES",
+        description="comma-separated addresses or networks (CIDR) allowed to connect to the MLLP listener, "
+        "e.g. the integration engines' 10.1.4.20,10.1.5.0/28; empty: any source",
+    )
     hl7_codes: Path | None = Field(
         default=None,
         alias="CAREPATH_HL7_CODES",
@@ -118,6 +125,24 @@ class IntakeSettings(CommonSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{v!r} is not an IANA timezone such as Europe/London") from None
         return v
+
+    @field_validator("mllp_allowed_sources")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        for item in (i.strip() for i in v.split(",") if i.strip()):
+            try:
+                ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item[:60]!r} is not an IP address or network such as 10.1.5.0/28"
+                ) from None
+        return v
+
+    @property
+    def mllp_allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ip_network(i.strip(), strict=False) for i in self.mllp_allowed_sources.split(",") if i.strip()
+        )
 
     @property
     def patient_id_authorities(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ read from them later that could fail on a message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from zoneinfo import ZoneInfo
 
 from carepath import logs
@@ -33,6 +34,7 @@ class Hl7Config:
     idle_timeout_s: float = 300.0
     frame_timeout_s: float = 30.0
     max_connections: int = 100
+    allowed_sources: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 def load_config(settings: IntakeSettings) -> Hl7Config:
@@ -54,6 +56,7 @@ def load_config(settings: IntakeSettings) -> Hl7Config:
         settings.mllp_idle_timeout_s,
         settings.mllp_frame_timeout_s,
         settings.mllp_max_connections,
+        settings.mllp_allowed_networks,
     )
 
 
@@ -65,6 +68,7 @@ def new_server(intake: Intake, config: Hl7Config, clock: Clock) -> MllpServer:
         idle_timeout=config.idle_timeout_s,
         frame_timeout=config.frame_timeout_s,
         max_connections=config.max_connections,
+        allowed_sources=config.allowed_sources,
     )
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
 from carepath import logs
@@ -36,8 +38,10 @@ class MllpServer:
         idle_timeout: float | None = 300.0,
         frame_timeout: float | None = 30.0,
         max_connections: int = 100,
+        allowed_sources: Sequence[IPv4Network | IPv6Network] = (),
     ) -> None:
         self.handler = handler
+        self.allowed_sources = tuple(allowed_sources)  # empty: every source may connect
         self.max_bytes = max_bytes
         self.idle_timeout = idle_timeout
         self.frame_timeout = frame_timeout
@@ -78,7 +82,24 @@ class MllpServer:
         if self._server is not None:
             await self._server.wait_closed()
 
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        if not self.allowed_sources:
+            return True
+        peer = writer.get_extra_info("peername")
+        try:
+            address = ip_address(peer[0]) if peer else None
+        except ValueError:
+            address = None
+        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address is not None and any(address in network for network in self.allowed_sources)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._allowed(writer):
+            # an address outside the allow-list: closed before a byte is read, counted, never logged
+            metrics.MLLP_SOURCES_REFUSED.inc()
+            writer.transport.abort()
+            return
         if self._open >= self.max_connections:
             metrics.MLLP_CONNECTIONS_REFUSED.inc()
             _log.warning("mllp.connection_refused", open=self._open, max_connections=self.max_connections)
