@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -81,13 +82,22 @@ def read_topic(bootstrap: list[str], topic: str = topics.CLINICAL_EVENTS_PARKED)
         consumer.close()
 
 
+# What the report prints as a code: what looks like one (as intake logs codes). A "code" that is free text
+# (a sender putting words in CWE-1) may name a patient: it is counted, never printed.
+_CODE = re.compile(r"^[A-Za-z0-9._:/*+-]{1,40}$")
+_SYSTEM = re.compile(r"^[A-Za-z0-9._:/*+#-]{0,200}$")
+
+
 def report(values: Sequence[bytes]) -> dict[str, Any]:
     counts: Counter[tuple[str, str]] = Counter()
     by_channel: Counter[str] = Counter()
+    not_shown = 0
     for value in values:
         parked = parse(value)
         by_channel[parked.channel] += 1
-        counts.update(dict.fromkeys(parked.codes, 1))
+        shown = [(s, c) for s, c in parked.codes if _CODE.match(c) and _SYSTEM.match(s)]
+        not_shown += len(parked.codes) - len(shown)
+        counts.update(dict.fromkeys(shown, 1))
     return {
         "parked": sum(by_channel.values()),
         "by_channel": dict(by_channel),
@@ -95,6 +105,7 @@ def report(values: Sequence[bytes]) -> dict[str, Any]:
             {"system": system, "code": code, "count": n}
             for (system, code), n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         ],
+        "not_shown": not_shown,
     }
 
 
@@ -203,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{'count':>6}  code system / code")
         for item in found["codes"]:
             print(f"{item['count']:>6}  {item['system'] or '(no system)'} | {item['code']}")
+        if found["not_shown"]:
+            print(
+                f"{found['not_shown']} codes not shown: they do not look like codes (free text is never printed)"
+            )
         return 0
     outcome = asyncio.run(_replay(settings, values))
     print(

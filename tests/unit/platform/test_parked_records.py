@@ -74,6 +74,13 @@ def test_the_report_counts_each_code_once_per_input_most_frequent_first() -> Non
         {"system": "99NGH", "code": "PAINXYZ", "count": 3},
         {"system": "http://loinc.org", "code": "99999-9", "count": 2},
     ]
+    assert found["not_shown"] == 0
+
+
+def test_a_code_that_is_free_text_is_counted_never_printed() -> None:
+    found = report([parked([("99NGH", "Mrs Jane Smith says legs numb"), ("99NGH", "PAINXYZ")])])
+    assert found["codes"] == [{"system": "99NGH", "code": "PAINXYZ", "count": 1}]
+    assert found["not_shown"] == 1
 
 
 def test_an_event_read_again_has_an_id_of_its_own_once() -> None:
