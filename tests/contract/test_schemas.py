@@ -1,8 +1,8 @@
 """The contract in schemas/: every schema is sound, every example says what it claims, nothing drifts.
 
 Examples live in schemas/examples/<name>/{valid,invalid}/; <name> is an event type, ``cloudevent.v1``
-(envelope faults, checked as intake checks input) or ``dlq-record.v1``. invalid/expected.json maps each
-invalid file to the JSON pointer the validator must name first.
+(envelope faults, checked as intake checks input), ``dlq-record.v1`` or ``parked-record.v1``.
+invalid/expected.json maps each invalid file to the JSON pointer the validator must name first.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from carepath import contracts, topics
+from carepath import contracts, deadletter, topics
 from carepath.contracts import INPUT_TYPES, OUTPUT_TYPES, ContractError
 from carepath.resources import schemas_dir
 
@@ -28,6 +29,8 @@ EXAMPLES = SCHEMAS / "examples"
 SCHEMA_FILES = sorted(SCHEMAS.glob("*.schema.json"))
 ENVELOPE_FOLDER = "cloudevent.v1"
 DLQ_FOLDER = "dlq-record.v1"
+PARKED_FOLDER = "parked-record.v1"
+RECORD_FOLDERS = {ENVELOPE_FOLDER, DLQ_FOLDER, PARKED_FOLDER}  # contracts that are not event types
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -38,6 +41,8 @@ def load(path: Path) -> Any:
 def validator_for(folder: str) -> Callable[[object], list[ContractError]]:
     if folder == DLQ_FOLDER:
         return contracts.validate_dlq_record
+    if folder == PARKED_FOLDER:
+        return deadletter.validate_parked_record
     if folder in OUTPUT_TYPES:
         return contracts.validate_output
     return contracts.validate_event
@@ -146,7 +151,7 @@ def test_every_valid_example_passes(path: Path) -> None:
     folder = path.parts[-3]
     event = load(path)
     assert validator_for(folder)(event) == []
-    if folder not in (ENVELOPE_FOLDER, DLQ_FOLDER):
+    if folder not in RECORD_FOLDERS:
         assert event["type"] == folder
 
 
@@ -172,10 +177,10 @@ def test_expected_json_lists_exactly_the_invalid_examples(folder: str) -> None:
 
 def test_every_example_folder_is_a_known_contract() -> None:
     folders = {p.name for p in EXAMPLES.iterdir()}
-    assert folders == INPUT_TYPES | OUTPUT_TYPES | {ENVELOPE_FOLDER, DLQ_FOLDER}
+    assert folders == INPUT_TYPES | OUTPUT_TYPES | RECORD_FOLDERS
 
 
-@pytest.mark.parametrize("name", sorted(INPUT_TYPES | OUTPUT_TYPES | {ENVELOPE_FOLDER, DLQ_FOLDER}))
+@pytest.mark.parametrize("name", sorted(INPUT_TYPES | OUTPUT_TYPES | RECORD_FOLDERS))
 def test_every_contract_has_at_least_two_valid_and_two_invalid_examples(name: str) -> None:
     assert len(list((EXAMPLES / name / "valid").glob("*.json"))) >= 2
     assert len(load(EXAMPLES / name / "invalid" / "expected.json")) >= 2
@@ -233,6 +238,8 @@ DELETE = object()
 def schema_file_for(folder: str, document: Any) -> str:
     if folder == DLQ_FOLDER:
         return contracts.DLQ_SCHEMA
+    if folder == PARKED_FOLDER:
+        return deadletter.PARKED_SCHEMA
     return f"{document['type']}.schema.json"
 
 
@@ -271,6 +278,7 @@ def test_topics_json_has_every_topic_the_contract_uses() -> None:
     used |= {
         topics.CLINICAL_EVENTS,
         topics.CLINICAL_EVENTS_DLQ,
+        topics.CLINICAL_EVENTS_PARKED,
         topics.ACKNOWLEDGEMENTS,
         topics.ESCALATIONS,
         topics.ESCALATIONS_SHADOW,
@@ -290,6 +298,32 @@ def test_the_readme_documents_every_type_and_field() -> None:
         data = contracts._catalogue().schemas[f"{name}.schema.json"]["$defs"]["data"]
         for field in data_fields(data):
             assert f"`{field}`" in readme, f"{name}: {field}"
+
+
+def test_the_readme_documents_every_field_of_the_parked_record_in_its_section() -> None:
+    readme = (SCHEMAS / "README.md").read_text(encoding="utf-8")
+    name = deadletter.PARKED_SCHEMA.removesuffix(".schema.json")
+    [section] = [s for s in readme.split("\n## ") if s.splitlines()[0].endswith(f"(`{name}`)")]
+    for field in contracts._catalogue().schemas[deadletter.PARKED_SCHEMA]["properties"]:
+        assert f"`{field}`" in section, field
+
+
+def test_a_parked_record_as_written_passes_its_schema_within_its_bounds() -> None:
+    """What intake writes: codes that look like codes only, at most 50, events stored at most 200."""
+    many = [("99NGH", f"ROW{n}") for n in range(60)] + [("http://snomed.info/sct", "Pain on coughing")]
+    value = deadletter.parked(
+        channel="mllp",
+        reason="OBX[2]-3: observation (OBX-3) code ROW0 (99NGH) is not in carepath's code mapping",
+        raw=b"MSH|^~\\&|EPR|NGH|CAREPATH|NGH|20240501093000+0100||ORU^R01|NGH-1|P|2.5.1\r\xff",
+        received_at=datetime(2024, 5, 1, 8, 30, tzinfo=UTC),
+        codes=many,
+        stored=[(f"hl7v2:NGH:NGH-1:{n}", "0" * 64) for n in range(210)],
+    )
+    record = json.loads(value)
+    assert deadletter.validate_parked_record(record) == []
+    assert len(record["codes"]) == deadletter.MAX_CODES and record["codes_not_listed"] == 11
+    assert len(record["stored"]) == deadletter.MAX_STORED and record["stored_not_listed"] == 10
+    assert record["raw_encoding"] == "base64"
 
 
 def data_fields(data: dict[str, Any]) -> set[str]:

@@ -1,15 +1,18 @@
-"""Dead-letter records for rejected input: every rejection is kept with the reason."""
+"""Dead-letter records for rejected input (every rejection is kept with the reason), and parked records for
+input not read whole because of codes carepath does not know."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from carepath import topics
 from carepath.contracts import ContractError
-from carepath.deadletter import dead_letter
+from carepath.deadletter import dead_letter, parked
 from intake import value_sets
 from intake.publisher import Record
+
+LOCAL = "local"  # the metric label of a code system carepath's value sets do not name
 
 
 def dlq_record(
@@ -22,7 +25,6 @@ def dlq_record(
     event_id: str | None = None,
     patient_key: bytes | None = None,
     codes: Sequence[tuple[str, str]] = (),
-    topic: str = topics.CLINICAL_EVENTS_DLQ,
 ) -> Record:
     value = dead_letter(
         channel=channel,
@@ -33,41 +35,37 @@ def dlq_record(
         event_id=event_id,
         codes=codes,
     )
-    return Record(topic, patient_key, value)
+    return Record(topics.CLINICAL_EVENTS_DLQ, patient_key, value)
 
 
-def parked_records(
+def parked_record(
     *,
     channel: str,
     reason: str,
-    errors: Sequence[ContractError],
     raw: bytes,
     received_at: datetime,
     codes: Sequence[tuple[str, str]],
+    stored: Iterable[tuple[str, str]] | None = None,
     patient_key: bytes | None = None,
-) -> list[Record]:
-    """Input not read whole because of codes carepath did not know: parked with the codes, so that
-    ``python -m intake.parked replay`` can read it again once the site file maps them."""
-    if not codes:
-        return []
-    return [
-        dlq_record(
-            channel=channel,
-            reason=reason,
-            errors=errors,
-            raw=raw,
-            received_at=received_at,
-            patient_key=patient_key,
-            codes=codes,
-            topic=topics.CLINICAL_EVENTS_PARKED,
-        )
-    ]
+) -> Record:
+    """Input not read whole because of ``codes`` carepath did not know, for ``clinical.events.parked``:
+    ``python -m intake.parked replay`` reads it again once the site file maps them. ``stored``: (id,
+    content digest) of the events read from the same input and stored beside it (None: not known)."""
+    value = parked(
+        channel=channel, reason=reason, raw=raw, received_at=received_at, codes=codes, stored=stored
+    )
+    return Record(topics.CLINICAL_EVENTS_PARKED, patient_key, value)
 
 
 def system_label(system: str) -> str:
-    """A metric label for a code system: the short name of one carepath's terminology knows (LOINC, SNOMED
-    CT, ...), else ``local``; never a value read from input."""
+    """A metric label for a code system: the short name carepath's own value sets give it (LOINC, SNOMED
+    CT, ...; any alias a sender uses: LN, SCT, an OID), else ``local`` - a hospital's own code system, even
+    one a site file names. Never a value read from input, so the label's values are few and known."""
     term = value_sets.load()
-    uri = term.system_uri(system) if system else ""
-    known = term.systems.get(uri)
-    return known.name if known is not None else "local"
+    known = term.systems.get(term.system_uri(system)) if system else None
+    return known.name if known is not None else LOCAL
+
+
+def system_labels(codes: Iterable[tuple[str, str]]) -> list[str]:
+    """The distinct :func:`system_label` s of ``codes``, in the order first seen."""
+    return list(dict.fromkeys(system_label(system) for system, _ in codes))

@@ -12,8 +12,9 @@ DUPLICATES = Counter(
 DLQ_RECORDS = Counter("carepath_intake_dlq_records", "Records written to the dead-letter topic", ["channel"])
 PARKED = Counter(
     "carepath_intake_parked",
-    "Codes carepath did not know, in input parked on clinical.events.parked, by channel and code system "
-    "(the short name of a code system carepath knows, else 'local')",
+    "Inputs parked on clinical.events.parked because of codes carepath did not know, by channel and by the "
+    "code system of those codes: the short name carepath's value sets give it (LOINC, SNOMED CT, ...), else "
+    "'local'; an input with unknown codes of two systems counts once under each",
     ["channel", "system"],
 )
 PUBLISH_SECONDS = Histogram(

@@ -1,6 +1,11 @@
 """The intake use case: admit a request's events, publish accepted ones and dead letters together, answer.
 
 Transport-neutral: the HTTP routes (and later other channels) call :meth:`Intake.submit`.
+
+Input not read whole because of codes carepath does not know is parked (``clinical.events.parked``) in the
+same publish as the request's events: the raw input, the codes, and the id and content digest of each event
+stored from it. A parked record that cannot be written fails the request like an event that cannot
+(:class:`Unavailable`): nothing is answered as stored unless it is.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Any
 from carepath import envelope
 from carepath.clock import Clock
 from carepath.contracts import ContractError
+from carepath.deadletter import content_digest
 from intake import metrics
 from intake.admission import Admitted, Rejected, admit
 from intake.dedup import RecentIds
-from intake.dlq import dlq_record, parked_records, system_label
+from intake.dlq import dlq_record, parked_record, system_labels
 from intake.publisher import Publisher, PublishError, Record
 
 
@@ -43,7 +49,13 @@ class Unavailable(RuntimeError):
 @dataclass(frozen=True)
 class Refusal:
     """Input a channel could not even turn into an event (an unreadable HL7 message, a segment that cannot
-    be mapped): dead-lettered in the same publish as the request's events, with the raw input it came from."""
+    be mapped): dead-lettered in the same publish as the request's events, with the raw input it came from.
+
+    With ``codes`` (the (system, code) pairs carepath did not know) the input is parked too, listing the
+    events of the same request named in ``events`` that were stored (the parts that were read). With
+    ``dead_letter`` false the input was stored except parts (a FHIR component whose code is unknown): it is
+    parked only, and, when it names ``events``, only if one of them was stored (an input none of whose
+    events was stored is refused, and dead-lettered, by whoever refused it)."""
 
     reason: str  # one line naming the offending field
     label: str  # metric reason
@@ -51,7 +63,10 @@ class Refusal:
     raw: bytes
     event_id: str | None = None
     subject: str | None = None
-    codes: tuple[tuple[str, str], ...] = ()  # (system, code) carepath did not know: the input is also parked
+    codes: tuple[tuple[str, str], ...] = ()
+    events: tuple[str, ...] = ()  # ids of the request's events read from the same input
+    parked_reason: str = ""  # the parked record's reason when it is not ``reason`` (the first unknown code)
+    dead_letter: bool = True
 
 
 class Intake:
@@ -82,6 +97,7 @@ class Intake:
         results: list[ItemResult] = []
         to_publish: list[Record] = []
         accepted: list[Admitted] = []
+        stored: dict[str, Admitted] = {}  # accepted now or earlier (a duplicate), by id
         in_request: dict[tuple[str, str], bytes] = {}
         rejected_reasons: list[str] = []
         for index, item in enumerate(items):
@@ -91,6 +107,7 @@ class Intake:
                 previous = in_request.get(key) or self.recent.lookup(*key)
                 if previous == verdict.digest:
                     results.append(ItemResult(index, verdict.id, "duplicate"))
+                    stored.setdefault(verdict.id, verdict)
                     continue
                 if previous is not None:
                     verdict = Rejected(
@@ -105,6 +122,7 @@ class Intake:
                 else:
                     in_request[key] = verdict.digest
                     accepted.append(verdict)
+                    stored.setdefault(verdict.id, verdict)
                     to_publish.append(Record(verdict.topic, verdict.key, verdict.value))
                     results.append(ItemResult(index, verdict.id, "accepted"))
                     continue
@@ -123,34 +141,40 @@ class Intake:
             )
             rejected_reasons.append(verdict.reason)
             results.append(ItemResult(index, verdict.event_id, "rejected", verdict.errors))
-        parked: list[tuple[str, str]] = []
+        parked: list[Sequence[tuple[str, str]]] = []
         for refusal in refusals:
             refused_key = refusal.subject.encode() if refusal.subject else None
-            to_publish.append(
-                dlq_record(
-                    channel=channel,
-                    reason=refusal.reason,
-                    errors=refusal.errors,
-                    raw=refusal.raw,
-                    received_at=now,
-                    event_id=refusal.event_id,
-                    patient_key=refused_key,
-                    codes=refusal.codes,
+            if refusal.dead_letter:
+                to_publish.append(
+                    dlq_record(
+                        channel=channel,
+                        reason=refusal.reason,
+                        errors=refusal.errors,
+                        raw=refusal.raw,
+                        received_at=now,
+                        event_id=refusal.event_id,
+                        patient_key=refused_key,
+                        codes=refusal.codes,
+                    )
                 )
-            )
-            to_publish += parked_records(
-                channel=channel,
-                reason=refusal.reason,
-                errors=refusal.errors,
-                raw=refusal.raw,
-                received_at=now,
-                codes=refusal.codes,
-                patient_key=refused_key,
-            )
-            parked += refusal.codes
-            rejected_reasons.append(refusal.label)
+                rejected_reasons.append(refusal.label)
+            kept = [stored[i] for i in dict.fromkeys(refusal.events) if i in stored]
+            if refusal.codes and (refusal.dead_letter or kept or not refusal.events):
+                to_publish.append(
+                    parked_record(
+                        channel=channel,
+                        reason=refusal.parked_reason or refusal.reason,
+                        raw=refusal.raw,
+                        received_at=now,
+                        codes=refusal.codes,
+                        stored=[(a.id, content_digest(a.event)) for a in kept],
+                        patient_key=refused_key,
+                    )
+                )
+                parked.append(refusal.codes)
         await self._publish(to_publish, channel)
-        self._count_parked(channel, parked)
+        for codes in parked:
+            self._count_parked(channel, codes)
         for a in accepted:
             self.recent.remember(a.source, a.id, a.digest)
             metrics.ACCEPTED.labels(channel, a.type).inc()
@@ -172,36 +196,28 @@ class Intake:
         field: str = "",
         codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Keep input that could not even be read as events (malformed JSON, wrong shape, an unknown code:
-        then it is parked too)."""
-        now = self.clock.now()
-        errors = [ContractError(field, reason)]
-        record = dlq_record(
-            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
-        )
-        extra = parked_records(
-            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
-        )
-        await self._publish([record, *extra], channel)
-        metrics.REJECTED.labels(channel, label).inc()
-        metrics.DLQ_RECORDS.labels(channel).inc()
-        self._count_parked(channel, codes)
+        """Keep input that could not even be read as events (malformed JSON, wrong shape); with ``codes``
+        (it was refused for codes carepath does not know) it is parked too, in the same publish."""
+        refusal = Refusal(reason, label, (ContractError(field, reason),), raw, codes=tuple(codes))
+        await self.submit([], None, channel, [refusal])
 
     async def park(self, *, channel: str, reason: str, raw: bytes, codes: Sequence[tuple[str, str]]) -> None:
-        """Keep input that was stored except parts whose codes carepath did not know (a FHIR component, a
-        report conclusion code): the raw input is parked with those codes; raises Unavailable like submit."""
+        """Park input whose other parts were stored by an earlier request: the record cannot name those
+        events, so a later reading takes each of its events for one stored with other content (a
+        :class:`Refusal` with ``dead_letter`` false in the request that stores them names them). Raises
+        :class:`Unavailable` like submit."""
+        if not codes:
+            return
         now = self.clock.now()
-        errors = [ContractError("", reason)]
-        records = parked_records(
-            channel=channel, reason=reason, errors=errors, raw=raw, received_at=now, codes=codes
-        )
-        await self._publish(records, channel)
+        record = parked_record(channel=channel, reason=reason, raw=raw, received_at=now, codes=codes)
+        await self._publish([record], channel)
         self._count_parked(channel, codes)
 
     @staticmethod
     def _count_parked(channel: str, codes: Sequence[tuple[str, str]]) -> None:
-        for system, _ in codes:
-            metrics.PARKED.labels(channel, system_label(system)).inc()
+        """One parked input, counted once under each code system its unknown codes belong to."""
+        for label in system_labels(codes):
+            metrics.PARKED.labels(channel, label).inc()
 
     async def _publish(self, records: list[Record], channel: str) -> None:
         if not records:

@@ -4,6 +4,11 @@ Every mapped event is checked against the contract here first (``admission.admit
 intake makes), so an error is reported at the FHIR element that caused it, and a transaction is stored
 only when every entry passes. Refused input is dead-lettered with the raw resource. 2xx only once
 stored: :class:`intake.service.Unavailable` propagates and the route answers 503.
+
+A resource carepath does not read whole because of codes it does not know is parked with those codes
+(``clinical.events.parked``), one record per resource, a Bundle's entries each on their own: refused for
+an unknown code (``code-invalid``), with the dead letter; stored except parts named as not read, in the
+same publish as its event. Either is written before the answer, or the answer is not 2xx.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from intake.fhir.issues import (
 from intake.fhir.mapped import Mapped
 from intake.fhir.resources import check_supported, map_resource
 from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
-from intake.service import Intake, ItemResult
+from intake.service import Intake, ItemResult, Refusal
 
 CHANNEL = "fhir"
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 422: "422 Unprocessable Entity"}
@@ -70,10 +75,9 @@ class FhirChannel:
         except FhirError as exc:
             await self._dead_letter(exc, raw)
             return _refused(exc)
-        [result] = await self.intake.submit([mapped.event], [raw], CHANNEL)
+        [result] = await self.intake.submit([mapped.event], [raw], CHANNEL, _unread(mapped, raw))
         if result.status == "rejected":
             return _refused(_rejected(mapped, result))
-        await self._park_unread(mapped, raw)
         return _stored(mapped, result.status)
 
     # --- a transaction or batch Bundle ------------------------------------------------------------------
@@ -108,17 +112,15 @@ class FhirChannel:
         if kind == "transaction" and failed:
             return _transaction_failed(failed)
         ready = [e for e in entries if e.mapped is not None and e.error is None]
+        unread = [r for e in ready if e.mapped is not None for r in _unread(e.mapped, e.raw)]
         results = await self.intake.submit(
-            [e.mapped.event for e in ready if e.mapped], [e.raw for e in ready], CHANNEL
+            [e.mapped.event for e in ready if e.mapped], [e.raw for e in ready], CHANNEL, unread
         )
         for entry, result in zip(ready, results, strict=True):
             if result.status == "rejected" and entry.mapped is not None:
                 entry.error = _rejected(entry.mapped, result)  # already dead-lettered by intake
             else:
                 entry.stored = result.status
-        await asyncio.gather(
-            *(self._park_unread(e.mapped, e.raw) for e in ready if e.mapped is not None and e.error is None)
-        )
         return _bundle_response(kind, entries)
 
     # --- helpers ------------------------------------------------------------------------------------------
@@ -143,11 +145,27 @@ class FhirChannel:
             codes=exc.codes,
         )
 
-    async def _park_unread(self, mapped: Mapped, raw: bytes) -> None:
-        """A resource stored except parts whose codes carepath did not know: parked with those codes."""
-        if mapped.unread_codes:
-            first = mapped.unread[0] if mapped.unread else Issue(VALUE, "a part was not read")
-            await self.intake.park(channel=CHANNEL, reason=_reason(first), raw=raw, codes=mapped.unread_codes)
+
+def _unread(mapped: Mapped, raw: bytes) -> list[Refusal]:
+    """A resource stored except parts whose codes carepath did not know: parked with those codes, in the
+    request that stores its event (not dead-lettered: what was read is stored)."""
+    if not mapped.unread_codes:
+        return []
+    first = mapped.unread[0] if mapped.unread else Issue(VALUE, "a part was not read")
+    more = f" (and {len(mapped.unread) - 1} more parts not read)" if len(mapped.unread) > 1 else ""
+    reason = _reason(first) + more
+    return [
+        Refusal(
+            reason=reason,
+            label="unread",
+            errors=(),
+            raw=raw,
+            subject=str(mapped.event["subject"]),
+            codes=mapped.unread_codes,
+            events=(mapped.id,),
+            dead_letter=False,
+        )
+    ]
 
 
 def _json(raw: bytes) -> Any:

@@ -52,7 +52,8 @@ class FhirError(Exception):
     issues: list[Issue]
     status: int = 422
     label: str = "invalid"
-    codes: tuple[tuple[str, str], ...] = ()  # (system, code) carepath did not know: the resource is parked
+    # (system, code) carepath did not know, set by ``reading.unsupported``: the resource is parked with them
+    codes: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return self.issues[0].describe() if self.issues else "invalid resource"

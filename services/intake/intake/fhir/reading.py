@@ -50,14 +50,16 @@ def coded(table: CodeTable, concept: Node, what: str) -> Entry:
 
 
 def unsupported(concept: Node, what: str) -> FhirError:
+    """A refusal (``code-invalid``) naming the codes, which it carries as (system, code) pairs so that the
+    resource is parked with them; a concept without a code (text alone) carries none: it can never be mapped."""
     problem = concept.fail(
         f"{describe_codings(concept)} is not {what} carepath reads; it is never guessed. "
         "If it should be read, add it to the FHIR code map (codes.yaml, or the site file in CAREPATH_FHIR_CODES)",
         CODE_INVALID,
     )
     problem.codes = tuple(
-        (str(c.get("system") or ""), str(c.get("code") or "")) for c in codings(concept)
-    ) or (("", "(no coding)"),)
+        (str(c.get("system") or ""), str(c["code"])) for c in codings(concept) if c.get("code")
+    )
     return problem
 
 

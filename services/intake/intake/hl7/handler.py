@@ -8,7 +8,9 @@ the dead-letter records and the events are published together. The ACK follows f
   the same message) -> AA
 - a problem in the content (unreadable message, unsupported type, a code the mapping does not know, a
   segment that cannot be mapped, nothing read at all, an event the contract refuses) -> AE with one ERR per
-  problem; the message is dead-lettered as received and the parts that were read are stored
+  problem; the message is dead-lettered as received and the parts that were read are stored. A message with
+  codes the mapping does not know is also parked (``clinical.events.parked``) with those codes and the ids
+  of the events stored from it, in the same publish, to be read again once a site file maps them
 - the broker did not acknowledge -> AR (ERR 207): nothing may be assumed stored, send it again
 
 Before anything is published, every event is checked to name the patient of its own message's PID-3: an
@@ -29,6 +31,7 @@ from intake import metrics
 from intake.hl7 import logsafe
 from intake.hl7.ack import ACCEPT, ERROR, REJECT, AckError, build_ack
 from intake.hl7.codes import CodeMap
+from intake.hl7.draft import UNKNOWN_CODE
 from intake.hl7.framing import FramingError, Oversize
 from intake.hl7.mapping import MappingOptions, MappingResult, map_message, patient_id
 from intake.hl7.message import Header, Message, MessageError, parse_message, sniff_header
@@ -37,6 +40,7 @@ from intake.hl7.problems import (
     DUPLICATE_KEY,
     INTERNAL_ERROR,
     SEGMENT_SEQUENCE,
+    TABLE_VALUE_NOT_FOUND,
     Location,
     Problem,
 )
@@ -138,9 +142,7 @@ class Hl7Intake:
 
     async def _submit(self, raw: bytes, result: MappingResult) -> Reply:
         header = result.header
-        refusals = (
-            [_refusal(raw, result.problems, result.patient, result.unmapped)] if result.problems else []
-        )
+        refusals = [_refusal(raw, result)] if result.problems or result.unmapped else []
         try:
             items = await self.intake.submit(
                 [m.event for m in result.events], [raw] * len(result.events), CHANNEL, refusals
@@ -175,8 +177,15 @@ class Hl7Intake:
         self, raw: bytes, header: Header | None, problem: Problem, patient: str | None = None
     ) -> Reply:
         """The whole message is refused: dead-letter it as received, answer AE."""
+        refusal = Refusal(
+            reason=problem.describe(),
+            label=problem.label,
+            errors=(ContractError(problem.location.pointer if problem.location else "", problem.message),),
+            raw=raw,
+            subject=patient,
+        )
         try:
-            await self.intake.submit([], None, CHANNEL, [_refusal(raw, [problem], patient)])
+            await self.intake.submit([], None, CHANNEL, [refusal])
         except Unavailable:
             return self._unavailable(header)
         _log.warning(
@@ -199,21 +208,28 @@ class Hl7Intake:
         return Reply(code, text, header.encoding if header else "utf-8")
 
 
-def _refusal(
-    raw: bytes, problems: Sequence[Problem], patient: str | None, unmapped: Sequence[tuple[str, str]] = ()
-) -> Refusal:
+def _refusal(raw: bytes, result: MappingResult) -> Refusal:
     """One dead letter for a message's problems (the message is kept once, however many problems it has);
     each error's field points into the HL7 message: /OBX[2]/5 is OBX[2]-5. A message with codes the
-    mapping does not know is parked too, with those codes."""
+    mapping does not know is parked too, with those codes, the first of them as its reason, and the ids of
+    the events read from it."""
+    problems = result.problems or [
+        Problem("codes the HL7 code mapping does not know", TABLE_VALUE_NOT_FOUND, None, UNKNOWN_CODE)
+    ]
     first = problems[0]
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    unknown = [p for p in problems if p.label == UNKNOWN_CODE] or problems
+    others = f" (and {len(unknown) - 1} more rows not read)" if len(unknown) > 1 else ""
     return Refusal(
         reason=first.describe() + more,
         label=first.label,
         errors=tuple(ContractError(p.location.pointer if p.location else "", p.message) for p in problems),
         raw=raw,
-        subject=patient,
-        codes=tuple(unmapped),
+        subject=result.patient,
+        codes=tuple(result.unmapped),
+        events=tuple(str(m.event["id"]) for m in result.events),
+        parked_reason=unknown[0].describe() + others,
+        dead_letter=bool(result.problems),  # codes alone (no problem named) are parked, not refused
     )
 
 
