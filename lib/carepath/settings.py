@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from carepath.clock import Clock, make_clock
@@ -35,6 +35,10 @@ class CommonSettings(BaseSettings):
     time_origin: datetime | None = Field(
         default=None, description="instant where simulated and real time agree; shared by all processes"
     )
+    time_file: str | None = Field(
+        default=None,
+        description="a steered clock's anchor file (replays; never in production): see carepath.clock",
+    )
     bind_host: str = Field(default="127.0.0.1", description="address the HTTP endpoints bind to")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -54,6 +58,12 @@ class CommonSettings(BaseSettings):
             raise ValueError("must include a timezone, e.g. 2026-01-01T00:00:00Z")
         return v
 
+    @model_validator(mode="after")
+    def _no_steered_clock_in_production(self) -> CommonSettings:
+        if self.time_file and self.environment == "production":
+            raise ValueError("CAREPATH_TIME_FILE steers the clock for replays and is refused in production")
+        return self
+
     @property
     def bootstrap_list(self) -> list[str]:
         return self.kafka_bootstrap_servers.split(",")
@@ -63,7 +73,7 @@ class CommonSettings(BaseSettings):
         return profile(self.broker_profile)
 
     def clock(self) -> Clock:
-        return make_clock(self.time_scale, self.time_origin)
+        return make_clock(self.time_scale, self.time_origin, self.time_file)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -18,6 +18,11 @@ CONSUMER_LAG = Gauge(
     "Records behind the fetch high-watermark, per partition",
     ["service", "topic", "partition"],
 )
+CONSUMER_POSITION = Gauge(
+    "carepath_consumer_position",
+    "Offset of the next record this worker will process, per partition (what it has finished with)",
+    ["service", "topic", "partition"],
+)
 DECODE_ERRORS = Counter(
     "carepath_decode_errors",
     "Records that could not be decoded or read and were skipped",

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Response
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from carepath.stream_metrics import CONSUMER_LAG
+from carepath.stream_metrics import CONSUMER_LAG, CONSUMER_POSITION
 from carepath.streaming import App
 
 
@@ -29,6 +29,7 @@ class WorkerShell:
         self.topics = tuple(topics)
         self.started = time.monotonic()
         self._position: dict[TP, int] = {}
+        self._position_gauges: dict[TP, Any] = {}
         self._partitioner = DefaultPartitioner()
         self._install_pages()
         app.timer(1.0)(self._update_lag)
@@ -38,6 +39,11 @@ class WorkerShell:
         """Record that everything up to ``offset`` on ``tp`` has been processed."""
         if offset >= self._position.get(tp, -1):
             self._position[tp] = offset
+            gauge = self._position_gauges.get(tp)
+            if gauge is None:
+                gauge = CONSUMER_POSITION.labels(self.service, tp.topic, str(tp.partition))
+                self._position_gauges[tp] = gauge
+            gauge.set(offset + 1)
 
     async def _update_lag(self) -> None:
         # Lag is measured from the fetch high-watermark, which is right on Kafka and on the embedded broker

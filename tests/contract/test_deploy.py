@@ -82,6 +82,8 @@ COUNTERS = {
 GAUGES = {
     "carepath_intake_broker_up",
     "carepath_consumer_lag",
+    "carepath_consumer_position",
+    "carepath_followup_next_due_timestamp_seconds",
     "carepath_expectations_open",
     "carepath_expectations_overdue",
     "carepath_timer_backlog",

@@ -43,6 +43,13 @@ class DueIndex:
             self._heap = [(d, k) for k, d in self._due.items()]
             heapq.heapify(self._heap)
 
+    def next_due(self) -> float | None:
+        """The earliest deadline in the index (superseded heap entries are dropped on the way)."""
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
     def backlog(self, now: float) -> int:
         return sum(1 for d in self._due.values() if d <= now)
 

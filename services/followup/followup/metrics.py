@@ -18,6 +18,10 @@ EXPECTATIONS_OPEN = Gauge(
     "carepath_expectations_open", "Open expectations, by expectation id", ["expectation"]
 )
 EXPECTATIONS_OVERDUE = Gauge("carepath_expectations_overdue", "Open expectations past their deadline")
+NEXT_DUE = Gauge(
+    "carepath_followup_next_due_timestamp_seconds",
+    "When the earliest deadline or warning this worker holds falls due, on its clock (0: none)",
+)
 TIMER_BACKLOG = Gauge("carepath_timer_backlog", "Patients with a deadline due now that has not fired yet")
 REMINDER_LATENESS = Histogram(
     "carepath_reminder_lateness_seconds",

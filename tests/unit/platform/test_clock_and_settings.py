@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from carepath.clock import ScaledClock, SystemClock, make_clock
+from carepath.clock import ScaledClock, SteeredClock, SystemClock, make_clock, steer
 from carepath.settings import CommonSettings, load
 
 pytestmark = pytest.mark.unit
@@ -62,3 +63,37 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(
 def test_system_clock_is_aware_and_current() -> None:
     now = SystemClock().now()
     assert now.tzinfo is not None and abs(now.timestamp() - time.time()) < 5
+
+
+def test_a_steered_clock_stands_still_jumps_and_runs_as_its_anchor_file_says(tmp_path: Path) -> None:
+    path = tmp_path / "clock.json"
+    at = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+    steer(path, at)
+    clock = SteeredClock(path)
+    assert clock.now() == at
+    time.sleep(0.02)
+    assert clock.now() == at  # scale 0: stands still however long the services take
+    later = at + timedelta(days=3, minutes=5)
+    steer(path, later)
+    assert SteeredClock(path).now() == later and clock.now() == later  # every reader sees the jump
+    steer(path, later, scale=3600)
+    time.sleep(0.05)
+    assert later + timedelta(seconds=100) < clock.now() < later + timedelta(hours=1)
+    path.write_text("{half a wri")  # a reader catching a write half done keeps the last anchor
+    assert clock.now() > later
+    with pytest.raises(ValueError, match="clock file"):
+        SteeredClock(path)
+
+
+def test_a_steered_clock_is_chosen_by_its_file_and_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "clock.json"
+    steer(path, datetime(2025, 1, 1, tzinfo=UTC))
+    monkeypatch.setenv("CAREPATH_TIME_FILE", str(path))
+    monkeypatch.setenv("CAREPATH_ENVIRONMENT", "test")
+    assert isinstance(CommonSettings().clock(), SteeredClock)
+    monkeypatch.setenv("CAREPATH_ENVIRONMENT", "production")
+    with pytest.raises(SystemExit) as stop:
+        load(CommonSettings)
+    assert "CAREPATH_TIME_FILE" in str(stop.value)

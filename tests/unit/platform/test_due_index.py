@@ -50,3 +50,15 @@ def test_retain_forgets_revoked_keys_and_keeps_the_rest_in_order() -> None:
     idx.retain(lambda k: k != b"b")  # b's partition was revoked
     assert len(idx) == 2
     assert idx.pop_due(100.0) == [b"a", b"c"]
+
+
+def test_next_due_is_the_earliest_live_deadline_never_a_superseded_one() -> None:
+    idx = DueIndex()
+    assert idx.next_due() is None
+    idx.set(b"a", 30.0)
+    idx.set(b"b", 20.0)
+    idx.set(b"b", 40.0)  # b moved later: its 20.0 heap entry is stale
+    assert idx.next_due() == 30.0
+    idx.set(b"a", None)
+    assert idx.next_due() == 40.0
+    assert idx.pop_due(40.0) == [b"b"] and idx.next_due() is None
