@@ -85,6 +85,19 @@ def test_numbness_of_a_spinal_region_keeps_its_site() -> None:
     assert event(resource)["data"] == {"neurological": ["sensory_loss"], "site": ["thoracic"]}
 
 
+def test_weakness_of_a_limb_is_read_whole_and_a_site_carepath_does_not_know_is_named() -> None:
+    # 61685007 Lower limb structure: a known site outside the spine, which no rule reads: nothing unread
+    legs = symptom(concept(SNOMED, "26544005", "Muscle weakness"), bodySite=concept(SNOMED, "61685007"))
+    result = map_resource(legs, Context(CODES))
+    assert result.event["data"] == {"neurological": ["limb_weakness"]}
+    assert not result.unread
+    # 69536005 Head structure: neither spine, saddle area nor limb - the symptom is read, the site named
+    head = symptom(concept(SNOMED, "44077006", "Numbness"), bodySite=concept(SNOMED, "69536005"))
+    result = map_resource(head, Context(CODES))
+    assert result.event["data"] == {"neurological": ["sensory_loss"]}
+    assert [i.expression for i in result.unread] == ["Observation.bodySite"]
+
+
 def test_a_severity_of_another_finding_is_not_read_as_weakness() -> None:
     resource = symptom(
         concept(SNOMED, "422400008", "Vomiting"),

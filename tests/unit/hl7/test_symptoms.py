@@ -153,14 +153,14 @@ def test_urinary_retention_as_a_diagnosis(handler: Hl7Intake, publisher: MemoryP
     assert [e["data"] for e in symptoms] == [{"neurological": ["bladder_dysfunction"]}]
 
 
-def test_a_site_outside_the_spine_is_a_warning_and_the_symptom_is_read(
+def test_a_site_carepath_does_not_know_is_a_warning_and_the_symptom_is_read(
     handler: Hl7Intake, publisher: MemoryPublisher
 ) -> None:
-    # SNOMED CT 61685007 Lower limb structure: where the numbness is, which no rule reads
+    # SNOMED CT 69536005 Head structure: neither the spine, the saddle area nor a limb
     text = oru(
         "SYM-09",
         "OBX|1|CWE|75325-1^Symptom^LN|1|44077006^Numbness^SCT^^^^^^Numb down the left leg||||||F",
-        "OBX|2|CWE|pain_site^Body site^99CP|1|61685007^Lower limb structure^SCT||||||F",
+        "OBX|2|CWE|pain_site^Body site^99CP|1|69536005^Head structure^SCT||||||F",
     )
     reply = asyncio.run(handler.handle(text.encode()))
     ack = hl7.parse(reply.text)
@@ -168,4 +168,20 @@ def test_a_site_outside_the_spine_is_a_warning_and_the_symptom_is_read(
     [err] = [s for s in ack if str(s(0)) == "ERR"]
     assert str(err(4)) == "W"
     assert "OBX[2]-5" in str(err(8)) and "read without it" in str(err(8))
+    assert [e["data"] for e in events(publisher)] == [{"neurological": ["sensory_loss"]}]
+
+
+def test_a_limb_is_a_known_site_outside_the_spine_read_without_a_warning(
+    handler: Hl7Intake, publisher: MemoryPublisher
+) -> None:
+    # SNOMED CT 61685007 Lower limb structure: where the numbness is, which no rule reads
+    text = oru(
+        "SYM-10",
+        "OBX|1|CWE|75325-1^Symptom^LN|1|44077006^Numbness^SCT^^^^^^Numb down the left leg||||||F",
+        "OBX|2|CWE|pain_site^Body site^99CP|1|61685007^Lower limb structure^SCT||||||F",
+    )
+    reply = asyncio.run(handler.handle(text.encode()))
+    ack = hl7.parse(reply.text)
+    assert str(ack.segment("MSA")(1)) == "AA"
+    assert [s for s in ack if str(s(0)) == "ERR"] == []
     assert [e["data"] for e in events(publisher)] == [{"neurological": ["sensory_loss"]}]

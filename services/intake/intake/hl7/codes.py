@@ -137,6 +137,7 @@ class CodeMap:
     body_site_codes: CodeTable[str] = field(default_factory=CodeTable)
     findings: CodeTable[tuple[str, str]] = field(default_factory=CodeTable)  # -> (feature, value)
     saddle_sites: CodeTable[bool] = field(default_factory=CodeTable)  # numbness here is saddle anaesthesia
+    limb_sites: CodeTable[bool] = field(default_factory=CodeTable)  # outside the spine: a symptom's, not read
     body_site_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     imaging_procedures: CodeTable[ImagingProcedure] = field(default_factory=CodeTable)
     imaging_sections: dict[str, str] = field(default_factory=dict)
@@ -274,7 +275,15 @@ class _Loader:
         if doc.get("version") != 1:
             raise self.fail("version", f"expected 1, found {doc.get('version')!r}")
         known = {"version", "systems", "units", "answers", "observations", "body_sites", "imaging"}
-        known |= {"diagnoses", "medications", "procedures", "ignore", "findings", "saddle_sites"}
+        known |= {
+            "diagnoses",
+            "medications",
+            "procedures",
+            "ignore",
+            "findings",
+            "saddle_sites",
+            "limb_sites",
+        }
         unknown = sorted(set(doc) - known)
         if unknown:
             raise self.fail(", ".join(unknown), f"unknown section (known: {', '.join(sorted(known))})")
@@ -291,6 +300,11 @@ class _Loader:
             self._fields(where, entry, {"system", "code", "value_set"})
             for system, code in self._keys(where, entry):
                 self.codes.saddle_sites.add(system, code, True)
+        for i, entry in enumerate(self._list(doc, "limb_sites")):
+            where = f"limb_sites[{i}]"
+            self._fields(where, entry, {"system", "code", "value_set"})
+            for system, code in self._keys(where, entry):
+                self.codes.limb_sites.add(system, code, True)
         self._imaging(doc.get("imaging") or {})
         for i, entry in enumerate(self._list(doc, "diagnoses")):
             self._diagnosis(f"diagnoses[{i}]", entry)

@@ -337,6 +337,8 @@ def _symptom_event(ctx: Context, group: Group, features: list[tuple[Segment, Obs
             if ctx.codes.saddle_sites.find(ctx.codes.pairs(obx.coded(5))) is not None:
                 saddle = True
                 continue
+            if ctx.codes.limb_sites.find(ctx.codes.pairs(obx.coded(5))) is not None:
+                continue  # a limb: outside the spine, known, and not used by any rule
             found = _sites(ctx, obx.coded(5), obx.value(5, 2))
             if not found:  # the symptom is read; only its site, which no rule uses, is not
                 ctx.warnings.append(
