@@ -75,6 +75,7 @@ COUNTERS = {
     "carepath_escalations_total",
     "carepath_triage_duplicates_suppressed_total",
     "carepath_reminders_total",
+    "carepath_followup_timer_scans_total",
     "carepath_notifier_deliveries_total",
     "carepath_notifier_attempts_total",
     "carepath_notifier_dead_letters_total",

@@ -219,6 +219,7 @@ class FollowupShell:
         metrics.EXPECTATIONS_OVERDUE.set(overdue)
         metrics.TIMER_BACKLOG.set(self.index.backlog(now))
         metrics.NEXT_DUE.set(self.index.next_due() or 0.0)
+        metrics.TIMER_SCANS.inc()
         metrics.OLDEST_UNACKED_EMERGENCY.set(max(now - oldest, 0.0) if oldest is not None else 0.0)
 
 

@@ -18,6 +18,10 @@ EXPECTATIONS_OPEN = Gauge(
     "carepath_expectations_open", "Open expectations, by expectation id", ["expectation"]
 )
 EXPECTATIONS_OVERDUE = Gauge("carepath_expectations_overdue", "Open expectations past their deadline")
+TIMER_SCANS = Counter(
+    "carepath_followup_timer_scans",
+    "Deadline scans the timer has completed (flat while the worker owns partitions: the timer is stuck)",
+)
 NEXT_DUE = Gauge(
     "carepath_followup_next_due_timestamp_seconds",
     "When the earliest deadline or warning this worker holds falls due, on its clock (0: none)",
