@@ -24,7 +24,9 @@ def test_every_timeline_over_both_channels_through_the_running_stack(tmp_path: P
     report = "\n".join(summary.lines())
     print(report)
     failed = [
-        f"{c.original.id} {c.channel}: " + "; ".join(c.refusals + c.failures) for c in summary.copies if not c.passed
+        f"{c.original.id} {c.channel}: " + "; ".join(c.refusals + c.failures)
+        for c in summary.copies
+        if not c.passed
     ]
     assert not failed, "\n".join(failed) + "\n" + report
     assert summary.parked == 0, report
