@@ -189,3 +189,44 @@ def test_a_refuted_symptom_diagnosis_is_refused_not_dropped() -> None:
 def test_faecal_incontinence_coded_in_icd10cm_only() -> None:
     code = concept("http://hl7.org/fhir/sid/icd-10-cm", "R15.9", "Full incontinence of feces")
     assert event(condition(code))["data"] == {"neurological": ["bowel_dysfunction"]}
+
+
+def finding_as_code(code: str, display: str, **extra: Any) -> dict[str, Any]:
+    resource = symptom(concept(SNOMED, "0"))
+    del resource["valueCodeableConcept"]
+    return resource | {"code": concept(SNOMED, code, display)} | extra
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"valueBoolean": True},
+        {"valueCodeableConcept": concept("http://terminology.hl7.org/CodeSystem/v2-0136", "Y", "Yes")},
+        {"valueCodeableConcept": concept(SNOMED, "52101004", "Present")},
+    ],
+)
+def test_a_finding_sent_as_the_observation_code_is_read_as_present(answer: dict[str, Any]) -> None:
+    # SNOMED CT on FHIR: Observation.code is the finding itself, as flowsheet rows are often exported; the
+    # same finding in an HL7 v2 OBX-3 is read the same way (tests/unit/hl7/test_symptoms.py)
+    assert event(finding_as_code("26544005", "Muscle weakness", **answer))["data"] == {
+        "neurological": ["limb_weakness"]
+    }
+
+
+def test_numbness_as_the_observation_code_with_a_perineal_site_is_saddle_anaesthesia() -> None:
+    resource = finding_as_code("44077006", "Numbness", bodySite=concept(SNOMED, "38864007"))
+    assert event(resource)["data"] == {"neurological": ["saddle_anaesthesia"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "where"),
+    [
+        ({"valueBoolean": False}, "Observation.valueBoolean"),
+        ({"valueCodeableConcept": concept(SNOMED, "2667000", "Absent")}, "Observation.valueCodeableConcept"),
+    ],
+)
+def test_a_finding_stated_absent_is_refused_naming_the_answer(answer: dict[str, Any], where: str) -> None:
+    with pytest.raises(FhirError) as refused:
+        map_resource(finding_as_code("26544005", "Muscle weakness", **answer), Context(CODES))
+    assert [i.expression for i in refused.value.issues] == [where]

@@ -185,3 +185,14 @@ def test_a_limb_is_a_known_site_outside_the_spine_read_without_a_warning(
     assert str(ack.segment("MSA")(1)) == "AA"
     assert [s for s in ack if str(s(0)) == "ERR"] == []
     assert [e["data"] for e in events(publisher)] == [{"neurological": ["sensory_loss"]}]
+
+
+def test_a_finding_sent_as_the_observation_identifier_is_read_as_present(
+    handler: Hl7Intake, publisher: MemoryPublisher
+) -> None:
+    # OBX-3 is the finding itself, OBX-5 a yes/no answer (HL7 table 0136): as its FHIR form, an Observation
+    # whose code is the finding (tests/unit/fhir/test_symptoms.py), is read
+    text = oru("SYM-11", "OBX|1|CWE|26544005^Muscle weakness^SCT||Y^Yes^HL70136||||||F")
+    reply = asyncio.run(handler.handle(text.encode()))
+    assert str(hl7.parse(reply.text).segment("MSA")(1)) == "AA"
+    assert [e["data"] for e in events(publisher)] == [{"neurological": ["limb_weakness"]}]

@@ -46,6 +46,9 @@ def map_observation(root: Node, ctx: Context) -> Mapped:
         return _lab(root, ctx, lab)
     if reading.lookup(ctx.codes.table("sins_scores"), code) is not None:
         return _sins(root, ctx)
+    finding = reading.lookup(ctx.codes.table("pain_features"), code)
+    if finding is not None:
+        return _finding_as_code(root, ctx, finding)
     raise reading.unsupported(
         code,
         "an Observation code (a pain score, a symptom, a body temperature, a listed laboratory test or a "
@@ -114,19 +117,7 @@ def _symptom(root: Node, ctx: Context) -> Mapped:
     feature, code = finding["feature"], finding["value"]
     unread: list[Node] = []
     data: dict[str, Any] = {}
-    site_node = root.get("bodySite")
-    if site_node is not None:
-        if reading.lookup(ctx.codes.table("saddle_sites"), site_node) is not None:
-            if code == "sensory_loss":
-                code = "saddle_anaesthesia"
-                origins["/data/neurological"] = site_node
-        else:
-            site = reading.lookup(ctx.codes.table("spinal_sites"), site_node)
-            if site is not None and site["site"] != "other":
-                data["site"] = [site["site"]]
-                origins["/data/site"] = site_node
-            elif site is None:
-                unread.append(site_node)
+    code = _symptom_site(root, ctx, code, data, origins, unread)
     data[feature] = [code]
     origins.setdefault(f"/data/{feature}", value)
     features: dict[str, list[str]] = {feature: [code]}
@@ -137,6 +128,64 @@ def _symptom(root: Node, ctx: Context) -> Mapped:
     if "weakness_severity" in data and "limb_weakness" not in data.get("neurological", ()):
         unread.append(origins.pop("/data/weakness_severity"))  # a severity of another finding: not read
         del data["weakness_severity"]
+    mapped = build(event_type=SYMPTOM, patient=patient, time=when, data=data, origins=origins, root=root)
+    return _unread(mapped, unread)
+
+
+def _symptom_site(
+    root: Node, ctx: Context, code: str, data: dict[str, Any], origins: dict[str, Node], unread: list[Node]
+) -> str:
+    """Read a symptom's ``bodySite``: numbness at a perineal site is saddle anaesthesia (the finding's code
+    is returned changed), a spinal region is ``site``, a limb is known and not used, anything else unread."""
+    site_node = root.get("bodySite")
+    if site_node is None:
+        return code
+    if reading.lookup(ctx.codes.table("saddle_sites"), site_node) is not None:
+        if code == "sensory_loss":
+            origins["/data/neurological"] = site_node
+            return "saddle_anaesthesia"
+        return code
+    site = reading.lookup(ctx.codes.table("spinal_sites"), site_node)
+    if site is not None and site["site"] != "other":
+        data["site"] = [site["site"]]
+        origins["/data/site"] = site_node
+    elif site is None:
+        unread.append(site_node)
+    return code
+
+
+# The answers that say a finding recorded as the Observation's own code is present (HL7 table 0136 and the
+# SNOMED CT qualifiers Yes / Present).
+_PRESENT = frozenset(
+    {
+        ("http://terminology.hl7.org/CodeSystem/v2-0136", "Y"),
+        ("http://snomed.info/sct", "373066001"),
+        ("http://snomed.info/sct", "52101004"),
+    }
+)
+
+
+def _finding_as_code(root: Node, ctx: Context, finding: Entry) -> Mapped:
+    """A finding sent as the Observation's own code (SNOMED CT on FHIR's pattern, and how flowsheet rows are
+    often exported): present when there is no value, ``valueBoolean`` true, or a coded Yes / Present - as an
+    HL7 v2 OBX whose OBX-3 is the finding is read. A finding stated absent is refused, naming the value:
+    carepath records findings that are present."""
+    patient, when, _, origins = _common(root, ctx)
+    code_node = root.require("code")
+    answer = root.get("valueBoolean")
+    if answer is not None and answer.value is not True:
+        raise answer.fail("a finding stated absent: carepath records findings that are present", VALUE)
+    coded = root.get("valueCodeableConcept")
+    if coded is not None:
+        pairs = {(str(c.get("system")), str(c.get("code"))) for c in coded.value.get("coding") or []}
+        if not pairs & _PRESENT:
+            raise coded.fail("the answer to a finding must be Yes or Present (HL7 0136 Y, SNOMED CT)", VALUE)
+    feature, value = finding["feature"], finding["value"]
+    unread: list[Node] = []
+    data: dict[str, Any] = {}
+    value = _symptom_site(root, ctx, value, data, origins, unread)
+    data[feature] = [value]
+    origins.setdefault(f"/data/{feature}", code_node)
     mapped = build(event_type=SYMPTOM, patient=patient, time=when, data=data, origins=origins, root=root)
     return _unread(mapped, unread)
 
