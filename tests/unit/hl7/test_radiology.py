@@ -69,7 +69,10 @@ def findings(text: str, rules: RadiologyRules) -> dict[str, str]:
         ("Metastatic deposit in the L3 vertebral body.", {NEW_MET: "confirmed"}),
         # a lesion described, then named
         ("New lytic lesion in the T10 vertebral body, in keeping with metastasis.", {NEW_MET: "confirmed"}),
-        ("Multiple new sclerotic lesions in the thoracic spine consistent with metastases.", {NEW_MET: "confirmed"}),
+        (
+            "Multiple new sclerotic lesions in the thoracic spine consistent with metastases.",
+            {NEW_MET: "confirmed"},
+        ),
         ("Lytic lesion at L3 concerning for metastatic deposit.", {NEW_MET: "confirmed"}),
         ("No lesion in the spine consistent with metastasis.", {NEW_MET: "excluded"}),
         ("Haemangioma in the T10 vertebral body, not consistent with metastasis.", {}),
