@@ -98,7 +98,7 @@ class IntakeSettings(CommonSettings):
         default="",
         alias="CAREPATH_INTAKE_MLLP_PATIENT_ID_AUTHORITY",
         description="comma-separated PID-3.4 assigning authorities or PID-3.5 identifier types to take the "
-        "patient id from, in order of preference; empty: the first PID-3 identifier",
+        "patient id from, in order of preference; empty: the first PID-3 identifier of type MR, else the first",
     )
     mllp_allowed_sources: str = Field(
         default="",

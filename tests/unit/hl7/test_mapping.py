@@ -269,6 +269,22 @@ def test_patient_id_from_a_configured_assigning_authority(mapper: Any) -> None:
     assert missing.refused is not None and missing.refused.location == Location("PID", 1, 3)
 
 
+def test_without_configuration_the_medical_record_number_is_the_key_wherever_it_is_listed(
+    mapper: Any,
+) -> None:
+    # NHS trusts often list the NHS number first; the MRN (type MR) is the FHIR Patient id, so it is the key
+    text = samples.oru_pain("ID-6", "MRN5")
+    pid = next(line for line in text.split("\r") if line.startswith("PID"))
+    fields = pid.split("|")
+    nhs_first = "~".join(reversed(fields[3].split("~")))
+    assert nhs_first.startswith("9434765919")
+    moved = text.replace(pid, "|".join([*fields[:3], nhs_first, *fields[4:]]))
+    assert mapper(moved).patient == "MRN5"
+    # no identifier of type MR: the first one
+    untyped = text.replace(pid, "|".join([*fields[:3], "X77^^^OTHER^PI~Y88^^^NHS^NH", *fields[4:]]))
+    assert mapper(untyped).patient == "X77"
+
+
 def test_a_patient_id_carepath_cannot_key_on_is_refused_not_rewritten(mapper: Any) -> None:
     result = mapper(samples.oru_pain("ID-5", "MRN 5/7"))
     assert result.refused is not None and result.refused.code == DATA_TYPE_ERROR

@@ -164,7 +164,8 @@ def event_id(sender: str, control_id: str, index: int) -> str:
 
 
 def patient_id(message: Message, authorities: Sequence[str] = ()) -> str:
-    """PID-3: the first identifier, or the first whose assigning authority or type is configured.
+    """PID-3: the first identifier whose assigning authority or type is configured; with none configured,
+    the first medical record number (identifier type MR), else the first identifier.
 
     A message about more than one patient (a second PID, as an ORU may carry) is refused whole: which
     result belongs to whom is not something carepath may guess."""
@@ -199,7 +200,10 @@ def patient_id(message: Message, authorities: Sequence[str] = ()) -> str:
             pid.value(3, 4, rep, 2).upper(),
             pid.value(3, 5, rep).upper(),
         }
-        rank = next((i for i, a in enumerate(wanted) if a in labels), len(wanted)) if wanted else 0
+        if wanted:
+            rank = next((i for i, a in enumerate(wanted) if a in labels), len(wanted))
+        else:  # nothing configured: the medical record number (PID-3.5 MR) if there is one, else the first
+            rank = 0 if pid.value(3, 5, rep).upper() == "MR" else 1
         candidates.append((rank, value))
     if wanted:
         candidates = [c for c in candidates if c[0] < len(wanted)]
