@@ -9,6 +9,7 @@ reminder chain can be seen to stop for those and to climb for the others. Ctrl-C
 from __future__ import annotations
 
 import argparse
+import io
 import queue
 import re
 import signal
@@ -23,11 +24,13 @@ from typing import Any
 
 import httpx
 import yaml
+from kafka.errors import KafkaError
 
-from carepath import envelope, topics
+from carepath import audit, envelope, topics
 from carepath.devstack import Stack
 from carepath.render import render
 from carepath.resources import ROOT
+from carepath.topic_reader import read_topic
 
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
@@ -211,6 +214,21 @@ def export(feed: dict[str, Any], out: Path, origin: datetime) -> int:
     return 0
 
 
+def timeliness(stack: Stack) -> None:
+    """The pathway timeliness audit of what the demo did so far (what python -m carepath.audit prints)."""
+    assert stack.bootstrap
+    try:
+        values = read_topic([stack.bootstrap], topics.AUDIT, timeout_s=15, progress=io.StringIO())
+    except (TimeoutError, OSError, KafkaError) as exc:
+        print(f"(no timeliness report: {type(exc).__name__})", flush=True)
+        return
+    records, bad = audit.decode(values)
+    now = stack.clock.now()
+    print("\n--- python -m carepath.audit: the demo's pathway steps, on time or not ---", flush=True)
+    audit.print_report(audit.report(records, stack.origin - timedelta(days=1), now, now, bad))
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--feed", type=Path, default=ROOT / "demo" / "feed.yaml")
@@ -259,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
+        if stack.bootstrap and stack.services:
+            timeliness(stack)
         stack.stop()
         print("stopped: broker and services.", flush=True)
     return 0

@@ -15,6 +15,7 @@ ACKNOWLEDGEMENTS = "care.acknowledgements"
 ESCALATIONS = "care.escalations"
 ESCALATIONS_SHADOW = "care.escalations.shadow"
 REMINDERS = "care.reminders"
+AUDIT = "care.audit"
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ COUNTERS = {
     "carepath_triage_duplicates_suppressed_total",
     "carepath_reminders_total",
     "carepath_followup_timer_scans_total",
+    "carepath_expectations_closed_total",
     "carepath_notifier_deliveries_total",
     "carepath_notifier_attempts_total",
     "carepath_notifier_dead_letters_total",
@@ -97,6 +98,7 @@ HISTOGRAMS = {
     "carepath_rule_evaluation_seconds",
     "carepath_end_to_end_seconds",
     "carepath_reminder_lateness_seconds",
+    "carepath_expectation_step_seconds",
     "carepath_notifier_delivery_seconds",
 }
 SPEC_SERIES = COUNTERS | GAUGES | {h + suffix for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}

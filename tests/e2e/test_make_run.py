@@ -66,6 +66,12 @@ def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benig
     first(r"demo-0006-\w+: lab resulted REFUSED 422: /data/unit")
     first(r"DEAD-LETTER \(http\)")
     assert not [line for line in lines if re.search(r"(RAISED|REMINDER).*patient demo-0003", line)]
+    # When it stops, the pathway timeliness audit of what happened: the MRI within 24 hours for one of the
+    # two suspected MSCCs (demo-0005's MRI came in 6 h), and demo-0001, whose MRI nobody booked, for review.
+    audit = first(r"python -m carepath\.audit")
+    assert re.search(r"^F3 WHOLE_SPINE_MRI\s+24 h\s+2\s+1\s+1/2 50%", lines[first(r"^F3 WHOLE_SPINE_MRI")])
+    breach = first(r"F3 WHOLE_SPINE_MRI: patient demo-0001-\w+, .*still not done")
+    assert audit < breach
     assert lines[-1] == "stopped: broker and services."
 
 

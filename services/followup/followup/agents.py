@@ -52,6 +52,7 @@ class FollowupShell:
         self.app, self.shell, self.settings, self.pathway, self.clock = app, shell, settings, pathway, clock
         self.source = app.topic(*INPUT_TOPICS, key_type=bytes, value_type=bytes)
         self.reminders = app.topic(topics.REMINDERS, key_type=bytes, value_type=bytes)
+        self.audit = app.topic(topics.AUDIT, key_type=bytes, value_type=bytes)
         self.dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
         # use_partitioner: the timer writes outside any stream event; the key (patient id) picks the
         # changelog partition, the same one the inputs for that patient arrive on.
@@ -79,6 +80,10 @@ class FollowupShell:
             r = o.reminder
             metrics.REMINDERS.labels(r.expectation_rule, r.kind, str(r.level)).inc()
             metrics.REMINDER_LATENESS.observe(r.lateness_seconds)
+        audited = [(await self.audit.send(key=a.key, value=a.value), a) for a in result.audited]
+        for fut, a in audited:
+            await fut
+            metrics.observe_audit(a.record)
         for failure in result.failures:
             await self.dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, self.clock))
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
@@ -87,7 +92,7 @@ class FollowupShell:
         for key, stored in result.states.items():
             self.table[key] = stored.value
             self._track(key, stored.expectations)
-        if result.outgoing:
+        if result.outgoing or result.audited:
             # Make "fired" durable now: the window in which a crash repeats a reminder (same id) stays short.
             await self.app.producer.flush()
 

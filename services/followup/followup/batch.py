@@ -13,6 +13,7 @@ from datetime import datetime
 
 from carepath import envelope
 from followup.core import FollowupPathway, InputError, PatientExpectations, Tick, advance, parse_input
+from followup.core.audit import AuditRecord, audit
 from followup.core.engine import Reminder
 
 SOURCE = "urn:carepath:followup"
@@ -29,6 +30,13 @@ class Outgoing:
     key: bytes
     value: bytes
     reminder: Reminder
+
+
+@dataclass(frozen=True)
+class Audited:
+    key: bytes
+    value: bytes
+    record: AuditRecord
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class FollowupResult:
     # reminders about to go out listed as ``sending`` (see followup.core.timers.fire_due).
     intents: dict[bytes, Stored] = field(default_factory=dict)
     republished: int = 0  # reminders published again after a restart found them sent but unconfirmed
+    # The expectations' audit trail (opened, satisfied, cancelled, withdrawn), published with the reminders.
+    audited: list[Audited] = field(default_factory=list)
 
 
 Loader = Callable[[bytes], bytes | None]
@@ -73,6 +83,14 @@ def _emit(result: FollowupResult, key: bytes, patient_id: str, reminders: Iterab
             id=r.cloudevent_id, type=r.type, source=SOURCE, subject=patient_id, time=r.at, data=r.data
         )
         result.outgoing.append(Outgoing(key, envelope.encode(ce), r))
+
+
+def _audit(result: FollowupResult, key: bytes, patient_id: str, records: Iterable[AuditRecord]) -> None:
+    for a in records:
+        ce = envelope.cloudevent(
+            id=a.cloudevent_id, type=a.type, source=SOURCE, subject=patient_id, time=a.at, data=a.data
+        )
+        result.audited.append(Audited(key, envelope.encode(ce), a))
 
 
 def _store(result: FollowupResult, key: bytes, exps: PatientExpectations) -> None:
@@ -104,6 +122,7 @@ def run_inputs(
             if outcome.duplicate:
                 result.duplicates += 1
                 continue
+            _audit(result, key, item.patient_id, audit(exps, outcome.expectations, now, pathway, item.id))
             exps = outcome.expectations
             changed = True
             _emit(result, key, item.patient_id, outcome.reminders)
@@ -129,5 +148,6 @@ def run_tick(
             result.intents[key] = Stored(envelope.encode_for_storage(intent.to_dict()), intent)
             result.republished += sum(1 for r in outcome.reminders if r.cloudevent_id in exps.sending)
         _emit(result, key, key.decode(), outcome.reminders)
+        _audit(result, key, key.decode(), audit(exps, outcome.expectations, now, pathway))
         _store(result, key, outcome.expectations)
     return result

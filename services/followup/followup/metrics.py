@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from followup.core.audit import AuditRecord
+
 API_REJECTED = Counter(
     "carepath_followup_api_rejected",
     "Calls to the worklist API refused: missing or unknown token (401), a token of another role (403)",
@@ -51,3 +53,24 @@ FENCE_WAITS_EXCEEDED = Counter(
     "carepath_followup_fence_waits_exceeded",
     "Rebalances that went ahead while a batch or timer pass was still writing for revoked partitions",
 )
+
+# The pathway's timeliness, from the expectations' audit trail (labelled by expectation only).
+STEP_SECONDS = Histogram(
+    "carepath_expectation_step_seconds",
+    "Clock start to the expected step done, for each satisfied expectation (clinical time)",
+    ["expectation"],
+    buckets=tuple(h * 3600.0 for h in (0.25, 0.5, 1, 2, 4, 6, 12, 24, 48, 72, 168, 336, 672)),
+)
+CLOSED = Counter(
+    "carepath_expectations_closed",
+    "Expectations closed, by outcome (satisfied, cancelled, withdrawn) and whether by their deadline",
+    ["expectation", "outcome", "within_target"],
+)
+
+
+def observe_audit(record: AuditRecord) -> None:
+    if record.within_target is None:
+        return
+    CLOSED.labels(record.expectation_rule, record.transition, str(record.within_target).lower()).inc()
+    if record.transition == "satisfied" and record.elapsed_seconds is not None:
+        STEP_SECONDS.labels(record.expectation_rule).observe(record.elapsed_seconds)

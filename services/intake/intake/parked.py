@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +44,7 @@ from typing import Any, TextIO
 from carepath import envelope, logs, topics
 from carepath.deadletter import bounded_codes, content_digest
 from carepath.settings import load
+from carepath.topic_reader import read_topic
 from intake import value_sets
 from intake.acknowledging import CheckedIntake, TargetsUnchecked
 from intake.dlq import system_label
@@ -117,58 +117,6 @@ def parse(value: bytes) -> Parked:
         stored=stored,
         stored_complete=not record.get("stored_not_listed"),
     )
-
-
-def read_topic(
-    bootstrap: Sequence[str],
-    topic: str = topics.CLINICAL_EVENTS_PARKED,
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    progress: TextIO = sys.stderr,
-) -> list[bytes]:
-    """Every record of ``topic`` from its beginning to the end offsets it has now; TimeoutError when that
-    end is not reached within ``timeout_s``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    deadline = time.monotonic() + timeout_s
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(bootstrap),
-        client_id="carepath-intake-parked",
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=100,
-        bootstrap_timeout_ms=int(min(max(timeout_s, 1), 30) * 1000),
-    )
-    try:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            print(f"{topic} does not exist (yet): nothing was parked", file=progress, flush=True)
-            return []
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        starts = consumer.beginning_offsets(partitions)
-        ends = consumer.end_offsets(partitions)
-        total = sum(max(ends[tp] - starts[tp], 0) for tp in partitions)
-        print(f"reading {total} records of {topic}", file=progress, flush=True)
-        values: list[bytes] = []
-        left = {tp for tp in partitions if ends[tp] > consumer.position(tp)}
-        reported = 0
-        while left:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{topic}: {len(values)} of {total} records read in {timeout_s:.0f} s; "
-                    "give more time with --timeout"
-                )
-            for tp, messages in consumer.poll(timeout_ms=500).items():
-                values += [m.value for m in messages if m.offset < ends[tp] and m.value is not None]
-            left = {tp for tp in left if consumer.position(tp) < ends[tp]}
-            if len(values) - reported >= 1000:
-                reported = len(values)
-                print(f"read {reported} of {total}", file=progress, flush=True)
-        return values
-    finally:
-        consumer.close()
 
 
 # --- report --------------------------------------------------------------------------------------------
@@ -479,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # each retry of the client: the command says why
     settings = load(IntakeSettings) if args.command == "replay" else None  # before the topic is read
     try:
-        values = read_topic(bootstrap, timeout_s=args.timeout)
+        values = read_topic(bootstrap, topics.CLINICAL_EVENTS_PARKED, timeout_s=args.timeout)
     except TimeoutError as exc:
         print(f"intake.parked: {exc}", file=sys.stderr)
         return 1
