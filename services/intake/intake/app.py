@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
-from carepath import contracts
 from carepath.clock import Clock
-from carepath.resources import schemas_dir
-from intake import value_sets
+from intake import openapi, value_sets
 from intake.fhir.codemap import CodeMapError, load_code_map
 from intake.hl7.config import load_config as load_hl7_config
 from intake.hl7.config import start_listener as start_mllp
@@ -78,17 +73,5 @@ def create_app(
     app.include_router(acknowledgements.router)
     app.include_router(fhir.router)
     app.include_router(health.router)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = openapi.installer(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    envelope_file = schemas_dir() / contracts.ENVELOPE_SCHEMA
-    schema.setdefault("components", {}).setdefault("schemas", {})["CloudEvent"] = json.loads(
-        envelope_file.read_text()
-    )
-    app.openapi_schema = schema
-    return schema
