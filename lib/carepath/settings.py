@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from carepath import auth
 from carepath.clock import Clock, make_clock
 from carepath.profile import BrokerProfile, profile
 
@@ -40,6 +41,11 @@ class CommonSettings(BaseSettings):
         description="a steered clock's anchor file (replays; never in production): see carepath.clock",
     )
     bind_host: str = Field(default="127.0.0.1", description="address the HTTP endpoints bind to")
+    metrics_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="comma-separated bearer tokens /metrics asks for (at least 24 characters each in "
+        "production); empty: /metrics is open, for a private network",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("kafka_bootstrap_servers")
@@ -63,6 +69,15 @@ class CommonSettings(BaseSettings):
         if self.time_file and self.environment == "production":
             raise ValueError("CAREPATH_TIME_FILE steers the clock for replays and is refused in production")
         return self
+
+    @model_validator(mode="after")
+    def _metrics_tokens_strong(self) -> CommonSettings:
+        _ = self.metrics_token_list  # in production: every token set is long enough, not a development one
+        return self
+
+    @property
+    def metrics_token_list(self) -> list[str]:
+        return auth.metrics_tokens(self.metrics_tokens.get_secret_value(), self.environment)
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from carepath import metrics_page
+from carepath.settings import CommonSettings
 from carepath.stream_metrics import CONSUMER_LAG, CONSUMER_POSITION
 from carepath.streaming import App
 
@@ -119,6 +120,10 @@ class WorkerShell:
             response.status_code = 200 if ok else 503
             return {"status": why, "service": self.service}
 
+        # /metrics: open, or behind CAREPATH_METRICS_TOKENS when set (read from the process's environment,
+        # as the service's own settings were); the probes above stay open.
+        metrics_tokens = CommonSettings().metrics_token_list
+
         @api.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
-        async def metrics() -> Response:
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        async def metrics(request: Request) -> Response:
+            return metrics_page.page(request.headers.get("authorization"), metrics_tokens)

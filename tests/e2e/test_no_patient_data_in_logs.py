@@ -24,7 +24,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from carepath import topics
+from carepath import auth, topics
 from carepath.broker import free_port
 from carepath.devstack import Stack
 from tests.conftest import BrokerInfo
@@ -100,10 +100,12 @@ def stack(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def post(s: Stack, path: str, body: bytes, content_type: str = "application/json") -> httpx.Response:
+    # acknowledgements come from a clinician's system (its development token), the rest from an engine
+    token = auth.DEV_ACK_TOKEN if path == "/v1/acknowledgements" else s.token
     return httpx.post(
         f"{s.intake_url}{path}",
         content=body,
-        headers={"Authorization": f"Bearer {s.token}", "Content-Type": content_type},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
         timeout=30,
     )
 

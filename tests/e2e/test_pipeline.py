@@ -20,7 +20,7 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from carepath import envelope, topics
+from carepath import auth, envelope, topics
 from carepath.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.topics import TopicReader, for_patient
@@ -279,21 +279,21 @@ def test_acknowledgement_stops_the_reminder_chain_and_unknown_ids_are_404(
         lambda r: r.get("subject") == acked and r["data"]["rule"]["id"] == "R2", timeout=20
     )
     esc_id = esc["data"]["escalation_id"]
-    auth = {"Authorization": f"Bearer {stack.token}"}
+    clinician = auth.bearer(auth.DEV_ACK_TOKEN)  # a clinician's system acknowledges, not the engine
     body = {"patient_id": acked, "target_id": esc_id, "role": "mscc_coordinator"}
     deadline = time.monotonic() + 3  # followup may take a moment to have read the escalation
     while (
-        r := httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=auth, timeout=10)
+        r := httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=clinician, timeout=10)
     ).status_code == 404:
         assert time.monotonic() < deadline, r.text
         time.sleep(0.1)
     assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
-    again = httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=auth, timeout=10)
+    again = httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=clinician, timeout=10)
     assert again.status_code == 202, again.text  # harmless: the chain is already stopped
     unknown = httpx.post(
         f"{stack.intake_url}/v1/acknowledgements",
         json=body | {"target_id": "esc-r2-000000000000000000000000"},
-        headers=auth,
+        headers=clinician,
         timeout=10,
     )
     assert unknown.status_code == 404 and "no escalation or reminder" in unknown.text

@@ -57,3 +57,13 @@ MLLP_TIMEOUTS = Counter(
 )
 for _kind in ("idle", "frame"):
     MLLP_TIMEOUTS.labels(_kind)
+
+API_REJECTED = Counter(
+    "carepath_intake_api_rejected",
+    "HTTP requests refused for their credential: missing (no bearer token), invalid (not one of intake's "
+    "tokens), forbidden (a token of the other role: an engine's on the acknowledgement route, a "
+    "clinician system's on events or FHIR)",
+    ["reason"],
+)
+for _reason in ("missing", "invalid", "forbidden"):
+    API_REJECTED.labels(_reason)

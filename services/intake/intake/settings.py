@@ -11,7 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from carepath import auth
 from carepath.settings import CommonSettings
 
-DEVELOPMENT_TOKEN = "dev-only-token"  # noqa: S105 - refused outside development/test, see below
+DEVELOPMENT_TOKEN = auth.DEV_INTAKE_TOKEN  # an integration engine's, outside production only
+DEVELOPMENT_ACK_TOKEN = auth.DEV_ACK_TOKEN  # a clinician's system's, outside production only
 
 
 class IntakeSettings(CommonSettings):
@@ -19,7 +20,14 @@ class IntakeSettings(CommonSettings):
     tokens: SecretStr = Field(
         default=SecretStr(""),
         alias="CAREPATH_INTAKE_TOKENS",
-        description="comma-separated bearer tokens accepted by intake; required outside development",
+        description="comma-separated bearer tokens of the integration engines that send events "
+        "(/v1/events, /fhir); required in production",
+    )
+    ack_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        alias="CAREPATH_INTAKE_ACK_TOKENS",
+        description="comma-separated bearer tokens of the systems that acknowledge for clinicians "
+        "(POST /v1/acknowledgements: a worklist page, a clinician's client); required in production",
     )
     max_request_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, alias="CAREPATH_INTAKE_MAX_REQUEST_BYTES"
@@ -168,16 +176,13 @@ class IntakeSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _tokens_required(self) -> IntakeSettings:
-        tokens = self.token_list
-        if self.environment == "production":
-            if not tokens:
-                raise ValueError("CAREPATH_INTAKE_TOKENS must be set in production (comma-separated tokens)")
-            weak = [t for t in tokens if len(t) < 24 or t == DEVELOPMENT_TOKEN]
-            if weak:
-                raise ValueError(
-                    "CAREPATH_INTAKE_TOKENS: every production token needs at least 24 characters"
-                )
-        _ = self.worker_credential  # in production: set, long enough, not a development token
+        # in production: each set, every token long enough and not a development token
+        engines, clinicians = self.token_list, self.ack_token_list
+        if self.environment == "production" and set(engines) & set(clinicians):
+            raise ValueError(
+                "CAREPATH_INTAKE_ACK_TOKENS: a token is also in CAREPATH_INTAKE_TOKENS; give each role its own"
+            )
+        _ = self.worker_credential
         return self
 
     @property
@@ -188,7 +193,12 @@ class IntakeSettings(CommonSettings):
 
     @property
     def token_list(self) -> list[str]:
-        tokens = [t.strip() for t in self.tokens.get_secret_value().split(",") if t.strip()]
-        if not tokens and self.environment != "production":
-            return [DEVELOPMENT_TOKEN]
-        return tokens
+        """The integration engines' tokens: they send events (``/v1/events``, ``/fhir``)."""
+        secret = self.tokens.get_secret_value()
+        return auth.tokens(secret, self.environment, "CAREPATH_INTAKE_TOKENS", DEVELOPMENT_TOKEN)
+
+    @property
+    def ack_token_list(self) -> list[str]:
+        """The tokens of the systems acknowledging for clinicians (``POST /v1/acknowledgements``)."""
+        secret = self.ack_tokens.get_secret_value()
+        return auth.tokens(secret, self.environment, "CAREPATH_INTAKE_ACK_TOKENS", DEVELOPMENT_ACK_TOKEN)

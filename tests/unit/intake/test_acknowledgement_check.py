@@ -74,7 +74,7 @@ def test_the_patient_id_is_in_a_header_never_in_a_url_or_a_log_line(
         caplog.at_level(logging.DEBUG),
         TestClient(create_app(settings, publisher, FixedClock())) as client,
     ):
-        reply = client.post("/v1/acknowledgements", json=body, headers=AUTH)
+        reply = client.post("/v1/acknowledgements", json=body, headers=auth.bearer(auth.DEV_ACK_TOKEN))
     assert reply.status_code == 202, reply.text
     [request] = asked
     assert request.url.path == f"/v1/targets/{target}"
@@ -224,7 +224,9 @@ def test_production_refuses_to_start_without_its_tokens() -> None:
             environment="production", CAREPATH_FOLLOWUP_READ_TOKENS="short", CAREPATH_WORKER_TOKEN="w" * 30
         )
     with pytest.raises(ValueError, match="CAREPATH_WORKER_TOKEN"):
-        IntakeSettings(environment="production", CAREPATH_INTAKE_TOKENS="i" * 30)
+        IntakeSettings(
+            environment="production", CAREPATH_INTAKE_TOKENS="i" * 30, CAREPATH_INTAKE_ACK_TOKENS="a" * 30
+        )
     ready = FollowupSettings(
         environment="production", CAREPATH_FOLLOWUP_READ_TOKENS="r" * 30, CAREPATH_WORKER_TOKEN="w" * 30
     )

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from carepath.broker import free_port
 from intake.publisher import MemoryPublisher
-from tests.unit.intake.support import AUTH, served
+from tests.unit.intake.support import ACK_AUTH, served
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +56,7 @@ def client() -> Iterator[TestClient]:
 )
 def test_a_malformed_target_id_is_422_naming_it(client: TestClient, target: str) -> None:
     body = {"patient_id": "p-1", "target_id": target, "role": "acute_oncology"}
-    reply = client.post("/v1/acknowledgements", json=body, headers=AUTH)
+    reply = client.post("/v1/acknowledgements", json=body, headers=ACK_AUTH)
     assert reply.status_code == 422, reply.text
     assert "target_id" in reply.text
 
@@ -64,7 +64,7 @@ def test_a_malformed_target_id_is_422_naming_it(client: TestClient, target: str)
 @pytest.mark.parametrize("patient", ["p-1/../x", "p\x00", "p 1", "p?x=1"])
 def test_a_malformed_patient_id_is_422_naming_it(client: TestClient, patient: str) -> None:
     body = {"patient_id": patient, "target_id": "esc-r1-0001", "role": "acute_oncology"}
-    reply = client.post("/v1/acknowledgements", json=body, headers=AUTH)
+    reply = client.post("/v1/acknowledgements", json=body, headers=ACK_AUTH)
     assert reply.status_code == 422 and "patient_id" in reply.text, reply.text
 
 
@@ -72,5 +72,5 @@ def test_a_well_formed_id_is_checked_with_followup_and_unreachable_followup_is_5
     client: TestClient,
 ) -> None:
     body = {"patient_id": "p-1", "target_id": "f3-0a1b2c3d4e5f60718293.overdue.2", "role": "nurse"}
-    reply = client.post("/v1/acknowledgements", json=body, headers=AUTH)
+    reply = client.post("/v1/acknowledgements", json=body, headers=ACK_AUTH)
     assert reply.status_code == 503 and reply.headers["retry-after"] == "5", reply.text

@@ -30,13 +30,14 @@ from intake.acknowledging import (
     check_target,
     unknown_target,
 )
-from intake.deps import Authenticated, IntakeDep, SettingsDep
+from intake.deps import Clinician, IntakeDep, SettingsDep
 from intake.responses import json_response
 from intake.service import Unavailable
 
 __all__ = ["ACK_TYPE", "PATIENT_HEADER", "Acknowledgement", "Role", "router"]
 
-router = APIRouter(tags=["acknowledgements"], dependencies=[Authenticated])
+# the systems acknowledging for clinicians (CAREPATH_INTAKE_ACK_TOKENS); an engine's token is 403 here
+router = APIRouter(tags=["acknowledgements"], dependencies=[Clinician])
 
 
 class Acknowledgement(BaseModel):
@@ -69,6 +70,8 @@ class Acknowledgement(BaseModel):
     summary="Acknowledge an escalation or reminder",
     responses={
         202: {"description": "Stored; acknowledging again is harmless"},
+        401: {"description": "Missing or invalid bearer token"},
+        403: {"description": "An integration engine's token: acknowledging here is for clinicians' systems"},
         404: {"description": "No such escalation or reminder for this patient"},
         503: {"description": "The acknowledgement could not be checked or stored: retry"},
     },

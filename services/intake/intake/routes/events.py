@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from intake.deps import Authenticated, IntakeDep, SettingsDep, read_body
+from intake.deps import Engine, IntakeDep, SettingsDep, read_body
 from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
 from intake.responses import json_response
 from intake.service import Unavailable
 
-router = APIRouter(tags=["events"], dependencies=[Authenticated])
+router = APIRouter(tags=["events"], dependencies=[Engine])  # the integration engines
 
 # JSON, and the CloudEvents JSON formats (structured mode, one event or a batch)
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json")
@@ -60,6 +60,7 @@ _BODY_DOC: dict[str, Any] = {
         202: {"description": "Every event accepted (or a harmless duplicate)"},
         400: {"description": "Body is not JSON, or not an event or array of events"},
         401: {"description": "Missing or invalid bearer token"},
+        403: {"description": "A token of a system acknowledging for clinicians: not an integration engine's"},
         415: {"description": "Content-Type is not JSON (application/json or a CloudEvents JSON format)"},
         413: {"description": "Body or batch too large"},
         422: {"description": "One or more events invalid; each named with its field"},

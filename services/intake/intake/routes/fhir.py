@@ -3,7 +3,10 @@
 
 Every answer, errors included, is FHIR JSON: an OperationOutcome (or a transaction-response /
 batch-response Bundle) whose issues name the failing element. Every route, metadata included, needs a
-bearer token (carepath's rule: every route but the health probes needs a credential). An escalation
+bearer token (carepath's rule: every route but the health probes needs a credential): an integration
+engine's (``CAREPATH_INTAKE_TOKENS``), which is also how FHIR Communications and Tasks recording care steps
+arrive; the CapabilityStatement answers a clinician system's token (``CAREPATH_INTAKE_ACK_TOKENS``) too, and
+that token on any other FHIR route is 403 (its route is ``POST /v1/acknowledgements``). An escalation
 acknowledgement (a Communication) is checked with followup before it is stored, as
 ``POST /v1/acknowledgements`` is (:mod:`intake.acknowledging`).
 """
@@ -11,15 +14,15 @@ acknowledgement (a Communication) is checked with followup before it is stored, 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from intake import metrics
 from intake.acknowledging import CheckedIntake, TargetsRefused, TargetsUnchecked
-from intake.deps import IntakeDep, SettingsDep, read_body, require_token
+from intake.deps import CLINICIAN, ENGINE, Credentials, IntakeDep, SettingsDep, read_body, refusal
 from intake.fhir.capability import capability_statement
 from intake.fhir.channel import Answer, FhirChannel
 from intake.fhir.codemap import CodeMap
@@ -44,8 +47,9 @@ from intake.settings import IntakeSettings
 
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
-_bearer = HTTPBearer(auto_error=False, description="Bearer token from CAREPATH_INTAKE_TOKENS")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+FORBIDDEN = "forbidden"  # FHIR IssueType: the caller may not perform this action
+_SENDERS = frozenset({ENGINE})
+_READERS = frozenset({ENGINE, CLINICIAN})  # the CapabilityStatement
 
 router = APIRouter(tags=["fhir"])
 
@@ -85,6 +89,7 @@ def _doc(example: dict[str, Any]) -> dict[str, Any]:
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not JSON, or not a valid R4 resource: OperationOutcome naming the element"},
     401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "A token of a system acknowledging for clinicians: not an integration engine's"},
     413: {"description": "Body or Bundle too large"},
     415: {"description": "Not application/fhir+json"},
     422: {"description": "Valid FHIR carepath cannot read (e.g. an unlisted code): OperationOutcome"},
@@ -196,15 +201,15 @@ async def post_bundle(
     description=(
         "A FHIR R4 (4.0.1) CapabilityStatement listing exactly the resource types carepath reads, each "
         "with create (POST) and update (PUT), and the batch and transaction interactions (POST /fhir). "
-        "Unlike many FHIR servers, carepath asks for the bearer token here too: every route but the "
-        "health probes needs a credential."
+        "Unlike many FHIR servers, carepath asks for the bearer token here too (an integration engine's "
+        "or a clinician system's): every route but the health probes needs a credential."
     ),
     responses={200: {"description": "CapabilityStatement"}, 401: _RESPONSES[401]},
 )
 async def metadata(
     request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
-    refused = _unauthorised(settings, credentials)
+    refused = _unauthorised(settings, credentials, _READERS)
     if refused is not None:
         return refused
     return _fhir(Answer(200, capability_statement(intake.clock.now(), request.app.version)))
@@ -218,7 +223,7 @@ async def _serve(
     credentials: HTTPAuthorizationCredentials | None,
     handle: Callable[[bytes], Awaitable[Answer]],
 ) -> Response:
-    refused = _unauthorised(settings, credentials)
+    refused = _unauthorised(settings, credentials, _SENDERS)
     if refused is not None:
         return refused
     content_type = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
@@ -243,13 +248,14 @@ async def _serve(
 
 
 def _unauthorised(
-    settings: IntakeSettings, credentials: HTTPAuthorizationCredentials | None
+    settings: IntakeSettings, credentials: HTTPAuthorizationCredentials | None, roles: frozenset[str]
 ) -> Response | None:
-    try:
-        require_token(settings, credentials)
-    except HTTPException as exc:
-        return _fhir(Answer(401, operation_outcome([Issue(LOGIN, str(exc.detail))]), dict(exc.headers or {})))
-    return None
+    refused = refusal(settings, credentials, roles, "fhir")
+    if refused is None:
+        return None
+    code = LOGIN if refused.status_code == 401 else FORBIDDEN
+    issue = Issue(code, str(refused.detail))
+    return _fhir(Answer(refused.status_code, operation_outcome([issue]), dict(refused.headers or {})))
 
 
 def _channel(

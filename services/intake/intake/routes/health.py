@@ -1,11 +1,13 @@
-"""Liveness, readiness and metrics."""
+"""Liveness, readiness and metrics. The probes are open; ``/metrics`` too unless CAREPATH_METRICS_TOKENS is
+set, then a scrape needs one of those bearer tokens (401 otherwise). Served by the HTTP API and by the
+standalone MLLP listener's status port alike."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, Request, Response
 
-from intake.deps import IntakeDep
+from carepath import metrics_page
+from intake.deps import IntakeDep, SettingsDep
 from intake.responses import json_response
 
 router = APIRouter(tags=["operations"])
@@ -25,6 +27,12 @@ async def readyz(intake: IntakeDep) -> Response:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def prometheus_metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Open unless CAREPATH_METRICS_TOKENS is set; then a bearer token from it (401 otherwise).",
+    response_class=Response,
+    responses={401: {"description": "CAREPATH_METRICS_TOKENS is set and none of them was presented"}},
+)
+async def prometheus_metrics(request: Request, settings: SettingsDep) -> Response:
+    return metrics_page.page(request.headers.get("authorization"), settings.metrics_token_list)
