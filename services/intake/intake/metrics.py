@@ -58,6 +58,16 @@ MLLP_TIMEOUTS = Counter(
 for _kind in ("idle", "frame"):
     MLLP_TIMEOUTS.labels(_kind)
 
+MLLP_TLS_HANDSHAKE_FAILURES = Counter(
+    "carepath_intake_mllp_tls_handshake_failures",
+    "MLLP connections closed because the TLS handshake failed: protocol (not TLS, or a version or cipher "
+    "refused), client_certificate (none, or not signed by CAREPATH_INTAKE_MLLP_TLS_CLIENT_CA), timeout, "
+    "closed (the sender hung up), other",
+    ["reason"],
+)
+for _reason in ("protocol", "client_certificate", "timeout", "closed", "other"):
+    MLLP_TLS_HANDSHAKE_FAILURES.labels(_reason)
+
 API_REJECTED = Counter(
     "carepath_intake_api_rejected",
     "HTTP requests refused for their credential: missing (no bearer token), invalid (not one of intake's "

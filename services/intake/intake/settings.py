@@ -114,6 +114,23 @@ class IntakeSettings(CommonSettings):
         description="comma-separated addresses or networks (CIDR) allowed to connect to the MLLP listener, "
         "e.g. the integration engines' 10.1.4.20,10.1.5.0/28; empty: any source",
     )
+    mllp_tls_cert: Path | None = Field(
+        default=None,
+        alias="CAREPATH_INTAKE_MLLP_TLS_CERT",
+        description="PEM certificate (chain) of the MLLP listener; with CAREPATH_INTAKE_MLLP_TLS_KEY the listener "
+        "speaks MLLP over TLS 1.2 or later; unset: plain MLLP",
+    )
+    mllp_tls_key: Path | None = Field(
+        default=None,
+        alias="CAREPATH_INTAKE_MLLP_TLS_KEY",
+        description="PEM private key of CAREPATH_INTAKE_MLLP_TLS_CERT",
+    )
+    mllp_tls_client_ca: Path | None = Field(
+        default=None,
+        alias="CAREPATH_INTAKE_MLLP_TLS_CLIENT_CA",
+        description="PEM CA certificates: every MLLP sender must present a certificate signed by one "
+        "(mutual TLS); unset: no client certificate asked for",
+    )
     hl7_codes: Path | None = Field(
         default=None,
         alias="CAREPATH_HL7_CODES",
@@ -145,6 +162,20 @@ class IntakeSettings(CommonSettings):
                     f"{item[:60]!r} is not an IP address or network such as 10.1.5.0/28"
                 ) from None
         return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> IntakeSettings:
+        if (self.mllp_tls_cert is None) != (self.mllp_tls_key is None):
+            raise ValueError(
+                "CAREPATH_INTAKE_MLLP_TLS_CERT and CAREPATH_INTAKE_MLLP_TLS_KEY: set both (MLLP over TLS) "
+                "or neither (plain MLLP)"
+            )
+        if self.mllp_tls_client_ca is not None and self.mllp_tls_cert is None:
+            raise ValueError(
+                "CAREPATH_INTAKE_MLLP_TLS_CLIENT_CA needs CAREPATH_INTAKE_MLLP_TLS_CERT and "
+                "CAREPATH_INTAKE_MLLP_TLS_KEY: client certificates are asked for inside TLS"
+            )
+        return self
 
     @property
     def mllp_allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -5,7 +5,8 @@ the listener can run apart from the HTTP API: set ``CAREPATH_INTAKE_MLLP_STANDAL
 processes (the HTTP process then starts no listener) and run this module beside ``python -m intake``. It
 has its own publisher and :class:`intake.service.Intake` (the same settings, the same topics, the same
 de-duplication rules), and answers ``/healthz``, ``/readyz`` and ``/metrics`` on
-``CAREPATH_INTAKE_MLLP_STATUS_PORT``. SIGTERM or SIGINT stops it: the listener and its connections are closed, then the publisher (a message
+``CAREPATH_INTAKE_MLLP_STATUS_PORT`` (``/metrics`` behind ``CAREPATH_METRICS_TOKENS`` when that is set).
+SIGTERM or SIGINT stops it: the listener and its connections are closed, then the publisher (a message
 whose ACK was not sent is sent again by the engine, and its events are not published twice).
 """
 
@@ -38,8 +39,19 @@ def main() -> None:
         mllp_port=settings.mllp_port,
         status_port=settings.mllp_status_port,
         profile=settings.broker_profile,
+        tls=config.tls is not None,
+        metrics_protected=bool(settings.metrics_token_list),
     )
     asyncio.run(serve(settings, config))
+
+
+def status_app(intake: Intake, settings: IntakeSettings) -> FastAPI:
+    """The status port's pages: /healthz and /readyz open, /metrics open or behind CAREPATH_METRICS_TOKENS."""
+    status = FastAPI(title="carepath intake MLLP listener", openapi_url=None, docs_url=None, redoc_url=None)
+    status.state.intake = intake
+    status.state.settings = settings
+    status.include_router(health.router)
+    return status
 
 
 async def serve(settings: IntakeSettings, config: Hl7Config) -> None:
@@ -53,15 +65,9 @@ async def serve(settings: IntakeSettings, config: Hl7Config) -> None:
     server = None
     try:
         server = await start_listener(intake, config, intake.clock, settings, standalone=True)
-        status = FastAPI(
-            title="carepath intake MLLP listener", openapi_url=None, docs_url=None, redoc_url=None
-        )
-        status.state.intake = intake
-        status.state.settings = settings
-        status.include_router(health.router)
         web = uvicorn.Server(
             uvicorn.Config(
-                status,
+                status_app(intake, settings),
                 host=settings.bind_host,
                 port=settings.mllp_status_port,
                 log_level="warning",

@@ -6,6 +6,7 @@ read from them later that could fail on a message.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from intake.hl7.handler import Hl7Intake
 from intake.hl7.mapping import MappingOptions
 from intake.hl7.radiology import RadiologyRules
 from intake.hl7.radiology_rules import RadiologyRulesError, load_rules
-from intake.hl7.server import MllpServer
+from intake.hl7.server import MllpServer, TlsError, tls_context
 from intake.service import Intake
 from intake.settings import IntakeSettings
 
@@ -35,6 +36,7 @@ class Hl7Config:
     frame_timeout_s: float = 30.0
     max_connections: int = 100
     allowed_sources: tuple[IPv4Network | IPv6Network, ...] = ()
+    tls: ssl.SSLContext | None = None  # MLLP over TLS (CAREPATH_INTAKE_MLLP_TLS_*); None: plain
 
 
 def load_config(settings: IntakeSettings) -> Hl7Config:
@@ -47,6 +49,12 @@ def load_config(settings: IntakeSettings) -> Hl7Config:
         raise SystemExit(f"intake: the value sets are invalid: {exc}") from None
     except (CodeMapError, RadiologyRulesError) as exc:
         raise SystemExit(f"intake: the HL7 configuration is invalid: {exc}") from None
+    tls = None
+    if settings.mllp_tls_cert is not None and settings.mllp_tls_key is not None:
+        try:
+            tls = tls_context(settings.mllp_tls_cert, settings.mllp_tls_key, settings.mllp_tls_client_ca)
+        except TlsError as exc:
+            raise SystemExit(f"intake: MLLP over TLS cannot start: {exc}") from None
     options = MappingOptions(ZoneInfo(settings.site_timezone), settings.patient_id_authorities)
     return Hl7Config(
         codes,
@@ -57,6 +65,7 @@ def load_config(settings: IntakeSettings) -> Hl7Config:
         settings.mllp_frame_timeout_s,
         settings.mllp_max_connections,
         settings.mllp_allowed_networks,
+        tls,
     )
 
 
@@ -69,6 +78,7 @@ def new_server(intake: Intake, config: Hl7Config, clock: Clock) -> MllpServer:
         frame_timeout=config.frame_timeout_s,
         max_connections=config.max_connections,
         allowed_sources=config.allowed_sources,
+        tls=config.tls,
     )
 
 
