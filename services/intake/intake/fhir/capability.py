@@ -61,8 +61,10 @@ def capability_statement(now: datetime, software_version: str) -> dict[str, Any]
                 "security": {
                     "cors": False,
                     "description": (
-                        "Every request, this one included, needs an Authorization: Bearer token "
-                        "(CAREPATH_INTAKE_TOKENS); without one the answer is 401."
+                        "Every request, this one included, needs an Authorization: Bearer token: an "
+                        "integration engine's (CAREPATH_INTAKE_TOKENS) for resources and Bundles; this "
+                        "statement also answers a clinician system's (CAREPATH_INTAKE_ACK_TOKENS). Without "
+                        "one, or with an unknown one, the answer is 401; a token of the other role 403."
                     ),
                 },
                 "resource": resources,
