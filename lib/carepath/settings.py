@@ -8,7 +8,7 @@ unprefixed, as Kafka tooling expects) and fail fast with a message naming the ba
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +78,15 @@ class CommonSettings(BaseSettings):
     @property
     def metrics_token_list(self) -> list[str]:
         return auth.metrics_tokens(self.metrics_tokens.get_secret_value(), self.environment)
+
+    @property
+    def api_documentation(self) -> dict[str, Any]:
+        """FastAPI's documentation pages (/docs, /redoc, /openapi.json) outside production only: there every
+        route but the probes and /metrics needs a credential, and a browser's docs page cannot present one.
+        The document itself is published: ``python -m intake.openapi`` prints intake's."""
+        if self.environment == "production":
+            return {"openapi_url": None, "docs_url": None, "redoc_url": None}
+        return {}
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -25,7 +25,9 @@ class WorkerShell:
 
     def __init__(self, app: App, service: str, topics: Iterable[str], api: FastAPI | None = None) -> None:
         self.app = app
-        self.api = api or FastAPI(title=f"carepath {service}", version="1")
+        self.api = api or FastAPI(
+            title=f"carepath {service}", version="1", **CommonSettings().api_documentation
+        )
         self.service = service
         self.topics = tuple(topics)
         self.started = time.monotonic()

@@ -60,6 +60,7 @@ def create_app(
             "the published contract (schemas/) and stored durably before it is acknowledged."
         ),
         lifespan=lifespan,
+        **settings.api_documentation,
     )
     app.state.settings = settings
     try:  # malformed value sets or code map refuse to start, naming the file and entry

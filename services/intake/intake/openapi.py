@@ -107,3 +107,18 @@ def contract_components(folder: Path) -> dict[str, Any]:
 def component_name(file_name: str, definition: str) -> str:
     """``common.v1.schema.json`` + ``patient_id`` -> ``common.v1.patient_id``."""
     return f"{file_name.removesuffix(_SCHEMA_SUFFIX)}.{definition}"
+
+
+def main() -> int:
+    """``python -m intake.openapi``: print the document (production serves no documentation pages)."""
+    from intake.app import create_app
+    from intake.publisher import MemoryPublisher
+    from intake.settings import IntakeSettings
+
+    settings = IntakeSettings(environment="development")  # the document only: no broker, no credentials
+    print(json.dumps(build(create_app(settings, MemoryPublisher())), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

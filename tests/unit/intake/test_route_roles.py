@@ -4,7 +4,8 @@ roles it admits, so a route added without deciding who may call it fails this te
 An integration engine (CAREPATH_INTAKE_TOKENS) sends events and FHIR; a system acknowledging for clinicians
 (CAREPATH_INTAKE_ACK_TOKENS) acknowledges; either reads the CapabilityStatement. No token or an unknown one
 is 401 with ``WWW-Authenticate: Bearer``, the other role's token 403, each counted by reason. The probes
-and the API documentation are open; ``/metrics`` is open unless CAREPATH_METRICS_TOKENS is set."""
+are open, and the API documentation outside production (production serves none); ``/metrics`` is open
+unless CAREPATH_METRICS_TOKENS is set."""
 
 from __future__ import annotations
 
@@ -85,6 +86,18 @@ def guarded_metrics_url() -> Iterator[str]:
 
 def test_every_route_is_listed_with_who_may_call_it() -> None:
     assert routes(app()) == set(GUARDED) | PROBES | DOCUMENTATION | {METRICS}
+
+
+def test_in_production_there_are_no_documentation_pages_every_other_route_needs_a_credential() -> None:
+    production = IntakeSettings(
+        environment="production",
+        CAREPATH_INTAKE_TOKENS="e" * 30,
+        CAREPATH_INTAKE_ACK_TOKENS="a" * 30,
+        CAREPATH_WORKER_TOKEN="w" * 30,
+    )  # type: ignore[arg-type]
+    served = create_app(production, MemoryPublisher(), FixedClock())
+    assert routes(served) == set(GUARDED) | PROBES | {METRICS}
+    assert "/v1/events" in served.openapi()["paths"]  # still published: python -m intake.openapi
 
 
 def request(base: str, method: str, path: str, authorization: str | None) -> httpx.Response:

@@ -71,6 +71,13 @@ def test_every_route_of_a_worker_is_listed(monkeypatch: pytest.MonkeyPatch) -> N
     assert routes(worker_api(monkeypatch, None)) == PROBES | DOCUMENTATION | {METRICS}
 
 
+def test_a_production_worker_serves_no_documentation_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAREPATH_ENVIRONMENT", "production")
+    monkeypatch.delenv("CAREPATH_METRICS_TOKENS", raising=False)
+    app = make_app(f"test-worker-pages-{next(_apps)}", CommonSettings(environment="production"), web_port=1)
+    assert routes(WorkerShell(app, "triage", ["clinical.events"]).api) == PROBES | {METRICS}
+
+
 def test_everything_is_open_by_default(open_url: str) -> None:
     for _, path in sorted(PROBES | DOCUMENTATION):
         assert httpx.get(open_url + path, timeout=10).status_code in (200, 503), path  # 503: not ready yet
