@@ -4,9 +4,13 @@ Deadlines are state in a changelog-backed table, never sleeps: a restarted or re
 them back and the timer fires whatever is due, reporting how late.
 
 The timer fires and publishes only for partitions in the *fence*: actively owned, with the table
-recovered for the current assignment (:meth:`carepath.worker.WorkerShell.recovered_partitions`).
-Faust runs timers whatever the assignment, so without it a worker fires from a table that is still
-being read back, or keeps firing for partitions that are being handed to another worker. A rebalance
+recovered for the current assignment (:meth:`carepath.worker.WorkerShell.recovered_partitions`), and
+with the input backlog they had at that moment processed. Faust runs timers whatever the assignment, so
+without it a worker fires from a table that is still being read back, or keeps firing for partitions
+that are being handed to another worker. And a worker that takes over a partition after a crash must
+read what was already on the inputs first: an acknowledgement or a resolution published before a
+deadline, but not yet read when the previous owner died, answers that deadline; firing it first would
+send a reminder that a running pipeline never sends. A rebalance
 closes the fence at once; before it can complete, the batch or timer pass in flight finishes writing
 and the producer is flushed, so the next owner's recovery reads everything this worker published for.
 
@@ -23,6 +27,7 @@ import asyncio
 import time
 from typing import Any
 
+from faust.types import TP
 from mode.types.signals import BaseSignalT
 
 from carepath import envelope, logs, topics
@@ -40,6 +45,7 @@ from followup.summary import Summary, summarise
 
 SERVICE = "followup"
 TICK_CHUNK = 200  # patients fired per commit: bounds what a crash inside one commit can repeat
+CATCH_UP_MAX_S = 60.0  # a recovered partition fires after this long even if its backlog is not read yet
 STATE_TABLE = "followup-expectations"
 INPUT_TOPICS = (topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.ACKNOWLEDGEMENTS)
 log = logs.get(__name__)
@@ -62,8 +68,17 @@ class FollowupShell:
         self.index = DueIndex()
         self.summaries: dict[bytes, Summary] = {}
         self.lock = asyncio.Lock()  # the agent and the timer never interleave writes for one patient
-        self._fence: frozenset[int] = frozenset()  # partitions owned and recovered; the index covers these
+        self._fence: frozenset[int] = (
+            frozenset()
+        )  # partitions owned, recovered, caught up; the index covers these
         self._partitions = topics.partitions()
+        # Catching up after an assignment: per recovered partition, the inputs' high-watermarks when it was
+        # recovered (None until every one is known) and since when it waits; the next offset to read per
+        # input partition, from what this worker processed.
+        self._backlog: dict[int, dict[TP, int] | None] = {}
+        self._waiting_since: dict[int, float] = {}
+        self._caught_up: set[int] = set()
+        self._read_to: dict[TP, int] = {}
 
     async def commit(self, result: FollowupResult) -> None:
         if result.intents:
@@ -158,11 +173,46 @@ class FollowupShell:
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
         PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
         for e in events:
-            self.shell.processed(e.message.tp, e.message.offset)
+            tp, offset = e.message.tp, e.message.offset
+            self.shell.processed(tp, offset)
+            if offset + 1 > self._read_to.get(tp, 0):
+                self._read_to[tp] = offset + 1
+
+    def caught_up(self, recovered: frozenset[int]) -> frozenset[int]:
+        """The recovered partitions whose inputs have been read up to where they ended when the partition
+        was recovered (or for longer than :data:`CATCH_UP_MAX_S`)."""
+        for p in [p for p in self._backlog if p not in recovered]:  # revoked, or a rebalance is under way
+            del self._backlog[p]
+            self._waiting_since.pop(p, None)
+            self._caught_up.discard(p)
+        consumer: Any = self.app.consumer
+        committed: Any = getattr(consumer, "_committed_offset", {})
+        now = time.monotonic()
+        for p in recovered:
+            if p in self._caught_up:
+                continue
+            since = self._waiting_since.setdefault(p, now)
+            marks = self._backlog.get(p)
+            if marks is None:
+                tps = [TP(t, p) for t in self.shell.topics]
+                ends = {tp: consumer.highwater(tp) for tp in tps}
+                if all(end is not None for end in ends.values()):
+                    marks = self._backlog[p] = {tp: int(end) for tp, end in ends.items()}
+                else:
+                    self._backlog[p] = None
+            if marks is not None and all(
+                max(self._read_to.get(tp, 0), committed.get(tp) or 0) >= end for tp, end in marks.items()
+            ):
+                self._caught_up.add(p)
+            elif now - since > CATCH_UP_MAX_S:
+                metrics.CATCH_UP_WAITS_EXCEEDED.inc()
+                log.warning("deadlines firing before the input backlog is read", waited_s=CATCH_UP_MAX_S)
+                self._caught_up.add(p)
+        return frozenset(p for p in recovered if p in self._caught_up)
 
     async def on_tick(self) -> None:
         async with self.lock:
-            fence = self.shell.recovered_partitions()
+            fence = self.caught_up(self.shell.recovered_partitions())
             if fence != self._fence:
                 self._fence = fence
                 self._reindex()  # from a table now recovered for exactly these partitions

@@ -49,6 +49,11 @@ REMINDERS_REPUBLISHED = Counter(
     "fired (a crash inside that window); same id and payload, so consumers de-duplicate. An upper "
     "bound on duplicate reminders: the first copy may not have reached the broker.",
 )
+CATCH_UP_WAITS_EXCEEDED = Counter(
+    "carepath_followup_catch_up_waits_exceeded",
+    "Partitions whose deadlines began firing before their input backlog (as it stood when they were "
+    "assigned and recovered) was processed, because catching up took longer than the bound",
+)
 FENCE_WAITS_EXCEEDED = Counter(
     "carepath_followup_fence_waits_exceeded",
     "Rebalances that went ahead while a batch or timer pass was still writing for revoked partitions",
