@@ -5,6 +5,11 @@ changelog-backed table (keyed by patient id, co-partitioned with the input topic
 each endpoint's courier. Attempts and outcomes are written back to the table, so after a restart or a
 rebalance the owner of the partition finds what is still pending and delivers it, and never delivers
 again what was delivered. A redelivered input record finds its earlier state and is not sent twice.
+
+The one repeat a crash can cause: a request the endpoint took in the moment before the worker died,
+its outcome not yet written. Each attempt is written as in flight (and flushed) before it is sent, so
+the next owner knows such a redelivery is in doubt, sends it with the same idempotency key, and counts
+it (``carepath_notifier_redeliveries_in_doubt_total``).
 """
 
 from __future__ import annotations
@@ -65,6 +70,12 @@ class NotifierShell:
     def owns(self, key: bytes) -> bool:
         return self.shell.owns(key, self._partitions)
 
+    async def attempting(self, job: Job, endpoint: str, attempt: int) -> None:
+        state = self._load(job.key)
+        state.attempting(job.event_id, endpoint, attempt=attempt, now=time.time())
+        self._store(job.key, state)
+        await self.app.producer.flush()  # in the changelog before the request goes out
+
     def record(self, job: Job, endpoint: str, status: str) -> None:
         state = self._load(job.key)
         state.record(
@@ -124,7 +135,13 @@ class NotifierShell:
         for name in planned.send:
             target = delivery.targets[name]
             self._submit(
-                key, delivery.event or event, name, delivery.first_seen, target.attempts, target.last_error
+                key,
+                delivery.event or event,
+                name,
+                delivery.first_seen,
+                target.attempts,
+                target.last_error,
+                target.in_flight,
             )
 
     def _submit(
@@ -135,6 +152,7 @@ class NotifierShell:
         first_seen: float,
         attempts: int,
         error: str,
+        in_doubt: bool,
     ) -> None:
         courier = self.couriers.get(endpoint)
         if courier is None:  # no longer configured: left pending in the table
@@ -147,8 +165,11 @@ class NotifierShell:
             first_seen=first_seen,
             attempts=attempts,
             last_error=error,
+            in_doubt=in_doubt,
         )
-        courier.submit(job)
+        if courier.submit(job) and in_doubt:
+            metrics.REDELIVERIES_IN_DOUBT.labels(endpoint).inc()
+            log.warning("delivery in doubt sent again", endpoint=endpoint)
 
     async def _unreadable(self, key: bytes, value: bytes, why: str) -> None:
         DECODE_ERRORS.labels(SERVICE, "inputs").inc()
@@ -178,7 +199,13 @@ class NotifierShell:
             for _, name, delivery, target in list(state.pending()):
                 assert delivery.event is not None
                 self._submit(
-                    key, delivery.event, name, delivery.first_seen, target.attempts, target.last_error
+                    key,
+                    delivery.event,
+                    name,
+                    delivery.first_seen,
+                    target.attempts,
+                    target.last_error,
+                    target.in_flight,
                 )
                 resumed += 1
         log.info("pending deliveries resumed", count=resumed)

@@ -3,8 +3,9 @@
 Endpoints never share a queue, a worker or a connection pool, so a slow or failing endpoint only delays
 its own notifications. A failed attempt is retried after an exponential backoff with full jitter,
 scheduled on the event loop (no worker sleeps through it); after the retry budget the notification is
-dead-lettered for this endpoint. Every attempt's outcome is recorded through the :class:`Store` before
-the next step, which is what a restart resumes from.
+dead-lettered for this endpoint. Every attempt is recorded as in flight through the :class:`Store`
+(durably) before its request is sent, and its outcome before the next step: a restart resumes from that,
+and knows which redeliveries are in doubt (see :mod:`notifier.state`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Job:
     first_seen: float
     attempts: int = 0  # made so far (before a restart too)
     last_error: str = ""
+    in_doubt: bool = False  # the last attempt was in flight when a worker stopped: it may have arrived
 
 
 class Store(Protocol):
     """Where delivery state is kept (the Faust table in the worker, a dict in unit tests)."""
 
     def owns(self, key: bytes) -> bool: ...
+    async def attempting(self, job: Job, endpoint: str, attempt: int) -> None:
+        """Record ``attempt`` as in flight, durably, before its request is sent."""
+
     def record(self, job: Job, endpoint: str, status: str) -> None: ...
     async def dead_letter(self, job: Job, endpoint: Endpoint) -> None: ...
 
@@ -122,9 +127,10 @@ class Courier:
             await self._give_up(job)
             return
         attempt = job.attempts + 1
+        await self.store.attempting(job, name, attempt)
         result = await self._post(job, attempt)
         metrics.ATTEMPTS.labels(name, result.result).inc()
-        job = replace(job, attempts=attempt, last_error=result.error)
+        job = replace(job, attempts=attempt, last_error=result.error, in_doubt=False)
         if result.delivered:
             self.store.record(job, name, DELIVERED)
             metrics.DELIVERIES.labels(name, "delivered").inc()

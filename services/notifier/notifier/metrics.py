@@ -26,6 +26,12 @@ DEAD_LETTERS = Counter(
     "Notifications an endpoint did not take within its retry budget (written to care.notifications.dlq)",
     ["endpoint"],
 )
+REDELIVERIES_IN_DOUBT = Counter(
+    "carepath_notifier_redeliveries_in_doubt",
+    "Notifications sent again after a restart found their last attempt in flight: the endpoint may have "
+    "taken it before the worker stopped, so it may receive it twice (same idempotency key)",
+    ["endpoint"],
+)
 PENDING = Gauge(
     "carepath_notifier_pending", "Notifications waiting for delivery or a retry, per endpoint", ["endpoint"]
 )
@@ -37,4 +43,5 @@ def export(endpoint: str) -> None:
         DELIVERIES.labels(endpoint, outcome)
     ATTEMPTS.labels(endpoint, "success")
     DEAD_LETTERS.labels(endpoint)
+    REDELIVERIES_IN_DOUBT.labels(endpoint)
     PENDING.labels(endpoint).set(0)

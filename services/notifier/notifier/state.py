@@ -3,6 +3,11 @@
 This is what makes a restart safe: it lives in a changelog-backed table keyed by patient id, so a
 restarted or rebalanced worker knows what was delivered (and never delivers it again) and what was
 still pending (and delivers it). The notification itself is kept until every endpoint is done with it.
+
+An attempt is recorded as *in flight* before its request is sent. A target found pending and in flight
+after a restart is *in doubt*: the endpoint may have taken it before the worker died without its outcome
+being recorded, so delivering it again may deliver it twice (same idempotency key, which endpoints
+de-duplicate by). Those redeliveries are counted; every other pending target was certainly not taken.
 Pure: no Faust, no clock (times are passed in as Unix seconds).
 """
 
@@ -28,19 +33,27 @@ class Target:
     status: str = PENDING
     last_error: str = ""
     updated_at: float = 0.0
+    in_flight: bool = False  # attempt ``attempts`` was started and its outcome is not recorded
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "attempts": self.attempts,
             "status": self.status,
             "last_error": self.last_error,
             "at": self.updated_at,
         }
+        if self.in_flight:
+            out["in_flight"] = True
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Target:
         return cls(
-            int(d["attempts"]), str(d["status"]), str(d.get("last_error", "")), float(d.get("at", 0.0))
+            int(d["attempts"]),
+            str(d["status"]),
+            str(d.get("last_error", "")),
+            float(d.get("at", 0.0)),
+            bool(d.get("in_flight", False)),
         )
 
 
@@ -114,6 +127,14 @@ class PatientDeliveries:
             else:
                 done.append(name)
         return Planned(send, done, changed)
+
+    def attempting(self, event_id: str, endpoint: str, *, attempt: int, now: float) -> None:
+        """Attempt number ``attempt`` is about to be sent: until its outcome is recorded, it is in flight."""
+        delivery = self.deliveries.get(event_id)
+        target = delivery.targets.get(endpoint) if delivery is not None else None
+        if delivery is None or target is None or target.status != PENDING:
+            return
+        delivery.targets[endpoint] = Target(attempt, PENDING, target.last_error, now, in_flight=True)
 
     def record(
         self, event_id: str, endpoint: str, *, attempts: int, status: str, error: str, now: float

@@ -31,9 +31,13 @@ class MemoryStore:
     owned: bool = True
     records: list[tuple[str, str, str, int]] = field(default_factory=list)
     dead: list[tuple[str, str, int, str]] = field(default_factory=list)
+    started: list[tuple[str, str, int]] = field(default_factory=list)  # attempts recorded as in flight
 
     def owns(self, key: bytes) -> bool:
         return self.owned
+
+    async def attempting(self, job: Job, endpoint: str, attempt: int) -> None:
+        self.started.append((job.event_id, endpoint, attempt))
 
     def record(self, job: Job, endpoint: str, status: str) -> None:
         self.records.append((job.event_id, endpoint, status, job.attempts))
@@ -272,3 +276,27 @@ def test_a_timeout_is_retried() -> None:
 
     run(scenario)
     assert len(calls) == 2 and store.records[0] == ("esc-1.r1", "pager", PENDING, 1)
+
+
+def test_each_attempt_is_recorded_in_flight_before_its_request_is_sent() -> None:
+    """What lets a restarted worker tell a redelivery in doubt (the endpoint may have it) from a first."""
+    store = MemoryStore()
+    seen_before_request: list[list[tuple[str, str, int]]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen_before_request.append(list(store.started))
+        return httpx.Response(503 if len(seen_before_request) == 1 else 200)
+
+    async def scenario() -> None:
+        c = courier(endpoint(), store, handler)
+        task = asyncio.create_task(c.run())
+        c.submit(job())
+        await until(lambda: any(r[2] == DELIVERED for r in store.records))
+        task.cancel()
+
+    run(scenario)
+    assert seen_before_request == [
+        [("esc-1.r1", "pager", 1)],
+        [("esc-1.r1", "pager", 1), ("esc-1.r1", "pager", 2)],
+    ]
+    assert [r[2:] for r in store.records] == [(PENDING, 1), (DELIVERED, 2)]

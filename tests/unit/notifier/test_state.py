@@ -58,3 +58,25 @@ def test_finished_notifications_are_forgotten_after_the_retention() -> None:
     assert not state.prune(now=150.0, retention_s=100.0)
     assert state.prune(now=1000.0, retention_s=100.0)
     assert list(state.deliveries) == ["esc-2.r1"]  # still pending: never forgotten
+
+
+def test_an_attempt_in_flight_at_a_crash_is_pending_and_in_doubt_after_the_restart() -> None:
+    state = PatientDeliveries()
+    state.plan(EVENT, ["pager", "fhir"], now=100.0)
+    state.record("esc-1.r1", "fhir", attempts=1, status=PENDING, error="HTTP 503", now=101.0)
+    state.attempting("esc-1.r1", "pager", attempt=1, now=102.0)  # sent; the worker dies before the answer
+    restored = PatientDeliveries.from_bytes(state.to_bytes())
+    pending = {name: target for _, name, _, target in restored.pending()}
+    assert pending["pager"].in_flight and pending["pager"].attempts == 1
+    assert not pending["fhir"].in_flight  # its attempt's outcome was recorded: certainly not taken
+    assert restored.plan(EVENT, ["pager", "fhir"], now=103.0).send == ["pager", "fhir"]
+    restored.record("esc-1.r1", "pager", attempts=2, status=DELIVERED, error="", now=104.0)
+    assert "in_flight" not in restored.to_bytes().decode()  # the outcome is known again
+
+
+def test_a_finished_target_is_not_put_back_in_flight() -> None:
+    state = PatientDeliveries()
+    state.plan(EVENT, ["pager"], now=100.0)
+    state.record("esc-1.r1", "pager", attempts=1, status=DELIVERED, error="", now=101.0)
+    state.attempting("esc-1.r1", "pager", attempt=2, now=102.0)
+    assert list(state.pending()) == []
