@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sysdeps run test unit contract integration e2e lint typecheck bench tail backtest pathway-doc clean fuzz
+.PHONY: help setup sysdeps run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -60,6 +60,11 @@ typecheck: setup
 
 bench: setup
 	$(PY) -m carepath.bench $(BENCH_ARGS)
+
+# SIGKILL and restart workers at random under a steady feed, then the same feed fault-free; compared by
+# escalation and reminder id and by deliveries at the webhook. Exit status 1 when a promise is broken.
+chaos: setup
+	$(PY) -m carepath.chaos --events 10000 --patients 1000 --kills 20 $(CHAOS_ARGS)
 
 # Fuzzing of intake (JSON events, FHIR, HL7 v2 over MLLP, schemathesis from its OpenAPI) on a real intake
 # and an embedded broker: 10,000 inputs, stopped after 5 minutes at most; fails on any 5xx, exit, hang,
