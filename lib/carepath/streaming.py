@@ -73,8 +73,24 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(faust_aiokafka.Producer):
+    async def flush(self) -> None:
+        """Everything sent so far (table changelog writes included) acknowledged by the broker.
+
+        Faust's buffer flush gives up once no message has left the buffer for 0.1 s, which on a busy
+        event loop returns with table writes still buffered: a consumer commit (which flushes first)
+        then records input offsets whose state is not yet in the changelog, and a crash loses that
+        state. This waits until the buffer is empty."""
+        while self.buffer.size:
+            await self.buffer.flush()
+            if self.buffer.size:
+                await asyncio.sleep(0.001)
+        await super().flush()
+
+
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class App(faust.App):
