@@ -231,6 +231,12 @@ def summary(c: Comparison, clean: Output, faulty: Output, *, events: int, patien
             f"lost {len(c.lost['reminders'])}, only here {len(c.only_faulty['reminders'])}",
         ),
         (
+            "A1 of updated/resolved escalations",
+            "not compared",
+            str(c.not_compared[clean.name]),
+            str(c.not_compared[faulty.name]),
+        ),
+        (
             "raw duplicate publications",
             "reported",
             _dups(c.raw_duplicates[clean.name]),
@@ -264,6 +270,12 @@ def summary(c: Comparison, clean: Output, faulty: Output, *, events: int, patien
         ("worker ready after a kill", "reported", "-", fmt(_stats(c.ready_s))),
         ("backlog at a kill processed", "reported", "-", fmt(_stats(c.caught_up_s))),
         ("resumed (both)", "reported", "-", fmt(_stats(c.resume_s))),
+        (
+            "clock held (pipeline stalled)",
+            "reported",
+            f"{clean.extra.get('clock_held_s', 0):.0f} s",
+            f"{faulty.extra.get('clock_held_s', 0):.0f} s",
+        ),
         ("drained", "yes", "yes" if clean.drained else "NO", "yes" if faulty.drained else "NO"),
         ("run time", "", f"{clean.elapsed_s:.0f} s", f"{faulty.elapsed_s:.0f} s"),
     ]

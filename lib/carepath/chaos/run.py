@@ -42,6 +42,7 @@ ROLES = ("triage", "followup", "notifier", "intake")
 WEBHOOK_SECRET_ENV = "CHAOS_WEBHOOK_SECRET"  # noqa: S105 - the name of the variable, not a secret
 OUTPUTS = (topics.ESCALATIONS, topics.REMINDERS)
 IN_DOUBT = "carepath_notifier_redeliveries_in_doubt_total"
+STALLED_LAG = 300  # records behind on a worker's inputs that count as a stalled pipeline
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
         t0 = time.monotonic()
         feeder = _Feeder(stack, feed, t0)
         feeder.thread.start()
+        pacer = _Pacer(clock_file, clock, params.scale, feeder, monitor).begin()
         kills: list[KillRecord] = []
         killer: threading.Thread | None = None
         republished_at_kill: list[float] = []  # counters of the processes killed, read just before
@@ -215,20 +217,21 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
             f"[{name}] feeding {feed.events:,} events for {feed.patients:,} patients over "
             f"{feed.duration_s:.0f} s" + (f", {params.kills} kills" if faulty and params.kills else "")
         )
-        cutoff_real = t0 + feed.duration_s + params.cutoff_offset_s
+        end = cutoff + timedelta(seconds=2 * params.scale)
+        give_up = t0 + feed.duration_s + params.cutoff_offset_s + params.drain_timeout_s
         next_say = time.monotonic() + 10
-        while (
-            time.monotonic() < cutoff_real + 2.0 or feeder.thread.is_alive() or (killer and killer.is_alive())
-        ):
+        while clock.now() < end or feeder.thread.is_alive() or (killer and killer.is_alive()):
             time.sleep(0.2)
             if time.monotonic() >= next_say:
                 next_say += 10
                 say(
                     f"[{name}] t={time.monotonic() - t0:.0f}s posted {feeder.posted:,} "
                     f"deliveries {sum(receiver.snapshot()[0].values()):,} kills {len(kills)}"
+                    f" clock held {pacer.held_s:.0f}s"
                 )
-            if time.monotonic() - cutoff_real > params.drain_timeout_s:
+            if time.monotonic() > give_up:
                 break
+        pacer.stop()
         drained, note = _drain(stack, monitor, params.drain_timeout_s, clock, cutoff)
         say(f"[{name}] {'drained' if drained else 'NOT drained'}: {note}")
         # No more reminders from here on, then the notifier's last deliveries: the topics and the webhook
@@ -275,6 +278,7 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
             elapsed_s=time.monotonic() - started,
             log_dir=log_dir,
             monitor_error=monitor.error,
+            extra={"clock_held_s": round(pacer.held_s, 1)},
         )
     finally:
         if monitor is not None:
@@ -362,6 +366,7 @@ class _Feeder:
         self.retries = 0
         self.errors: list[str] = []
         self.accepted_at: list[float] = []  # monotonic times of 202 answers
+        self.next_at = 0.0  # planned offset of the request being sent
         self.thread = threading.Thread(target=self._run, name="chaos-feed", daemon=True)
 
     def _run(self) -> None:
@@ -369,6 +374,7 @@ class _Feeder:
         url = f"{self.stack.intake_url}/v1/events"
         with httpx.Client(headers=headers, timeout=15) as http:
             for req in self.feed.requests:
+                self.next_at = req.at_s
                 delay = self.t0 + req.at_s - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -390,6 +396,58 @@ class _Feeder:
                         break
                     self.retries += 1
                     time.sleep(0.2)
+
+    def behind_s(self) -> float:
+        """Real seconds the feed is behind its plan (0 once it is all sent)."""
+        if not self.thread.is_alive():
+            return 0.0
+        return max(time.monotonic() - self.t0 - self.next_at, 0.0)
+
+
+class _Pacer:
+    """Holds the shared clock while the pipeline is stalled: the feed behind its plan (intake down, or
+    a machine too busy to keep the rate), or triage or followup more than :data:`STALLED_LAG` records
+    behind their inputs (a worker killed and its partitions not yet taken over). The feed's clinical
+    times were planned for a clock that runs with the feed; holding the clock keeps every deadline at
+    least ``lead_s`` of running clock after its patient's events were in, however long a stall lasts,
+    so the two runs stay comparable by id. Deadlines fire while the pipeline runs, kills included."""
+
+    def __init__(self, path: Path, clock: SteeredClock, scale: float, feeder: _Feeder, monitor: Monitor):
+        self.path, self.clock, self.scale, self.feeder, self.monitor = path, clock, scale, feeder, monitor
+        self.held_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-pacer", daemon=True)
+
+    def begin(self) -> _Pacer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def stalled(self) -> bool:
+        return (
+            self.feeder.behind_s() > 1.0
+            or self.monitor.lag("triage") > STALLED_LAG
+            or self.monitor.lag("followup") > STALLED_LAG
+        )
+
+    def _run(self) -> None:
+        held_at: datetime | None = None
+        since = 0.0
+        while not self._stop.wait(0.1):
+            stalled = self.stalled()
+            if stalled and held_at is None:
+                held_at, since = self.clock.now(), time.monotonic()
+                steer(self.path, held_at, 0.0)
+            elif not stalled and held_at is not None:
+                steer(self.path, held_at, self.scale)
+                self.held_s += time.monotonic() - since
+                held_at = None
+        if held_at is not None:
+            steer(self.path, held_at, self.scale)
+            self.held_s += time.monotonic() - since
 
 
 # --- the kills ----------------------------------------------------------------------------------------------
