@@ -40,6 +40,9 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 RULES_FILE = DEPLOY / "prometheus" / "rules" / "carepath.yml"
 RULE_TESTS_FILE = DEPLOY / "prometheus" / "tests" / "carepath_test.yml"
+# Every rule-test file: carepath_test.yml (evaluated every minute) and those whose alerts need longer
+# series (timeliness_test.yml, evaluated hourly).
+RULE_TESTS_FILES = sorted(RULE_TESTS_FILE.parent.glob("*_test.yml"))
 RUNBOOK = DEPLOY / "RUNBOOK.md"
 GRAFANA = DEPLOY / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "carepath.json"
@@ -676,7 +679,12 @@ def test_the_required_alerts_exist_with_their_severity() -> None:
 
 
 def test_every_alert_has_a_unit_test_that_fires_and_one_that_stays_silent() -> None:
-    cases = [case for test in load_yaml(RULE_TESTS_FILE)["tests"] for case in test.get("alert_rule_test", [])]
+    cases = [
+        case
+        for path in RULE_TESTS_FILES
+        for test in load_yaml(path)["tests"]
+        for case in test.get("alert_rule_test", [])
+    ]
     for rule in alert_rules():
         name = rule["alert"]
         mine = [c for c in cases if c["alertname"] == name]
@@ -693,7 +701,8 @@ def test_promtool_check_rules() -> None:
 
 
 def test_promtool_rule_unit_tests() -> None:
-    run_promtool("test", "rules", RULE_TESTS_FILE.name, cwd=RULE_TESTS_FILE.parent)
+    assert len(RULE_TESTS_FILES) >= 2
+    run_promtool("test", "rules", *(p.name for p in RULE_TESTS_FILES), cwd=RULE_TESTS_FILE.parent)
 
 
 # --- Grafana -----------------------------------------------------------------------------------------
