@@ -352,11 +352,18 @@ def decode(values: Iterable[bytes]) -> tuple[list[dict[str, Any]], int]:
             data = record["data"]
             if record.get("type") != "carepath.expectation.audited.v1" or not isinstance(data, dict):
                 raise ValueError("not an audit record")
-            _time(data["clock_start"]), _time(data["deadline"]), data["expectation"]["id"]
+            _readable(data)
             records.append(record)
         except (ValueError, KeyError, TypeError):
             bad += 1
     return records, bad
+
+
+def _readable(data: dict[str, Any]) -> None:
+    """Raise (ValueError, KeyError, TypeError) unless the fields the report needs are there and read."""
+    _time(data["clock_start"])
+    _time(data["deadline"])
+    str(data["expectation"]["id"])
 
 
 def _when(text: str) -> datetime:
