@@ -28,3 +28,9 @@ DECODE_ERRORS = Counter(
     "Records that could not be decoded or read and were skipped",
     ["service", "topic"],
 )
+STALE_EVENTS_LEFT = Counter(
+    "carepath_stale_events_left",
+    "Events fetched before a rebalance and handed over after it started: not processed and not acknowledged "
+    "here, so the partition's owner reads them again from the committed offset",
+    ["service"],
+)

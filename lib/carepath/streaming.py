@@ -11,7 +11,7 @@ import asyncio
 import functools
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -22,8 +22,10 @@ from faust.types import TP
 from carepath import logs
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
+from carepath.stream_metrics import STALE_EVENTS_LEFT
 
 P = ParamSpec("P")
+log = logs.get(__name__)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -209,14 +211,51 @@ def batch_agent(
     handle: Callable[[list[Any]], Awaitable[None]],
 ) -> None:
     """Consume ``source`` in batches of up to ``batch_max`` events (waiting at most ``within`` seconds for a
-    batch to fill); Faust commits an offset only once its batch has been handled."""
+    batch to fill); Faust commits an offset only once its batch has been handled.
+
+    Only events of the current assignment are handled (:func:`current_events`): Faust's batch buffer
+    outlives a rebalance, and an event fetched before one would otherwise be handled during it or after
+    it, by a worker that may no longer own its partition, with state the partition's new owner never reads.
+    """
     handle_guarded = guard(service, handle)
 
     async def consume(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=within):
-            await handle_guarded(list(events))
+            current = current_events(app, service, events)
+            if current:
+                await handle_guarded(current)
 
     app.agent(source, name=name)(consume)
+
+
+def current_events(app: Any, service: str, events: Iterable[Any]) -> list[Any]:
+    """The events of ``events`` that belong to the current assignment; the others are left unacknowledged.
+
+    Faust stamps each fetched message with the consumer group generation and skips a stale one when a
+    stream takes it, but an event already in a batch buffer when a rebalance starts is handed over after
+    it, while partitions are being moved or once they have moved. Handled then, its state is written
+    from a table the partition's next owner may have recovered already (that owner never reads it), and
+    its offset is acknowledged, so a commit can record it past what the next owner reads: the event's
+    effect is lost. So an event is handled only while flow is on (Faust suspends
+    it when a rebalance starts and resumes it once the new assignment's tables are recovered) and when it
+    was fetched in the current generation. Any other is marked as acknowledged on the message only,
+    never to the consumer: its offset is not committed, and whoever owns the partition after the
+    rebalance reads it again from the committed offset (the consumer is sought there on assignment)."""
+    generation = app.consumer_generation_id
+    active = app.flow_control.is_active()
+    current: list[Any] = []
+    left = 0
+    for event in events:
+        message = event.message
+        if active and message.generation_id == generation:
+            current.append(event)
+        else:
+            message.acked = True  # the batch's final ack then skips the consumer (Message.ack)
+            left += 1
+    if left:
+        STALE_EVENTS_LEFT.labels(service).inc(left)
+        log.info("events of an earlier assignment left for the partition owner", count=left)
+    return current
 
 
 def run_worker(app: App, log_level: str) -> None:
