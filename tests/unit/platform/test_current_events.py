@@ -64,7 +64,7 @@ def _event(app: Any, offset: int, generation: int) -> Event:
 
 
 def _left() -> float:
-    return STALE_EVENTS_LEFT.labels("test")._value.get()
+    return float(STALE_EVENTS_LEFT.labels("test")._value.get())
 
 
 def test_events_of_the_current_generation_are_all_handled() -> None:
