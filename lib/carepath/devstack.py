@@ -102,6 +102,8 @@ class Stack:
     token: str = DEV_TOKEN
     # The notifier's endpoint file; None (the default) runs no notifier.
     notifier_config: Path | None = None
+    # The worklist page (python -m worklist), with its development login; off unless asked for.
+    worklist: bool = False
 
     @property
     def clock(self) -> Clock:
@@ -165,6 +167,16 @@ class Stack:
         self.add("intake", "intake", "CAREPATH_INTAKE_PORT", intake_env).start()
         self.add("triage", "triage", "CAREPATH_TRIAGE_PORT").start()
         self.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT", port=followup_port).start()
+        if self.worklist:
+            worklist_env = {
+                "CAREPATH_WORKLIST_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}",
+                "CAREPATH_WORKLIST_INTAKE_URL": self.services["intake"].url,
+            }
+            self.add("worklist", "worklist", "CAREPATH_WORKLIST_PORT", worklist_env).start()
+
+    @property
+    def worklist_url(self) -> str:
+        return self.services["worklist"].url
 
     def start(self, ready_timeout: float = 60.0) -> Stack:
         try:

@@ -1,0 +1,1 @@
+"""The worklist page: open escalations and pending expectations for clinicians, live, with acknowledgement."""

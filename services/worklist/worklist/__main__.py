@@ -1,0 +1,36 @@
+"""python -m worklist: the worklist page (one process; add replicas behind a load balancer freely: each
+reads every partition and answers for every patient)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from carepath import logs
+from carepath.settings import load
+from worklist.app import create_app
+from worklist.settings import WorklistSettings
+
+
+def main() -> None:
+    settings = load(WorklistSettings)
+    logs.configure("worklist", settings.log_level)
+    api = create_app(settings)
+    logs.get("worklist").info(
+        "starting",
+        port=settings.port,
+        oidc=settings.oidc_enabled,
+        dev_login=settings.dev_login_enabled,
+    )
+    uvicorn.run(
+        api,
+        host=settings.bind_host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

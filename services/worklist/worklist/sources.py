@@ -1,0 +1,87 @@
+"""The two services the page calls: followup's worklist API (reader's token) and intake's acknowledgement
+API (a clinician system's token). Patient ids go in a header or the body, never in a logged line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from carepath import auth
+
+TIMEOUT = httpx.Timeout(5.0)
+PATIENT_HEADER = "X-Carepath-Patient-Id"
+
+
+class SourceUnavailable(Exception):
+    """followup or intake did not answer, or answered with an error the page cannot act on."""
+
+
+@dataclass(frozen=True)
+class AckOutcome:
+    status: int  # intake's answer: 202 stored, 404 unknown id, 422 invalid, 503 retry
+    detail: str
+    event_id: str = ""
+
+    @property
+    def stored(self) -> bool:
+        return self.status == 202
+
+
+class Followup:
+    def __init__(self, url: str, token: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=url, headers=auth.bearer(token), timeout=TIMEOUT, transport=transport
+        )
+
+    async def worklist(self) -> dict[str, Any]:
+        return await self._get("/v1/worklist")
+
+    async def patient(self, patient_id: str) -> dict[str, Any]:
+        return await self._get(f"/v1/patients/{quote(patient_id, safe='')}/worklist")
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        try:
+            r = await self.client.get(path)
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"followup did not answer ({type(exc).__name__})") from None
+        if r.status_code != 200:
+            raise SourceUnavailable(f"followup answered {r.status_code}")
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class Intake:
+    def __init__(self, url: str, token: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=url, headers=auth.bearer(token), timeout=TIMEOUT, transport=transport
+        )
+
+    async def acknowledge(
+        self, patient_id: str, target_id: str, role: str, reason: str | None, override: bool
+    ) -> AckOutcome:
+        body: dict[str, Any] = {"patient_id": patient_id, "target_id": target_id, "role": role}
+        if reason:
+            body["reason"] = reason
+        if override:
+            body["override"] = True
+        try:
+            r = await self.client.post("/v1/acknowledgements", json=body)
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"intake did not answer ({type(exc).__name__})") from None
+        try:
+            answer = r.json()
+        except ValueError:
+            answer = {}
+        detail = answer.get("detail") or answer.get("error") or answer.get("status") or ""
+        if not isinstance(detail, str):
+            detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+        return AckOutcome(r.status_code, detail, str(answer.get("event_id", "")))
+
+    async def close(self) -> None:
+        await self.client.aclose()
