@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from kafka.errors import KafkaError
 
-from carepath import audit, envelope, topics
+from carepath import audit, envelope, topics, yamlfile
 from carepath.devstack import Stack
 from carepath.render import render
 from carepath.resources import ROOT
@@ -239,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, help="write the feed as CloudEvents JSON lines and exit")
     args = parser.parse_args(argv)
 
-    feed = yaml.safe_load(args.feed.read_text())
+    try:
+        feed = yamlfile.load(args.feed, "demo-feed")
+    except yamlfile.YamlFileError as exc:  # a key written twice, unknown or of the wrong type: named, not run
+        print(f"carepath demo: {exc}", file=sys.stderr)
+        return 2
     if args.export:
         return export(feed, args.export, datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     scale = float(args.time_scale or feed.get("time_scale", 3600))

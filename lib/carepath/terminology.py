@@ -166,9 +166,9 @@ def load(directory: Path, site_files: Sequence[Path] = ()) -> Terminology:
     return term
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, kind: str) -> Any:
     try:
-        return yamlfile.read(path)
+        return yamlfile.load(path, kind)
     except yamlfile.YamlFileError as exc:
         raise TerminologyError(str(exc)) from None
 
@@ -233,7 +233,7 @@ def _system(raw: Any, path: Path, keys: list[str | int]) -> CodeSystem:
 
 
 def _load_systems(term: Terminology, path: Path) -> None:
-    doc = _mapping(_read(path), path, [])
+    doc = _mapping(_read(path, "terminology-systems"), path, [])
     _keys(doc, frozenset({"version", "systems"}), {"version", "systems"}, path, [])
     for i, raw in enumerate(_list(doc["systems"], path, ["systems"])):
         _add_system(term, _system(raw, path, ["systems", i]), path, ["systems", i])
@@ -244,7 +244,7 @@ def _load_systems(term: Terminology, path: Path) -> None:
 
 
 def _load_file(term: Terminology, path: Path, *, site: bool) -> None:
-    doc = _mapping(_read(path), path, [])
+    doc = _mapping(_read(path, "terminology-site" if site else "terminology-value-sets"), path, [])
     kind = "site" if site else "group"
     _keys(doc, _SITE_KEYS if site else _GROUP_KEYS, {kind, "version", "value_sets"}, path, [])
     name = _text(doc[kind], path, [kind])

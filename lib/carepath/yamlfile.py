@@ -1,18 +1,47 @@
-"""The one way carepath reads a YAML file it is configured by: safe, and strict about keys.
+"""The one way carepath reads a YAML file it is configured by: safe, and strict about keys and types.
 
 YAML silently keeps the last of two equal keys in one mapping, so a second ``deadline:`` under a follow-up
 rule would quietly change a clinical deadline. :func:`read` refuses it, naming the file, the line and the
-key. Each reader then checks the keys it knows and the types it expects, and names the file, line and key
-of what it refuses (:func:`where` finds the line of a key path).
+key. :func:`load` then checks the document against the JSON Schema of its kind, published in
+``schemas/config/<kind>.schema.json`` (the same schema a reviewer's editor checks the file with): an unknown
+key, a missing one or a value of the wrong type is refused naming the file, the line and the key path. Each
+reader then checks what a schema cannot say (a code the event contract does not know, a rule named that
+does not exist) and names the file, line and key of what it refuses (:func:`where` finds the line).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from carepath.resources import schemas_dir
+from carepath.schema_predicate import Predicate, UnsupportedSchema, compile_predicate
+
+# Every kind of configuration file carepath reads, by the name of its schema in schemas/config/.
+KINDS = (
+    "pathway",
+    "redflags",
+    "followup",
+    "terminology-systems",
+    "terminology-value-sets",
+    "terminology-site",
+    "hl7-codes",
+    "fhir-codes",
+    "radiology",
+    "notifier-endpoints",
+    "demo-feed",
+)
 
 
 class YamlFileError(ValueError):
@@ -72,22 +101,120 @@ def read(path: Path) -> Any:
     return parse(text, str(path))
 
 
-def line_of(path: Path, keys: Sequence[str | int]) -> int | None:
-    """The line (from 1) where the value at ``keys`` (mapping keys and list indexes) starts, if found."""
+def load(path: Path, kind: str) -> Any:
+    """The configuration file ``path`` of ``kind`` (one of :data:`KINDS`): read strictly, then checked
+    against ``schemas/config/<kind>.schema.json``. A key written twice, an unknown or missing key and a
+    value of the wrong type raise :class:`YamlFileError` naming the file, the line and the key path."""
+    document = read(path)
+    checker = _checker(str(schemas_dir()), kind)
+    if not checker.accepts(document):
+        error = best_match(checker.explain.iter_errors(document))
+        if error is not None:
+            keys, problem = _describe(error)
+            line = line_of(path, keys, key=True)
+            dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys) or "top level"
+            at = f"line {line} {dotted}" if line else dotted
+            raise YamlFileError(str(path), f"{at}: {problem} (schemas/config/{kind}.schema.json)")
+    return document
+
+
+@dataclass(frozen=True)
+class _Checker:
+    """A schema's fast yes/no predicate, and jsonschema to explain a no (the authority, as for events)."""
+
+    accepts: Predicate
+    explain: Draft202012Validator
+
+
+@cache
+def _checker(folder: str, kind: str) -> _Checker:
+    if kind not in KINDS:
+        raise ValueError(f"{kind!r} is not a kind of configuration file ({', '.join(KINDS)})")
+    schema = json.loads((Path(folder) / "config" / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    validator = Draft202012Validator(schema)
+    resource = DRAFT202012.create_resource(schema)
+    try:
+        accepts = compile_predicate(
+            schema, Registry().with_resource(schema["$id"], resource).resolver(schema["$id"]), {}
+        )
+    except UnsupportedSchema:
+        accepts = validator.is_valid
+    return _Checker(accepts, validator)
+
+
+_NAMES = {
+    "string": "a text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "nothing",
+}
+
+
+def _what(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, date):
+        return "a date (quote it to make it a text)"
+    kinds = {
+        str: "string",
+        int: "integer",
+        float: "number",
+        list: "array",
+        dict: "object",
+        type(None): "null",
+    }
+    return _NAMES.get(kinds.get(type(value), ""), type(value).__name__)
+
+
+def _describe(error: ValidationError) -> tuple[list[str | int], str]:
+    """Where ``error`` is (a key path) and what is wrong, in the words of someone editing the file."""
+    keys: list[str | int] = [k if isinstance(k, int) else str(k) for k in error.absolute_path]
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if isinstance(schema.get("errorMessage"), str):  # the schema's own words for this value
+        scalar = isinstance(error.instance, str | int | float) and len(repr(error.instance)) <= 80
+        return keys, str(schema["errorMessage"]) + (f", not {error.instance!r}" if scalar else "")
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(schema.get("properties", {}))
+        unknown = sorted(str(k) for k in error.instance if k not in known)
+        if unknown and known:
+            return [*keys, unknown[0]], f"unknown key {unknown[0]!r}; allowed: {', '.join(known)}"
+        if unknown:
+            return [*keys, unknown[0]], f"unknown key {unknown[0]!r}"
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        missing = [
+            k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance
+        ]
+        if missing:
+            return keys, f"missing key {missing[0]!r}"
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        expected = " or ".join(_NAMES.get(str(w), str(w)) for w in wanted)
+        return keys, f"{expected} expected, got {_what(error.instance)}"
+    return keys, " ".join(error.message.split())
+
+
+def line_of(path: Path, keys: Sequence[str | int], key: bool = False) -> int | None:
+    """The line (from 1) where the value at ``keys`` (mapping keys and list indexes) starts, if found;
+    with ``key``, the line of the last key itself."""
     try:
         node: Any = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
         return None
-    for key in keys:
+    found: Any = node
+    for name in keys:
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
+            pair = next(((k, v) for k, v in node.value if k.value == str(name)), None)
+            if pair is None:
+                return None
+            found, node = (pair[0] if key else pair[1]), pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(name, int) and name < len(node.value):
+            found = node = node.value[name]
         else:
             return None
-        if node is None:
-            return None
-    return int(node.start_mark.line) + 1
+    return int(found.start_mark.line) + 1
 
 
 def where(path: Path, keys: Sequence[str | int]) -> str:

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from carepath import contracts
+from carepath import contracts, yamlfile
 from carepath.fuzz import samples
 from carepath.resources import ROOT, schemas_dir
 
@@ -48,7 +46,7 @@ def load(timelines: Path | None = TIMELINES) -> Seeds:
         (bundles if resource["resourceType"] == "Bundle" else resources).append(resource)
     if timelines is not None and timelines.is_dir():
         for path in sorted(timelines.glob("*.yaml")):
-            timeline = yaml.safe_load(path.read_text(encoding="utf-8"))
+            timeline = yamlfile.read(path)
             for step in timeline.get("steps", []):
                 if isinstance(step.get("fhir"), str):
                     doc = json.loads(step["fhir"])

@@ -79,7 +79,7 @@ _ENDPOINT_KEYS = frozenset(
 def load_endpoints(path: Path, environment: str, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
     """Read the endpoint file; ``env`` supplies the secrets (the process environment in production)."""
     try:
-        doc = yamlfile.read(path)
+        doc = yamlfile.load(path, "notifier-endpoints")
     except yamlfile.YamlFileError as exc:
         raise ConfigError(str(exc)) from None
     if not isinstance(doc, dict) or set(doc) - {"endpoints"}:

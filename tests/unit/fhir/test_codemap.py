@@ -104,15 +104,18 @@ def test_a_site_file_adds_codes_and_replaces_listed_ones(tmp_path: Path) -> None
         ("cancers:\n  - {system: snomed, code: '1', primary_site: pancreas}\n", "primary_site 'pancreas'"),
         ("cancers:\n  - {system: nowhere, code: '1', primary_site: breast}\n", "system 'nowhere'"),
         ("labs:\n  - {system: loinc, code: '1'}\n", "test is required"),
-        ("labs:\n  - {system: loinc, code: '1', test: crp, colour: red}\n", "unknown key(s) ['colour']"),
+        (
+            "labs:\n  - {system: loinc, code: '1', test: crp, colour: red}\n",
+            "line 2 labs.[0].colour: unknown key 'colour'",
+        ),
         (
             "pain_features:\n  - {system: snomed, code: '1', feature: neurological, value: night_pain}\n",
             "not a neurological code",
         ),
         ("lab_units:\n  mg: milligrams\n", "'milligrams' is not a contract unit"),
-        ("vitals:\n  - {system: loinc, code: '1'}\n", "unknown section"),
+        ("vitals:\n  - {system: loinc, code: '1'}\n", "line 1 vitals: unknown key 'vitals'"),
         ("systems:\n  loinc: http://example.org/other\n", "systems.loinc is already"),
-        ("[not, a, mapping]\n", "expected a mapping"),
+        ("[not, a, mapping]\n", "line 1 top level: a mapping expected, got a list"),
     ],
 )
 def test_a_malformed_site_file_is_refused_naming_the_problem(

@@ -54,7 +54,7 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "unknown key",
         lambda d: rule(d, "F3").update(deadlin="PT24H"),
-        r"followup.yaml: expectations\[2\] \(F3\): unknown key 'deadlin'",
+        r"followup.yaml: line \d+ expectations.\[2\].deadlin: unknown key 'deadlin'; allowed: .*deadline",
     ),
     (
         "bad duration",
@@ -96,12 +96,12 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "unknown field",
         lambda d: rule(d, "F3")["satisfied_when"][0]["any_of"][0]["imaging"].update(contrast=["yes"]),
-        r"imaging: unknown field 'contrast' for imaging",
+        r"imaging.contrast: unknown key 'contrast'; allowed: compression, modality, region, report_status",
     ),
     (
         "unknown event kind",
         lambda d: rule(d, "F10")["opened_by"].append({"prescription": {}}),
-        r"\(F10\).opened_by\[1\]: unknown event kind 'prescription'",
+        r"line \d+ expectations.\[8\].opened_by.\[1\].prescription: unknown key 'prescription'",
     ),
     ("empty chain", lambda d: rule(d, "F4").update(chain=[]), r"\(F4\).chain: must not be empty"),
     ("no chain", lambda d: rule(d, "F4").pop("chain"), r"\(F4\): an escalation chain is required"),
@@ -123,10 +123,14 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "evidence tag",
         lambda d: rule(d, "F2")["deadline"].update(evidence="X"),
-        r"\(F2\).deadline.evidence: 'X' is not an evidence tag",
+        r"expectations.\[1\].deadline.evidence: 'X' is not one of \['P', 'S', 'G'\]",
     ),
     ("duplicate id", lambda d: rule(d, "F2").update(id="F1"), r"expectation id F1 appears twice"),
-    ("bad id", lambda d: rule(d, "F2").update(id="F-2"), r"'F-2' is not an expectation id"),
+    (
+        "bad id",
+        lambda d: rule(d, "F2").update(id="F-2"),
+        r"expectations.\[1\].id: an expectation id like F3 or A1 expected, not 'F-2'",
+    ),
     (
         "pathway id",
         lambda d: d.update(pathway="another-pathway"),
@@ -165,9 +169,13 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "repeat opening",
         lambda d: rule(d, "F10").update(repeat_opening="sometimes"),
-        r"\(F10\).repeat_opening: 'sometimes' is not one of merge, separate",
+        r"expectations.\[8\].repeat_opening: 'sometimes' is not one of \['merge', 'separate'\]",
     ),
-    ("no expectations", lambda d: d.update(expectations=[]), r"expectations: a non-empty list"),
+    (
+        "no expectations",
+        lambda d: d.update(expectations=[]),
+        r"line 2 expectations: \[\] should be non-empty",
+    ),
     (
         "escalation_open outside a condition",
         lambda d: rule(d, "F10")["opened_by"].append({"escalation_open": {"rules": ["R1"]}}),
@@ -184,14 +192,14 @@ def test_a_mistake_is_named(tmp_path: Path, edit: Edit, message: str) -> None:
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     shutil.copy(SOURCE / "pathway.yaml", tmp_path / "pathway.yaml")
-    with pytest.raises(PathwayError, match=r"followup.yaml: top level: cannot read"):
+    with pytest.raises(PathwayError, match=r"followup.yaml: cannot read"):
         load_pathway(tmp_path)
 
 
 def test_invalid_yaml_is_named(tmp_path: Path) -> None:
     shutil.copy(SOURCE / "pathway.yaml", tmp_path / "pathway.yaml")
     (tmp_path / "followup.yaml").write_text("expectations: [\n")
-    with pytest.raises(PathwayError, match=r"followup.yaml: top level: not valid YAML"):
+    with pytest.raises(PathwayError, match=r"followup.yaml: not valid YAML"):
         load_pathway(tmp_path)
 
 

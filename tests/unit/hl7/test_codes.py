@@ -114,7 +114,10 @@ def test_a_site_file_adds_codes_and_replaces_an_entry(tmp_path: Path) -> None:
             "observations:\n  - {system: loinc, code: X1, to: pain.neurological, value: paralysis}",
             "'paralysis' is not one of",
         ),
-        ("observations:\n  - {system: loinc, code: X1, to: pain.nrs, colour: red}", "unknown field colour"),
+        (
+            "observations:\n  - {system: loinc, code: X1, to: pain.nrs, colour: red}",
+            "observations.[0].colour: unknown key 'colour'",
+        ),
         ("observations:\n  - {code: X1, to: pain.nrs}", "needs `system`"),
         ("diagnoses:\n  - {system: icd10, code: C40, cancer: bone}", "primary_site 'bone' is not one of"),
         (
@@ -124,7 +127,7 @@ def test_a_site_file_adds_codes_and_replaces_an_entry(tmp_path: Path) -> None:
         ("medications:\n  - {category: opioid, names: [morphine]}", "category 'opioid' is not one of"),
         ("units:\n  mg/dl: milligrams per decilitre", "not a unit of the contract"),
         ("body_sites:\n  words:\n    neck: [neck]", "site 'neck' is not one of"),
-        ("imagng: {}", "unknown section"),
+        ("imagng: {}", "line 2 imagng: unknown key 'imagng'"),
     ],
 )
 def test_a_wrong_entry_stops_start_up_naming_it(tmp_path: Path, entry: str, message: str) -> None:
@@ -144,7 +147,7 @@ def test_a_missing_or_malformed_file_is_named(tmp_path: Path) -> None:
         load_codes([bad])
     wrong_version = tmp_path / "v2.yaml"
     wrong_version.write_text("version: 2\n")
-    with pytest.raises(CodeMapError, match="expected 1"):
+    with pytest.raises(CodeMapError, match="line 1 version: 1 was expected"):
         load_codes([wrong_version])
 
 

@@ -109,10 +109,10 @@ def test_a_site_adds_local_codes_to_known_concepts_without_touching_the_product(
             "line 23: key 'title' is written twice",
         ),
         (lambda t: t.replace("kind: IN, source: S1", "kind: IN, source: S9"), "source 'S9' is not listed"),
-        (lambda t: t.replace("kind: IN, source: S1", "kind: IN"), "missing key source"),
+        (lambda t: t.replace("kind: IN, source: S1", "kind: IN"), r"codes\.\[0\]: missing key 'source'"),
         (
             lambda t: t.replace("    title: Dexamethasone\n", "    title: Dexamethasone\n    colour: red\n"),
-            "unknown key colour",
+            r"value_sets\.\[0\]\.colour: unknown key 'colour'",
         ),
         (
             lambda t: t.replace("system: http://www.nlm", "system: http://example.org/nlm"),
@@ -126,7 +126,7 @@ def test_a_site_adds_local_codes_to_known_concepts_without_touching_the_product(
             "is not hierarchical",
         ),
         (lambda t: t.replace("id: cancer.other", "id: cancer.breast"), "defined twice"),
-        (lambda t: t.replace("value_sets:", "value_sets: 3\nx:"), "unknown key x"),
+        (lambda t: t.replace("value_sets:", "value_sets: 3\nx:"), "unknown key 'x'"),
     ],
     ids=[
         "duplicate-key",

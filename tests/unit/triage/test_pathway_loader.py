@@ -70,11 +70,11 @@ def test_every_local_default_is_visible() -> None:
 # fmt: off
 MALFORMED = [
     # problem,                          change to redflags.yaml,                                                                       message contains
-    ("unknown key",                     lambda d: rule(d, "R1").update(severty="urgent"),                                               "rule R1: unknown key 'severty'"),
-    ("missing source",                  lambda d: rule(d, "R2").pop("source"),                                                          "rule R2: missing required key 'source'"),
-    ("bad duration",                    lambda d: rule(d, "R1")["actions"][0].update(within="1 hour"),                                  "rule R1.actions[0].within: '1 hour' is not an ISO 8601 duration"),
+    ("unknown key",                     lambda d: rule(d, "R1").update(severty="urgent"),                                               "rules.[0].severty: unknown key 'severty'"),
+    ("missing source",                  lambda d: rule(d, "R2").pop("source"),                                                          "rules.[1]: missing key 'source'"),
+    ("bad duration",                    lambda d: rule(d, "R1")["actions"][0].update(within="1 hour"),                                  "rules.[0].actions.[0].within: an ISO 8601 duration expected (PT1H = 1 hour, P7D = 7 days), not '1 hour'"),
     ("duration in months",              lambda d: rule(d, "R4")["actions"][0].update(within="P1M"),                                     "uses years or months"),
-    ("unknown severity",                lambda d: rule(d, "R3").update(severity="critical"),                                            "rule R3.severity: 'critical' is not a severity"),
+    ("unknown severity",                lambda d: rule(d, "R3").update(severity="critical"),                                            "rules.[2].severity: a severity (emergency, urgent, routine), or one per case, not 'critical'"),
     ("missing severity case",           lambda d: rule(d, "R4")["severity"].pop("several_factors"),                                     "rule R4.severity: missing required key 'several_factors'"),
     ("code not in the contract",        lambda d: d["code_sets"]["neurological_features"]["codes"].update(neurological=["leg_weakness"]), "'leg_weakness' not in the event contract's codes for neurological"),
     ("inline code not in the contract", lambda d: rule(d, "R8")["facts"].update(modality=["mri", "ultrasound"]),                      "rule R8.facts.modality: 'ultrasound' not in the event contract"),
@@ -95,12 +95,12 @@ MALFORMED = [
     ("unknown action condition",        lambda d: rule(d, "R9")["actions"][0].update(when="rare_primary"),                              "'rare_primary' is not a case or condition of this rule"),
     ("local default of no setting",     lambda d: rule(d, "R12")["local_defaults"].update(window="x"),                                  "rule R12.local_defaults.window: 'window' is not a setting"),
     ("unknown kind",                    lambda d: rule(d, "R5").update(kind="infection"),                                               "rule R5.kind: 'infection' is not one of"),
-    ("bad rule id",                     lambda d: rule(d, "R5").update(id="rule five"),                                                 "'rule five' is not a rule id"),
+    ("bad rule id",                     lambda d: rule(d, "R5").update(id="rule five"),                                                 "rules.[4].id: a rule id like R1 or R6a expected, not 'rule five'"),
     ("resolver the kind cannot use",    lambda d: rule(d, "R1")["resolved_by"].append({"when": "condition_cleared", "resolution": "x"}), "cannot tell when its condition has cleared"),
     ("group of different kinds",        lambda d: rule(d, "R13").update(group="R6"),                                                    "rules sharing an escalation must be of the same kind"),
     ("no action for a case",            lambda d: rule(d, "R4")["actions"].pop(1),                                                      "no action applies to case 'several_factors'"),
-    ("unknown evidence tag",            lambda d: rule(d, "R1")["actions"][0].update(evidence="X"),                                     "'X' is not one of P, S, G"),
-    ("unknown top-level key",           lambda d: d.update(rulez=[]),                                                                   "redflags.yaml: unknown key 'rulez'"),
+    ("unknown evidence tag",            lambda d: rule(d, "R1")["actions"][0].update(evidence="X"),                                     "rules.[0].actions.[0].evidence: 'X' is not one of ['P', 'S', 'G']"),
+    ("unknown top-level key",           lambda d: d.update(rulez=[]),                                                                   "redflags.yaml: line 1065 rulez: unknown key 'rulez'"),
 ]
 # fmt: on
 

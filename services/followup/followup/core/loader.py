@@ -103,13 +103,15 @@ class _At:
 def load_pathway(directory: Path) -> FollowupPathway:
     """Load ``pathway.yaml`` and the follow-up file it names from ``directory``; raise ``PathwayError``."""
     head_at = _At("pathway.yaml")
-    head = _mapping(_read(directory / "pathway.yaml", head_at), head_at)
+    head = _mapping(_read(directory / "pathway.yaml", head_at, "pathway"), head_at)
     pathway_id = _text(head.get("id"), head_at / "id")
     version = _text(str(head["version"]) if "version" in head else None, head_at / "version")
     files = head.get("files") or {}
     follow_name = files.get("follow_up", "followup.yaml") if isinstance(files, Mapping) else "followup.yaml"
     at = _At(str(follow_name))
-    document = _mapping(_read(directory / str(follow_name), at), at, required={"pathway", "expectations"})
+    document = _mapping(
+        _read(directory / str(follow_name), at, "followup"), at, required={"pathway", "expectations"}
+    )
     if document["pathway"] != pathway_id:
         raise (at / "pathway").error(f"{document['pathway']!r} does not match pathway.yaml id {pathway_id!r}")
     items = document["expectations"]
@@ -132,11 +134,11 @@ def load_pathway(directory: Path) -> FollowupPathway:
     )
 
 
-def _read(path: Path, at: _At) -> object:
+def _read(path: Path, at: _At, kind: str) -> object:
     try:
-        return yamlfile.read(path)
+        return yamlfile.load(path, kind)
     except yamlfile.YamlFileError as exc:
-        raise at.error(exc.detail) from exc
+        raise PathwayError(f"{at.file}: {exc.detail}") from None
 
 
 def _expectation(value: object, at: _At) -> ExpectationRule:

@@ -243,7 +243,7 @@ def load_code_map(
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        doc = yamlfile.read(path)
+        doc = yamlfile.load(path, "fhir-codes")
     except yamlfile.YamlFileError as exc:
         raise CodeMapError(str(exc)) from None
     if not isinstance(doc, dict):

@@ -242,7 +242,7 @@ def load_codes(extra: Sequence[Path] = (), term: terminology.Terminology | None 
     site_procedures: list[TreatmentTarget] = []
     for index, path in enumerate([BUILTIN, *extra]):
         try:
-            doc = yamlfile.read(path)
+            doc = yamlfile.load(path, "hl7-codes")
         except yamlfile.YamlFileError as exc:
             raise CodeMapError(str(exc)) from None
         loader = _Loader(path, codes)

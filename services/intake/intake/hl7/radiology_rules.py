@@ -32,7 +32,7 @@ class RadiologyRulesError(ValueError):
 
 def load_rules(path: Path = BUILTIN) -> RadiologyRules:
     try:
-        doc = yamlfile.read(path)
+        doc = yamlfile.load(path, "radiology")
     except yamlfile.YamlFileError as exc:
         raise RadiologyRulesError(str(exc)) from None
     try:

@@ -52,7 +52,7 @@ def load_pathway(directory: Path, schemas_dir: Path | None = None) -> Pathway:
     if schemas_dir is None:
         configured = os.environ.get("CAREPATH_SCHEMAS_DIR")
         schemas_dir = Path(configured) if configured else directory.resolve().parent.parent / "schemas"
-    manifest = _read_yaml(directory / "pathway.yaml")
+    manifest = _read_yaml(directory / "pathway.yaml", "pathway")
     empty = Vocabulary({}, {})
     top = Fields(manifest, "pathway.yaml", empty)
     pathway_id = top.text("id")
@@ -66,7 +66,7 @@ def load_pathway(directory: Path, schemas_dir: Path | None = None) -> Pathway:
 
     vocabulary_codes = load_vocabulary(Path(schemas_dir))
     source = red_flags_name
-    red_flags = _read_yaml(directory / red_flags_name)
+    red_flags = _read_yaml(directory / red_flags_name, "redflags")
     base = Fields(red_flags, source, Vocabulary(vocabulary_codes, {}))
     labels = _labels(base.required_child("labels"))
     code_sets = _code_sets(base.required_child("code_sets"))
@@ -107,9 +107,9 @@ def load_pathway(directory: Path, schemas_dir: Path | None = None) -> Pathway:
     )
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, kind: str) -> Any:
     try:
-        return yamlfile.read(path)
+        return yamlfile.load(path, kind)
     except yamlfile.YamlFileError as exc:
         raise PathwayError(f"{path.name}: {exc.detail}") from None
 
