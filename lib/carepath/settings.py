@@ -47,6 +47,11 @@ class CommonSettings(BaseSettings):
         "production); empty: /metrics is open, for a private network",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    stream_shell: Literal["batch", "events"] = Field(
+        default="batch",
+        description="how a worker reads its inputs: a fetch at a time (batch) or through Faust's agents and "
+        "streams one event at a time (events; slower, kept for comparison in make bench)",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

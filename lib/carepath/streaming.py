@@ -19,10 +19,10 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import logs
+from carepath import fetch_batches, logs
+from carepath.fetch_batches import BatchSource
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
-from carepath.stream_metrics import STALE_EVENTS_LEFT
 
 P = ParamSpec("P")
 log = logs.get(__name__)
@@ -74,6 +74,12 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def _drain_messages(self, fetcher: Any) -> None:
+        sources: dict[str, BatchSource] = getattr(self.app, "carepath_batch_sources", {})
+        if not sources:
+            return await super()._drain_messages(fetcher)
+        await fetch_batches.drain(self, fetcher, sources)
+
 
 class _Producer(faust_aiokafka.Producer):
     async def flush(self) -> None:
@@ -96,7 +102,11 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """A Faust app whose consumer fetch wait follows the broker profile."""
+    """A Faust app whose consumer fetch wait follows the broker profile, and whose workers' input topics
+    are handed over a fetch at a time (:mod:`carepath.fetch_batches`) unless ``CAREPATH_STREAM_SHELL`` is
+    ``events`` (Faust's own agents and streams, for comparison)."""
+
+    carepath_batch_sources: dict[str, BatchSource]
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -143,6 +153,7 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
     app = App(app_id, **conf)
     app.conf.carepath_fetch_max_wait_ms = p.fetch_max_wait_ms
     app.conf.carepath_end_offsets_from_fetch = p.end_offsets_from_fetch
+    app.conf.carepath_stream_shell = settings.stream_shell
     return app
 
 
@@ -210,52 +221,53 @@ def batch_agent(
     within: float,
     handle: Callable[[list[Any]], Awaitable[None]],
 ) -> None:
-    """Consume ``source`` in batches of up to ``batch_max`` events (waiting at most ``within`` seconds for a
-    batch to fill); Faust commits an offset only once its batch has been handled.
+    """Hand ``source``'s messages to ``handle`` in batches of up to ``batch_max``; Faust commits an offset
+    only once its batch has been handled. By default each fetch is a batch (:mod:`carepath.fetch_batches`);
+    with ``CAREPATH_STREAM_SHELL=events`` an agent takes Faust's events and waits at most ``within``
+    seconds for a batch to fill. ``handle`` gets Faust ``Message`` objects (``key``, ``value``, ``tp``,
+    ``offset``, ``timestamp``) either way.
 
     Only events of the current assignment are handled (:func:`current_events`): Faust's batch buffer
     outlives a rebalance, and an event fetched before one would otherwise be handled during it or after
     it, by a worker that may no longer own its partition, with state the partition's new owner never reads.
     """
     handle_guarded = guard(service, handle)
+    if app.conf.carepath_stream_shell == "batch":
+        sources = app.__dict__.setdefault("carepath_batch_sources", {})
+        entry = BatchSource(service, frozenset(source.topics), handle_guarded, batch_max)
+        sources.update(dict.fromkeys(source.topics, entry))
+        app.topics.add(source)  # subscribed as an agent's topic is; no agent reads it
+        return
 
     async def consume(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=within):
-            current = current_events(app, service, events)
+            current = await current_events(app, service, events)
             if current:
-                await handle_guarded(current)
+                await handle_guarded([e.message for e in current])
 
     app.agent(source, name=name)(consume)
 
 
-def current_events(app: Any, service: str, events: Iterable[Any]) -> list[Any]:
-    """The events of ``events`` that belong to the current assignment; the others are left unacknowledged.
+async def current_events(app: Any, service: str, events: Iterable[Any]) -> list[Any]:
+    """The events of a Faust batch that belong to the current assignment (:class:`fetch_batches.Fence`'s
+    rule); the others are marked as acknowledged on the message only, never to the consumer, so their
+    offsets are not committed, and are read again.
 
     Faust stamps each fetched message with the consumer group generation and skips a stale one when a
     stream takes it, but an event already in a batch buffer when a rebalance starts is handed over after
     it, while partitions are being moved or once they have moved. Handled then, its state is written
     from a table the partition's next owner may have recovered already (that owner never reads it), and
     its offset is acknowledged, so a commit can record it past what the next owner reads: the event's
-    effect is lost. So an event is handled only while flow is on (Faust suspends
-    it when a rebalance starts and resumes it once the new assignment's tables are recovered) and when it
-    was fetched in the current generation. Any other is marked as acknowledged on the message only,
-    never to the consumer: its offset is not committed, and whoever owns the partition after the
-    rebalance reads it again from the committed offset (the consumer is sought there on assignment)."""
-    generation = app.consumer_generation_id
-    active = app.flow_control.is_active()
-    current: list[Any] = []
-    left = 0
-    for event in events:
-        message = event.message
-        if active and message.generation_id == generation:
-            current.append(event)
-        else:
-            message.acked = True  # the batch's final ack then skips the consumer (Message.ack)
-            left += 1
-    if left:
-        STALE_EVENTS_LEFT.labels(service).inc(left)
-        log.info("events of an earlier assignment left for the partition owner", count=left)
-    return current
+    effect is lost."""
+    fence = fetch_batches.Fence(app, service)
+    events = list(events)
+    current = fence.take([e.message for e in events])
+    kept = {id(m) for m in current}
+    for e in events:
+        if id(e.message) not in kept:
+            e.message.acked = True  # the batch's final ack then skips the consumer (Message.ack)
+    await fence.rewind(app.consumer)
+    return [e for e in events if id(e.message) in kept]
 
 
 def run_worker(app: App, log_level: str) -> None:

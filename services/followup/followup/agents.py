@@ -163,17 +163,17 @@ class FollowupShell:
         for key in [k for k in self.summaries if self._partition(k) in partitions]:
             del self.summaries[key]
 
-    async def on_batch(self, events: list[Any]) -> None:
+    async def on_batch(self, messages: list[Any]) -> None:
         started = time.perf_counter()
-        incoming = [Incoming(e.key or b"", e.value) for e in events]
+        incoming = [Incoming(m.key or b"", m.value) for m in messages]
         async with self.lock:
             result = run_inputs(incoming, self.table.get, self.clock.now(), self.pathway)
             await self.commit(result)
         for etype, n in result.types.items():
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
-        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
-        for e in events:
-            tp, offset = e.message.tp, e.message.offset
+        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(messages))
+        for m in messages:
+            tp, offset = m.tp, m.offset
             self.shell.processed(tp, offset)
             if offset + 1 > self._read_to.get(tp, 0):
                 self._read_to[tp] = offset + 1

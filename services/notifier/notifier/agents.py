@@ -106,12 +106,12 @@ class NotifierShell:
         log.warning("notification dead-lettered", endpoint=endpoint.name, attempts=job.attempts)
 
     # --- input ------------------------------------------------------------------------------------------------
-    async def on_batch(self, events: list[Any]) -> None:
+    async def on_batch(self, messages: list[Any]) -> None:
         started = time.perf_counter()
-        for e in events:
-            await self.on_record(e.key or b"", e.value)
-            self.shell.processed(e.message.tp, e.message.offset)
-        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
+        for m in messages:
+            await self.on_record(m.key or b"", m.value)
+            self.shell.processed(m.tp, m.offset)
+        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(messages))
 
     async def on_record(self, key: bytes, value: bytes) -> None:
         try:

@@ -39,9 +39,9 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     # topic's does, whichever event of a batch happens to be current when the state is written.
     table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True)
 
-    async def handle(events: list[Any]) -> None:
+    async def handle(messages: list[Any]) -> None:
         started = time.perf_counter()
-        incoming = [Incoming(e.key or b"", e.value, e.message.timestamp) for e in events]
+        incoming = [Incoming(m.key or b"", m.value, m.timestamp) for m in messages]
         result = run_batch(incoming, table.get, clock.now(), pathway)
 
         sent = [(await output.send(key=o.key, value=o.value), o) for o in result.outgoing]
@@ -63,9 +63,9 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
             metrics.DUPLICATES_SUPPRESSED.inc(result.duplicates)
         if result.evaluations:
             metrics.RULE_EVALUATION_SECONDS.observe(result.evaluation_seconds / result.evaluations)
-        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(events))
-        for e in events:
-            shell.processed(e.message.tp, e.message.offset)
+        PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(messages))
+        for m in messages:
+            shell.processed(m.tp, m.offset)
 
     batch_agent(
         app,

@@ -1,12 +1,14 @@
-"""Which events of a Faust batch a worker handles after a rebalance, and what it leaves unacknowledged.
+"""Which fetched messages a worker handles around a rebalance, and what becomes of the others.
 
-Faust's batch buffer outlives a rebalance. An event fetched before one must be neither handled nor
-acknowledged: the partition's owner after the rebalance reads it again from the committed offset. These
-use Faust's own Message and Event types; only the app (generation, flow control, the consumer that records acknowledgements) is a stand-in.
+A message fetched before a rebalance must be neither handled nor acknowledged, and neither may any later
+message of its partition: the partition's owner reads them again, in order. These use Faust's own
+Message and Event types; only the app (generation, flow control) and the consumer (acknowledgements,
+assignment, seeks) are stand-ins.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,19 +16,29 @@ from faust.events import Event
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
+from carepath.fetch_batches import Fence
 from carepath.stream_metrics import STALE_EVENTS_LEFT
 from carepath.streaming import current_events
 
 TOPIC = "care.escalations"
+P0, P1 = TP(TOPIC, 0), TP(TOPIC, 1)
 
 
 class _Consumer:
-    def __init__(self) -> None:
-        self.acked: list[int] = []
+    def __init__(self, assigned: set[TP]) -> None:
+        self.acked: list[tuple[int, int]] = []
+        self.sought: dict[TP, int] = {}
+        self.assigned = assigned
 
     def ack(self, message: ConsumerMessage) -> bool:
-        self.acked.append(message.offset)
+        self.acked.append((message.partition, message.offset))
         return True
+
+    def assignment(self) -> set[TP]:
+        return self.assigned
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.sought[tp] = offset
 
 
 class _Flow:
@@ -37,16 +49,16 @@ class _Flow:
         return self.active
 
 
-def _app(generation: int, *, flowing: bool = True) -> Any:
+def _app(generation: int, *, flowing: bool = True, assigned: frozenset[TP] = frozenset({P0, P1})) -> Any:
     return SimpleNamespace(
-        consumer_generation_id=generation, flow_control=_Flow(flowing), consumer=_Consumer()
+        consumer_generation_id=generation, flow_control=_Flow(flowing), consumer=_Consumer(set(assigned))
     )
 
 
-def _event(app: Any, offset: int, generation: int) -> Event:
-    message = ConsumerMessage(
+def _message(tp: TP, offset: int, generation: int) -> ConsumerMessage:
+    m = ConsumerMessage(
         TOPIC,
-        0,
+        tp.partition,
         offset,
         0.0,
         0,
@@ -56,38 +68,62 @@ def _event(app: Any, offset: int, generation: int) -> Event:
         None,
         None,
         None,
-        tp=TP(TOPIC, 0),
+        tp=tp,
         generation_id=generation,
     )
-    message.refcount = 1
-    return Event(app, b"p1", b"{}", None, message)
+    m.refcount = 1
+    return m
 
 
 def _left() -> float:
     return float(STALE_EVENTS_LEFT.labels("test")._value.get())
 
 
-def test_events_of_the_current_generation_are_all_handled() -> None:
+def test_messages_of_the_current_generation_are_all_handled() -> None:
     app = _app(5)
-    events = [_event(app, n, 5) for n in range(3)]
-    assert current_events(app, "test", events) == events
+    fence = Fence(app, "test")
+    messages = [_message(P0, n, 5) for n in range(3)]
+    assert fence.take(messages) == messages
+    assert fence.left == {}
 
 
-def test_events_fetched_before_the_rebalance_are_left_and_never_acknowledged_to_the_consumer() -> None:
+def test_a_stale_message_leaves_the_rest_of_its_partition_and_is_read_again_from_it() -> None:
     app = _app(6)
-    stale, fresh = [_event(app, n, 5) for n in range(3)], [_event(app, n, 6) for n in range(3, 5)]
+    fence = Fence(app, "test")
+    stale_p0 = [_message(P0, n, 5) for n in (10, 11)]
+    fresh_p0 = [_message(P0, n, 6) for n in (12, 13)]
+    fresh_p1 = [_message(P1, n, 6) for n in (4, 5)]
     before = _left()
-    assert current_events(app, "test", stale + fresh) == fresh
-    assert _left() - before == 3
-    for event in stale + fresh:  # what Faust's batch does with every event it handed over
-        event.ack()
-    assert app.consumer.acked == [3, 4]  # the stale offsets can never be committed from here
+    assert fence.take(stale_p0 + fresh_p1 + fresh_p0) == fresh_p1
+    assert _left() - before == 4
+    assert fence.left == {P0: 10}
+    asyncio.run(fence.rewind(app.consumer))
+    assert app.consumer.sought == {P0: 10}  # still owned: read again from the first one left, in order
+    assert fence.left == {}
 
 
-def test_nothing_is_handled_while_a_rebalance_has_stopped_the_flow() -> None:
+def test_a_partition_that_moved_away_is_not_sought() -> None:
+    app = _app(6, assigned=frozenset({P1}))
+    fence = Fence(app, "test")
+    assert fence.take([_message(P0, 3, 5)]) == []
+    asyncio.run(fence.rewind(app.consumer))
+    assert app.consumer.sought == {}  # its new owner reads it from the committed offset
+
+
+def test_nothing_is_handled_while_a_rebalance_has_stopped_the_flow_and_nothing_is_sought() -> None:
     app = _app(7, flowing=False)
-    events = [_event(app, n, 7) for n in range(2)]
-    assert current_events(app, "test", events) == []
-    for event in events:
+    fence = Fence(app, "test")
+    assert fence.take([_message(P0, n, 7) for n in range(2)]) == []
+    asyncio.run(fence.rewind(app.consumer))
+    assert app.consumer.sought == {}  # the next assignment seeks every partition to its commit
+
+
+def test_faust_events_left_behind_are_never_acknowledged_to_the_consumer() -> None:
+    app = _app(6)
+    events = [Event(app, b"p1", b"{}", None, m) for m in (_message(P0, 1, 5), _message(P1, 2, 6))]
+    current = asyncio.run(current_events(app, "test", events))
+    assert [e.message.offset for e in current] == [2]
+    for event in events:  # what Faust's batch does with every event it handed over
         event.ack()
-    assert app.consumer.acked == []
+    assert app.consumer.acked == [(1, 2)]  # the stale offset can never be committed from here
+    assert app.consumer.sought == {P0: 1}
