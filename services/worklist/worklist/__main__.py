@@ -7,6 +7,7 @@ import uvicorn
 
 from carepath import logs
 from carepath.settings import load
+from followup.core import PathwayError
 from worklist.app import create_app
 from worklist.settings import WorklistSettings
 
@@ -14,7 +15,10 @@ from worklist.settings import WorklistSettings
 def main() -> None:
     settings = load(WorklistSettings)
     logs.configure("worklist", settings.log_level)
-    api = create_app(settings)
+    try:
+        api = create_app(settings)
+    except PathwayError as exc:
+        raise SystemExit(f"worklist: the pathway definition is invalid: {exc}") from None
     logs.get("worklist").info(
         "starting",
         port=settings.port,

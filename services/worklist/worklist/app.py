@@ -29,9 +29,10 @@ from carepath.clock import Clock
 from worklist import login, metrics, roles
 from worklist.feed import Feed, Hub
 from worklist.login import CsrfRefused, LoginRequired, Oidc, UserDep
-from worklist.rows import SEVERITIES, Filters, awaiting_acknowledgement, build, chain
+from worklist.rows import SEVERITIES, Filters, Steps, awaiting_acknowledgement, build, chain
 from worklist.settings import WorklistSettings
 from worklist.sources import Followup, Intake, SourceUnavailable
+from worklist.steps import steps
 from worklist.view import Entry, View
 
 HERE = Path(__file__).parent
@@ -50,6 +51,7 @@ class Services:
     intake: Intake
     clock: Clock
     oidc: Oidc | None
+    steps: Steps
 
 
 def _wants_html(request: Request) -> bool:
@@ -95,6 +97,7 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
         intake=Intake(settings.intake_url, settings.ack_token),
         clock=settings.clock(),
         oidc=Oidc(settings) if settings.oidc_enabled else None,
+        steps=steps(settings.pathway_dir),
     )
 
     @contextlib.asynccontextmanager
@@ -292,8 +295,9 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
         except SourceUnavailable as exc:
             metrics.SOURCE_ERRORS.labels("followup").inc()
             answer, problem = None, str(exc)
-        wl = build(view, answer, svc.clock.now(), flt)
-        everything = build(view, answer, svc.clock.now(), Filters())
+        now = svc.clock.now()
+        wl = build(view, answer, now, flt, svc.steps)
+        everything = build(view, answer, now, Filters(), svc.steps)
         return {
             "worklist": wl,
             "filters": flt,

@@ -8,7 +8,8 @@ alone and the page says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,22 @@ from worklist.view import View
 SEVERITIES = ("emergency", "urgent", "routine")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 FAR = "9999-12-31T23:59:59Z"
+ACKNOWLEDGEMENT = "A1"  # the pathway's expectation that an escalation is acknowledged
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the pathway says of one follow-up expectation: what is expected, and which team its reminder
+    chain notifies first, by the severity of the escalation behind it."""
+
+    expected: str
+    first_team: Mapping[str, str] = field(default_factory=dict)
+
+    def team(self, severity: str) -> str:
+        return self.first_team.get(severity) or self.first_team.get("", "")
+
+
+Steps = Mapping[str, Step]  # expectation id (F3, A1) -> Step
 
 
 @dataclass(frozen=True)
@@ -53,10 +70,11 @@ class Row:
     deadline: str  # RFC 3339: the next deadline that matters
     overdue: bool
     acknowledged: bool
-    team: str
+    team: str  # the team the reminder chain notified last, or the one it will notify first
     escalation_id: str
     rules: tuple[str, ...]  # every rule id the row answers to in the rule filter
     detail_known: bool = True
+    team_notified: bool = False  # whether a reminder has reached ``team`` yet
 
 
 @dataclass(frozen=True)
@@ -86,8 +104,12 @@ def _overdue(deadline: str, now: datetime) -> bool:
         return False
 
 
-def build(view: View, followup: dict[str, Any] | None, now: datetime, filters: Filters) -> Worklist:
-    """The rows, from followup's worklist answer (None: it did not answer) and the view."""
+def build(
+    view: View, followup: dict[str, Any] | None, now: datetime, filters: Filters, steps: Steps | None = None
+) -> Worklist:
+    """The rows, from followup's worklist answer (None: it did not answer), the view and the pathway's
+    ``steps``."""
+    steps = steps or {}
     texts = view.expectation_texts()
     expectations: list[Row] = []
     by_escalation: dict[str, list[Row]] = {}
@@ -95,20 +117,23 @@ def build(view: View, followup: dict[str, Any] | None, now: datetime, filters: F
         expected, team = texts.get(str(e.get("expectation_id")), ("", ""))
         esc_id = str(e.get("escalation_id") or "")
         alert = view.alert(esc_id) if esc_id else None
+        severity = str(e.get("severity") or (alert.explanation.severity if alert else "routine"))
+        step = steps.get(str(e.get("rule", "")))
         row = Row(
             kind="expectation",
             id=str(e.get("expectation_id")),
             patient_id=str(e.get("patient_id", "")),
-            severity=str(e.get("severity") or (alert.explanation.severity if alert else "routine")),
+            severity=severity,
             rule=str(e.get("rule", "")),
-            title=expected or str(e.get("rule", "")),
+            title=expected or (step.expected if step else "") or str(e.get("rule", "")),
             summary=str(e.get("status", "")).replace("_", " "),
             deadline=str(e.get("due_at", "")),
             overdue=bool(e.get("overdue")),
             acknowledged=e.get("status") == "acknowledged",
-            team=team or (alert.team if alert else ""),
+            team=team or (step.team(severity) if step else ""),
             escalation_id=esc_id,
             rules=(str(e.get("rule", "")),),
+            team_notified=bool(team),
         )
         expectations.append(row)
         if esc_id:
@@ -135,10 +160,11 @@ def build(view: View, followup: dict[str, Any] | None, now: datetime, filters: F
                     deadline=deadline,
                     overdue=bool(e.get("overdue")),
                     acknowledged=bool(e.get("acknowledged")),
-                    team=alert.team if alert else "",
+                    team=(alert.team if alert else "") or _first_team(steps, severity_of(e, x)),
                     escalation_id=esc_id,
                     rules=(str(e.get("rule") or ""), *(str(r) for r in e.get("open_expectations", []))),
                     detail_known=alert is not None,
+                    team_notified=bool(alert and alert.team),
                 )
             )
     else:
@@ -158,9 +184,10 @@ def build(view: View, followup: dict[str, Any] | None, now: datetime, filters: F
                     deadline=x.deadline,
                     overdue=_overdue(x.deadline, now),
                     acknowledged=alert.acknowledged,
-                    team=alert.team,
+                    team=alert.team or _first_team(steps, x.severity),
                     escalation_id=x.escalation_id,
                     rules=(x.rule_id,),
+                    team_notified=bool(alert.team),
                 )
             )
 
@@ -172,6 +199,16 @@ def build(view: View, followup: dict[str, Any] | None, now: datetime, filters: F
         expectations=sorted((r for r in expectations if filters.keep(r)), key=order),
         followup_answered=followup is not None,
     )
+
+
+def severity_of(row: dict[str, Any], x: Any) -> str:
+    return str(row.get("severity") or (x.severity if x else ""))
+
+
+def _first_team(steps: Steps, severity: str) -> str:
+    """Who an escalation's acknowledgement chain (A1) notifies first at this severity."""
+    step = steps.get(ACKNOWLEDGEMENT)
+    return step.team(severity) if step else ""
 
 
 def chain(followup_patient: dict[str, Any] | None, escalation_id: str) -> list[dict[str, Any]]:
@@ -196,4 +233,4 @@ def chain(followup_patient: dict[str, Any] | None, escalation_id: str) -> list[d
 
 def awaiting_acknowledgement(chain_rows: list[dict[str, Any]]) -> bool:
     """Whether followup still waits for this escalation to be acknowledged (its A1 expectation is open)."""
-    return any(r.get("rule") == "A1" for r in chain_rows)
+    return any(r.get("rule") == ACKNOWLEDGEMENT for r in chain_rows)

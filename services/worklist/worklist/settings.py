@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import secrets
 from functools import cached_property
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from carepath import auth
+from carepath.resources import pathways_dir
 from carepath.settings import CommonSettings
 
 MIN_SESSION_SECRET = 32
@@ -58,6 +60,11 @@ class WorklistSettings(CommonSettings):
     oidc_client_id: str = Field(default="", alias="CAREPATH_WORKLIST_OIDC_CLIENT_ID")
     oidc_client_secret: SecretStr = Field(default=SecretStr(""), alias="CAREPATH_WORKLIST_OIDC_CLIENT_SECRET")
     oidc_scopes: str = Field(default="openid profile email", alias="CAREPATH_WORKLIST_OIDC_SCOPES")
+    pathway_dir: Path = Field(
+        default_factory=lambda: pathways_dir() / "mscc",
+        alias="CAREPATH_PATHWAY_DIR",
+        description="the pathway followup runs: names the steps and the teams their reminders go to",
+    )
     max_escalations: int = Field(
         default=20_000,
         ge=10,

@@ -1,0 +1,65 @@
+"""A real OpenID Connect provider for the worklist's login tests: panva/oidc-provider (OpenID Certified),
+pinned in tests/support/oidc/package-lock.json and installed by ``make oidc-provider`` (``npm ci``), run
+with node on a free loopback port. Its development sign-in form takes any login and password."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from carepath.broker import free_port
+from carepath.processes import terminate, track
+
+HERE = Path(__file__).parent / "oidc"
+CLIENT_ID = "carepath-worklist"
+CLIENT_SECRET = "test-client-secret-at-least-32-characters"
+
+
+@dataclass(frozen=True)
+class Provider:
+    issuer: str
+    client_id: str = CLIENT_ID
+    client_secret: str = CLIENT_SECRET
+
+
+@contextmanager
+def provider(redirect_uris: list[str], log_path: Path) -> Iterator[Provider]:
+    node = shutil.which("node")
+    assert node, "node is needed for the OpenID Connect provider: make sysdeps installs it"
+    assert (HERE / "node_modules" / "oidc-provider").is_dir(), (
+        "the OpenID Connect provider is not installed: run make oidc-provider (npm ci in tests/support/oidc)"
+    )
+    port = free_port()
+    env = os.environ | {
+        "OIDC_PORT": str(port),
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_REDIRECT_URIS": ",".join(redirect_uris),
+    }
+    with open(log_path, "ab") as log:
+        proc = track(
+            subprocess.Popen([node, "provider.mjs"], cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, f"the OpenID Connect provider exited: {log_path.read_text()[-2000:]}"
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the OpenID Connect provider did not start in 20 s"
+            time.sleep(0.1)
+        yield Provider(issuer)
+    finally:
+        terminate(proc, 5)
