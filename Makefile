@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sysdeps run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
+.PHONY: help setup sysdeps oidc-provider run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -25,28 +25,43 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # promtool (Debian's prometheus package) checks the alert rules and config; kcat is the operator's
-# raw topic tool. Installed once when missing (as root, via apt-get).
+# raw topic tool; Debian's chromium drives the worklist page's browser tests (Playwright is pointed at
+# /usr/bin/chromium: no browser is downloaded); node runs the OpenID Connect provider its login tests
+# sign in with. Installed once when missing (as root, via apt-get).
+SYSDEPS := promtool:prometheus kcat:kcat chromium:chromium node:nodejs npm:npm
 sysdeps:
-	@if ! command -v promtool >/dev/null || ! command -v kcat >/dev/null; then \
+	@missing=""; for pair in $(SYSDEPS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing promtool and kcat (Debian packages prometheus, kcat)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus kcat >/dev/null; \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "error: promtool and kcat are needed: sudo apt-get install prometheus kcat" >&2; exit 1; \
+	    echo "error: these Debian packages are needed: sudo apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	fi
+
+# The OpenID Connect provider the worklist's login tests start (panva/oidc-provider, pinned by its lockfile).
+OIDC_DIR := tests/support/oidc
+OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed
+$(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	npm ci --prefix $(OIDC_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+oidc-provider: $(OIDC_STAMP)
 
 run: setup
 	$(PY) -m carepath.demo
 
-test: setup sysdeps lint typecheck
+test: setup sysdeps oidc-provider lint typecheck
 	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
 
 unit: setup
 	$(PY) -m pytest tests/unit
 contract: setup
 	$(PY) -m pytest tests/contract tests/conformance
-integration: setup
+integration: setup oidc-provider
 	$(PY) -m pytest tests/integration
 e2e: setup
 	$(PY) -m pytest tests/e2e
