@@ -222,3 +222,53 @@ def test_after_each_refused_input_the_same_connection_serves_the_next_request(in
             )
             assert good.status_code == 201, (path, good.text[:200])
             assert _connection(bad) == _connection(good) == connection, path
+
+
+ENGINE = {"Authorization": f"Bearer {DEV_TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status", "code"),
+    [
+        ("GET", "/fhir/Observation/obs-1/_history/1", ENGINE, b"", 404, "not-found"),
+        ("GET", "/fhir/Observation", ENGINE, b"", 405, "not-supported"),
+        ("DELETE", "/fhir/Observation/obs-1", ENGINE, b"", 405, "not-supported"),
+        ("PATCH", "/fhir/metadata", ENGINE, b"{}", 405, "not-supported"),
+        ("POST", "/fhir/Observation", {"Content-Type": FHIR_JSON}, b"{}", 401, "login"),
+        (
+            "POST",
+            "/fhir/Observation",
+            {**bearer(DEV_ACK_TOKEN), "Content-Type": FHIR_JSON},
+            b"{}",
+            403,
+            "forbidden",
+        ),
+        ("POST", "/fhir/Observation", {**ENGINE, "Content-Type": "text/plain"}, b"{}", 415, "not-supported"),
+        ("POST", "/fhir/Observation", {**ENGINE, "Content-Type": FHIR_JSON}, b"{not json", 400, None),
+    ],
+)
+def test_every_error_under_fhir_is_an_operation_outcome(
+    intake: Service,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    status: int,
+    code: str | None,
+) -> None:
+    response = httpx.request(method, f"{intake.url}{path}", content=body, headers=headers, timeout=30)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(FHIR_JSON)
+    outcome = OperationOutcome.model_validate_json(response.content)  # a valid R4 OperationOutcome
+    assert outcome.issue and all(issue.severity == "error" and issue.diagnostics for issue in outcome.issue)
+    if code is not None:
+        assert outcome.issue[0].code == code
+    if status == 405:
+        assert response.headers["allow"]  # which methods the URL takes
+    assert "obs-1" not in response.text  # the answer does not echo the URL
+
+
+def test_errors_outside_fhir_keep_their_json_shape(intake: Service) -> None:
+    response = httpx.get(f"{intake.url}/v1/nothing-here", headers=ENGINE, timeout=30)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}

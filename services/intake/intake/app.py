@@ -73,6 +73,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(acknowledgements.router)
     app.include_router(fhir.router)
+    fhir.install_error_outcomes(app)
     app.include_router(health.router)
     app.openapi = openapi.installer(app)  # type: ignore[method-assign]
     return app

@@ -24,6 +24,8 @@ DUPLICATE = "duplicate"
 TRANSIENT = "transient"
 LOGIN = "login"
 TOO_COSTLY = "too-costly"
+NOT_FOUND = "not-found"
+EXCEPTION = "exception"
 INFORMATIONAL = "informational"
 
 

@@ -13,12 +13,16 @@ acknowledgement (a Communication) is checked with followup before it is stored, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intake import metrics
 from intake.acknowledging import CheckedIntake, TargetsRefused, TargetsUnchecked
@@ -27,7 +31,10 @@ from intake.fhir.capability import capability_statement
 from intake.fhir.channel import Answer, FhirChannel
 from intake.fhir.codemap import CodeMap
 from intake.fhir.issues import (
+    EXCEPTION,
+    INVALID,
     LOGIN,
+    NOT_FOUND,
     NOT_SUPPORTED,
     REQUIRED,
     STRUCTURE,
@@ -317,3 +324,64 @@ def _fhir(answer: Answer) -> Response:
     return Response(
         orjson.dumps(answer.body), status_code=answer.status, media_type=FHIR_JSON, headers=answer.headers
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors the framework answers (no route, wrong method, unreadable request) are OperationOutcomes under
+# /fhir too: a FHIR client reads every error the same way.
+
+_NO_ROUTE = (
+    "carepath takes POST /fhir/[type], PUT /fhir/[type]/[id], POST /fhir (a batch or transaction Bundle) "
+    "and GET /fhir/metadata"
+)
+_STATUS_ISSUES = {
+    400: (STRUCTURE, "the request cannot be read"),
+    401: (LOGIN, "a bearer token is required"),
+    403: (FORBIDDEN, "this token may not use this route"),
+    404: (NOT_FOUND, f"no such FHIR interaction here: {_NO_ROUTE}"),
+    405: (NOT_SUPPORTED, f"this method is not supported on this URL: {_NO_ROUTE}"),
+    406: (NOT_SUPPORTED, "carepath answers application/fhir+json"),
+    413: (TOO_COSTLY, "the request is too large"),
+    415: (NOT_SUPPORTED, "send application/fhir+json"),
+    422: (INVALID, "the request's parameters are not valid"),
+    503: (TRANSIENT, "unavailable; nothing from this request was stored, retry later"),
+}
+
+
+def is_fhir(request: Request) -> bool:
+    path = request.url.path
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def outcome_for_status(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """An OperationOutcome for an error status the framework chose; the text is carepath's, never the
+    request's (a URL can carry a patient's id)."""
+    code, text = _STATUS_ISSUES.get(status, (EXCEPTION if status >= 500 else INVALID, f"HTTP {status}"))
+    return _fhir(Answer(status, operation_outcome([Issue(code, text)]), dict(headers or {})))
+
+
+def install_error_outcomes(app: FastAPI) -> None:
+    """Answer framework errors under /fhir as OperationOutcomes; every other path keeps its JSON errors."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if is_fhir(request):
+            return outcome_for_status(exc.status_code, exc.headers)
+        return await http_exception_handler(request, exc)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if is_fhir(request):
+            return outcome_for_status(422)
+        return await request_validation_exception_handler(request, exc)
+
+    async def failure(request: Request, exc: Exception) -> Response:
+        # logged by the server as the exception it is (type and frames, never its message); the sender is
+        # told to retry, as for any 5xx
+        if is_fhir(request):
+            return outcome_for_status(500)
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, failure)
