@@ -1,6 +1,9 @@
 """Phase 4: one triage worker (``python -m triage``) draining a backlog of every synthetic patient.
 
-The backlog is loaded into ``clinical.events`` before the worker starts; its rate is read from its own
+The same backlog is drained twice, by a worker reading through Faust's agents and streams one event at
+a time (``CAREPATH_STREAM_SHELL=events``, the shell as it was) and by the default worker, which takes a
+fetch at a time (:mod:`carepath.fetch_batches`), each in a consumer group of its own.
+The backlog is loaded into ``clinical.events`` before the workers start; its rate is read from its own
 ``carepath_events_consumed_total`` while it drains, and its peak memory (VmHWM) once every patient is
 in its state table. The triage core is then run in-process over the same events, without a broker, as
 the reference for what the worker's shell and the broker cost.
@@ -13,13 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carepath import topics
-from carepath.bench import kafka_io, probes
+from carepath.bench import kafka_io, probes, profile_parts
 from carepath.bench.context import Context
 from carepath.bench.stacks import phase_stack, start_service
 from carepath.bench.stats import drain_rate, partial_rate, rate
 from carepath.bench.workload import Event
 
 CORE_BATCH = 1000  # as the worker's default CAREPATH_TRIAGE_BATCH_MAX
+SHELLS = {
+    "events": "through Faust's agents and streams, one event at a time (CAREPATH_STREAM_SHELL=events)",
+    "batch": "a fetch at a time (the default shell)",
+}
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -31,38 +38,63 @@ def run(ctx: Context) -> dict[str, Any]:
         seconds = kafka_io.produce(stack.bootstrap, topics.CLINICAL_EVENTS, events)
         ctx.say(
             f"backlog of {n:,} events for {ctx.workload.patients:,} patients loaded "
-            f"({rate(n, seconds):,.0f}/s); starting one triage worker"
+            f"({rate(n, seconds):,.0f}/s)"
         )
-        svc = start_service(stack, "triage", ctx.params.ready_timeout_s)
-        ctx.say("worker ready; draining")
-        pid = svc.proc.pid if svc.proc else None
-        meter = probes.CpuMeter({"triage": pid, "broker": stack.broker.pid if stack.broker else None})
-        sampler = probes.Sampler(lambda: probes.consumed(svc.url)).start()
-        meter.start()
-        target = n  # its consumer group starts where this backlog does (see phase_stack)
-        try:
-            complete = sampler.wait_for(
-                target,
-                ctx.params.drain_timeout_s,
-                lambda c: ctx.say(f"{c:,.0f} of {n:,} consumed"),
-            )
-        finally:
-            sampler.stop()
-            meter.stop()
-        rss = probes.peak_rss_mb(pid)
-        escalations = probes.gauge(svc.url, "carepath_escalations_total")
-        svc.stop()
+        # The same backlog twice, each worker in a consumer group (and so a state table) of its own:
+        # first through Faust's agents and streams (the worker as it was), then a fetch at a time.
+        shells = {}
+        for shell in ("events", "batch"):
+            shells[shell] = _drain(ctx, stack, events, shell)
+    out |= shells["batch"]
+    out["events_shell"] = shells["events"]
+    out |= core_rate(ctx, events)
+    return out
+
+
+def _drain(ctx: Context, stack: Any, events: list[Event], shell: str) -> dict[str, Any]:
+    n = len(events)
+    group = ctx.group_id("triage" if shell == "batch" else f"triage-{shell}", "triage")
+    extra = {"CAREPATH_STREAM_SHELL": shell, "CAREPATH_TRIAGE_GROUP_ID": group}
+    ctx.say(f"starting one triage worker reading {SHELLS[shell]}")
+    svc = start_service(stack, f"triage-{shell}", ctx.params.ready_timeout_s, module="triage", extra=extra)
+    ctx.say("worker ready; draining")
+    pid = svc.proc.pid if svc.proc else None
+    meter = probes.CpuMeter({"triage": pid, "broker": stack.broker.pid if stack.broker else None})
+    sampler = probes.Sampler(lambda: probes.consumed(svc.url)).start()
+    spy = profile_parts.Sampler(pid).start() if pid else None
+    meter.start()
+    target = n  # its consumer group starts where this backlog does (see phase_stack)
+    try:
+        complete = sampler.wait_for(
+            target,
+            ctx.params.drain_timeout_s,
+            lambda c: ctx.say(f"{c:,.0f} of {n:,} consumed"),
+        )
+    finally:
+        sampler.stop()
+        meter.stop()
+        samples = spy.stop() if spy else None
+    rss = probes.peak_rss_mb(pid)
+    escalations = probes.gauge(svc.url, "carepath_escalations_total")
+    svc.stop()
     drained = drain_rate(sampler.samples, target)
     per_s, span = drained if drained else partial_rate(sampler.samples)
     consumed = int(sampler.last)
     in_state = ctx.workload.patients if complete else len({e.key for e in events[:consumed]})
     ctx.say(
-        f"one worker: {per_s:,.0f} events/s over {span:.1f} s, {consumed:,} of {n:,} consumed, "
+        f"one worker ({shell}): {per_s:,.0f} events/s over {span:.1f} s, {consumed:,} of {n:,} consumed, "
         f"peak RSS {rss or 0:.0f} MB with {in_state:,} patients in state"
         + ("" if complete else f" (NOT drained within {ctx.params.drain_timeout_s:.0f} s)")
     )
-    ctx.say("processor time per event: " + _us(meter.per_event_us(consumed)))
-    out |= {
+    cpu = meter.per_event_us(consumed)
+    ctx.say("processor time per event: " + _us(cpu))
+    parts = profile_parts.per_event(samples, cpu["triage"]) if samples and "triage" in cpu else {}
+    if parts:
+        ctx.say("triage worker's time per event by part (py-spy): " + _us(parts))
+    elif spy is not None and spy.error:
+        ctx.say(f"no profile: {spy.error}")
+    return {
+        "shell": shell,
         "consumed": consumed,
         "complete": complete,
         "seconds": round(span, 2),
@@ -70,10 +102,10 @@ def run(ctx: Context) -> dict[str, Any]:
         "patients_in_state": in_state,
         "peak_rss_mb": round(rss, 1) if rss is not None else None,
         "escalations_published": int(escalations),
-        "cpu_us_per_event": meter.per_event_us(consumed),
+        "cpu_us_per_event": cpu,
+        "profile_us_per_event": parts,
+        "profile_samples": sum(samples.values()) if samples else 0,
     }
-    out |= core_rate(ctx, events)
-    return out
 
 
 def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:

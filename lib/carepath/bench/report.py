@@ -154,7 +154,11 @@ def ceiling_rows(results: Results) -> list[list[str]]:
     stages = [
         ("naive Faust stage (decode, forward 1 by 1)", _get(results, "naive", "drained_per_s")),
         ("triage core in-process (no broker)", _get(results, "triage", "core_per_s")),
-        ("triage, one worker", _get(results, "triage", "worker_per_s")),
+        (
+            "triage, one worker, Faust agents and streams",
+            _get(results, "triage", "events_shell", "worker_per_s"),
+        ),
+        ("triage, one worker, a fetch at a time", _get(results, "triage", "worker_per_s")),
         (
             "intake accepted (HTTP batches, unthrottled)",
             _get(results, "pipeline", "intake_unthrottled_per_s"),

@@ -1,0 +1,156 @@
+"""Where a worker's processor time per event goes: py-spy samples of the running process, by part.
+
+``py-spy record --format raw`` writes one line per distinct stack (``frame;frame;...;leaf count``), each
+frame ``function (file:line)``, from every thread of the process. Each stack is charged to one part:
+metrics, logging, sensors and table writes own everything beneath them (a metric's lock, a table
+write's changelog record); otherwise the first frame, from the leaf towards the root, whose file or
+function belongs to a known part. Time in a C extension (orjson) is charged to the Python line that
+called it, i.e. to the caller's part. A part's share of the samples times the
+worker's measured processor time per event gives its microseconds per event.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+# (part, substrings of a frame: file path or function), matched in this order on each frame
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("metrics", ("prometheus_client/",)),
+    ("logging", ("structlog/", "logging/", "carepath/logs.py")),
+    ("sensors", ("faust/sensors/",)),
+    ("JSON", ("carepath/envelope.py", "json/")),
+    ("state (de)serialisation", ("core/state.py", "from_dict", "to_dict", "to_bytes", "from_bytes")),
+    ("core rules", ("triage/core/", "followup/core/", "triage/batch.py", "followup/batch.py")),
+    ("table writes and changelog", ("faust/tables/", "faust/stores/")),
+    ("output produce", ("aiokafka/producer/", "faust/transport/producer", "aiokafka/record/default_records")),
+    (
+        "stream machinery",
+        (
+            "faust/streams.py",
+            "faust/channels.py",
+            "faust/agents/",
+            "faust/events.py",
+            "faust/transport/conductor",
+        ),
+    ),
+    (
+        "consumer (fetch, offsets, commit)",
+        (
+            "aiokafka/consumer/",
+            "faust/transport/consumer.py",
+            "faust/transport/drivers/",
+            "carepath/fetch_batches",
+        ),
+    ),
+    ("broker I/O (aiokafka client, protocol)", ("aiokafka/",)),
+    ("HTTP and metrics pages", ("uvicorn/", "starlette/", "fastapi/", "h11/", "httptools/")),
+    ("intake parsing and validation", ("intake/", "pydantic", "fhir/", "hl7")),
+    ("service shell", ("triage/agents.py", "followup/agents.py", "notifier/", "carepath/")),
+    ("event loop and scheduling", ("asyncio/", "mode/", "selectors.py", "threading.py", "concurrent/")),
+)
+OTHER = "other"
+_MARKS = dict(PARTS)
+
+
+# Parts that own everything beneath them: a metric's lock, a log line's formatting, a table write's
+# changelog record are the cost of that part wherever in the stack it was called from.
+OWNING = ("metrics", "logging", "sensors", "table writes and changelog")
+
+
+def _matches(part: str, frame: str) -> bool:
+    return any(mark in frame for mark in _MARKS[part])
+
+
+def part_of(stack: Iterable[str]) -> str:
+    """The part one sampled stack (root first, leaf last) is charged to."""
+    frames = list(stack)
+    for part in OWNING:
+        if any(_matches(part, frame) for frame in frames):
+            return part
+    for frame in reversed(frames):
+        for part, marks in PARTS:
+            if any(mark in frame for mark in marks):
+                return part
+    return OTHER
+
+
+def parse_raw(text: str) -> Counter[str]:
+    """Samples per part from py-spy's raw (collapsed-stack) output."""
+    parts: Counter[str] = Counter()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        parts[part_of(frames)] += int(count)
+    return parts
+
+
+def per_event(parts: Counter[str], us_per_event: float) -> dict[str, float]:
+    """Microseconds per event by part, largest first, from the samples and the measured total."""
+    total = sum(parts.values())
+    if not total:
+        return {}
+    return {part: round(n / total * us_per_event, 1) for part, n in parts.most_common()}
+
+
+class Sampler:
+    """py-spy attached to one process from ``start()`` to ``stop()`` (as root, or with ptrace allowed)."""
+
+    def __init__(self, pid: int, rate: int = 200) -> None:
+        self.pid, self.rate = pid, rate
+        self._dir = Path(tempfile.mkdtemp(prefix="carepath-profile-"))
+        self._out = self._dir / "stacks.txt"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.error: str | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("py-spy") is not None
+
+    def start(self) -> Sampler:
+        exe = shutil.which("py-spy")
+        if exe is None:
+            self.error = "py-spy is not installed"
+            return self
+        self._proc = subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                str(self.rate),
+                "--format",
+                "raw",
+                "--output",
+                str(self._out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        return self
+
+    def stop(self) -> Counter[str]:
+        """Stop sampling; the samples per part (empty, with ``error`` set, when py-spy failed)."""
+        if self._proc is None:
+            return Counter()
+        self._proc.send_signal(2)  # SIGINT: py-spy writes what it has and exits
+        try:
+            _, err = self._proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self.error = "py-spy did not stop"
+            return Counter()
+        if not self._out.exists():
+            self.error = (err or b"").decode(errors="replace").strip()[-300:] or "py-spy wrote nothing"
+            return Counter()
+        parts = parse_raw(self._out.read_text(errors="replace"))
+        shutil.rmtree(self._dir, ignore_errors=True)
+        return parts
