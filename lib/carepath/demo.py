@@ -13,6 +13,7 @@ import io
 import queue
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -171,6 +172,8 @@ class Demo:
             if not plan and not acks and until is None and not getattr(self, "_said_done", False):
                 self._said_done = True
                 self.say("feed complete; reminders keep coming while deadlines pass (Ctrl-C to stop)")
+                if "worklist" in self.stack.services:
+                    self.say(f"the alerts, live, with acknowledgement: {self.stack.worklist_url}/")
             if until is not None and time.monotonic() > until:
                 return
             time.sleep(0.05)
@@ -228,6 +231,18 @@ def timeliness(stack: Stack) -> None:
     sys.stdout.flush()
 
 
+WORKLIST_PORT = 6070  # the worklist page's usual port, so its address is the same every time when free
+
+
+def _free_or_none(port: int) -> int | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--feed", type=Path, default=ROOT / "demo" / "feed.yaml")
@@ -246,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         return export(feed, args.export, datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     scale = float(args.time_scale or feed.get("time_scale", 3600))
-    stack = Stack(log_dir=args.log_dir, time_scale=scale)
+    stack = Stack(
+        log_dir=args.log_dir, time_scale=scale, worklist=True, worklist_port=_free_or_none(WORKLIST_PORT)
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(
         f"carepath demo: clock x{scale:g} (24 h of care in {24 * 3600 / scale:.0f} s). Logs: {args.log_dir}"
@@ -263,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             pid = svc.proc.pid if svc.proc else "?"
             print(f"  {svc.name} ready (pid {pid}): {svc.url}/metrics", flush=True)
         print(f"  intake API docs: {stack.intake_url}/docs  (token: {stack.token})")
+        print(f"\n  WORKLIST PAGE:   {stack.worklist_url}/  (development login: any name, no password)\n")
         print(f"  HL7 v2 (MLLP):   127.0.0.1:{stack.services['intake'].env['CAREPATH_INTAKE_MLLP_PORT']}")
         print(
             f"  tail a topic:    .venv/bin/python -m carepath.tail care.escalations --bootstrap {bootstrap}\n"

@@ -104,6 +104,7 @@ class Stack:
     notifier_config: Path | None = None
     # The worklist page (python -m worklist), with its development login; off unless asked for.
     worklist: bool = False
+    worklist_port: int | None = None  # None: any free port
 
     @property
     def clock(self) -> Clock:
@@ -172,7 +173,9 @@ class Stack:
                 "CAREPATH_WORKLIST_FOLLOWUP_URL": f"http://127.0.0.1:{followup_port}",
                 "CAREPATH_WORKLIST_INTAKE_URL": self.services["intake"].url,
             }
-            self.add("worklist", "worklist", "CAREPATH_WORKLIST_PORT", worklist_env).start()
+            port = self.worklist_port or free_port()
+            worklist_env["CAREPATH_WORKLIST_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+            self.add("worklist", "worklist", "CAREPATH_WORKLIST_PORT", worklist_env, port=port).start()
 
     @property
     def worklist_url(self) -> str:

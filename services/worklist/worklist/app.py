@@ -26,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from carepath import envelope, logs, metrics_page
 from carepath.clock import Clock
+from followup.core.durations import describe, parse_duration
 from worklist import login, metrics, roles
 from worklist.feed import Feed, Hub
 from worklist.login import CsrfRefused, LoginRequired, Oidc, UserDep
@@ -73,6 +74,15 @@ def when(value: object) -> str:
         return str(value or "")
     zone = t.tzname() or ""
     return t.strftime("%a %d %b %Y %H:%M ") + ("UTC" if zone in ("UTC", "UTC+00:00") else zone)
+
+
+def within(value: object) -> str:
+    """An action's ISO 8601 duration in clinical words (``PT24H`` -> ``within 24 h``)."""
+    try:
+        delta = parse_duration(str(value)).delta
+    except ValueError:
+        return f"within {value}"
+    return "at once" if not delta else f"within {describe(delta)}"
 
 
 def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
@@ -147,6 +157,7 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
     templates.env.globals["label"] = roles.label
     templates.env.filters["quote"] = lambda v: quote(str(v), safe="")
     templates.env.filters["when"] = when
+    templates.env.filters["within"] = within
 
     @api.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:

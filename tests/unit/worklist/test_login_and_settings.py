@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from worklist.app import _local_path, when
+from worklist.app import _local_path, when, within
 from worklist.login import dev_name
 from worklist.settings import WorklistSettings
 
@@ -40,6 +40,8 @@ def test_instants_are_shown_as_a_clinician_reads_them() -> None:
     assert when("2026-12-04T11:34:14Z") == "Fri 04 Dec 2026 11:34 UTC"
     assert when("2024-05-01T10:30:00+01:00") == "Wed 01 May 2024 10:30 UTC+01:00"
     assert when("not a time") == "not a time"
+    assert within("PT24H") == "within 24 h" and within("P4W") == "within 4 weeks"
+    assert within("PT0S") == "at once" and within("soon") == "within soon"
 
 
 def settings(**env: str) -> WorklistSettings:
