@@ -4,9 +4,10 @@
 #   docker build --target triage   -t carepath-triage .
 #   docker build --target followup -t carepath-followup .
 #   docker build --target notifier -t carepath-notifier .
+#   docker build --target worklist -t carepath-worklist .
 #
 # Every target shares the same installed distribution ("carepath": packages carepath, intake, triage,
-# followup, notifier) and the same data folders; only the command, the exposed ports and the health check
+# followup, notifier, worklist) and the same data folders; only the command, the exposed ports and the health check
 # differ.
 # Settings come from the environment (see lib/carepath/settings.py); nothing secret is baked in.
 
@@ -76,3 +77,10 @@ EXPOSE 6068
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6068/healthz', timeout=4)"]
 CMD ["python", "-m", "notifier"]
+
+# --- worklist: the clinicians' page (login, /metrics, /healthz, /readyz) on 6070 ------------------------
+FROM runtime AS worklist
+EXPOSE 6070
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6070/healthz', timeout=4)"]
+CMD ["python", "-m", "worklist"]

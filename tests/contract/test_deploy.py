@@ -29,6 +29,7 @@ from intake.settings import IntakeSettings
 from notifier.config import load_endpoints
 from notifier.settings import NotifierSettings
 from triage.settings import TriageSettings
+from worklist.settings import WorklistSettings
 
 pytestmark = pytest.mark.contract
 
@@ -53,7 +54,7 @@ NOTIFIER_ENDPOINTS = DEPLOY / "notifier" / "endpoints.yml"
 # --- the metrics spec, written down here -------------------------------------------------------------
 
 # The carepath services and the port each serves HTTP (/metrics, /healthz, /readyz) on.
-SERVICE_HTTP_PORT = {"intake": 8080, "triage": 6066, "followup": 6067, "notifier": 6068}
+SERVICE_HTTP_PORT = {"intake": 8080, "triage": 6066, "followup": 6067, "notifier": 6068, "worklist": 6070}
 # Every container port compose publishes, per service.
 # HL7 v2 over MLLP (2575) runs in its own container, with its status port (8081) beside it.
 MLLP_SERVICE, MLLP_STATUS_PORT = "intake-mllp", 8081
@@ -63,6 +64,7 @@ PUBLISHED_PORTS = {
     "triage": {6066},
     "followup": {6067},
     "notifier": {6068},
+    "worklist": {6070},
     "prometheus": {9090},
     "grafana": {3000},
 }
@@ -130,6 +132,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "triage": TriageSettings,
     "followup": FollowupSettings,
     "notifier": NotifierSettings,
+    "worklist": WorklistSettings,
     "topics": CommonSettings,
 }
 # Read by carepath.resources in every process.
@@ -389,6 +392,7 @@ def test_compose_file_parses_and_holds_every_service() -> None:
         "triage",
         "followup",
         "notifier",
+        "worklist",
         "prometheus",
         "grafana",
     }
@@ -507,6 +511,7 @@ def test_service_port_defaults_are_the_spec_ports_compose_and_prometheus_rely_on
         "triage": TriageSettings.model_fields["web_port"].default,
         "followup": FollowupSettings.model_fields["web_port"].default,
         "notifier": NotifierSettings.model_fields["web_port"].default,
+        "worklist": WorklistSettings.model_fields["port"].default,
     }
     assert defaults == SERVICE_HTTP_PORT
 
