@@ -1,4 +1,10 @@
-"""The topic catalogue (``schemas/topics.json``): names, partitions, key and cleanup policy."""
+"""The topic catalogue (``schemas/topics.json``): names, partitions, key, cleanup policy and content type.
+
+Every record carepath writes carries a ``content-type`` header (:func:`headers`): on a topic of CloudEvents
+``application/cloudevents+json; charset=UTF-8``, the CloudEvents Kafka protocol binding in structured mode
+(the whole event is the record's value), so CloudEvents-aware consumers recognise the records; on the dead
+letter and parked topics, whose records are plain JSON documents, ``application/json; charset=UTF-8``.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,11 @@ ESCALATIONS_SHADOW = "care.escalations.shadow"
 REMINDERS = "care.reminders"
 AUDIT = "care.audit"
 
+CONTENT_TYPE = "content-type"  # the header name the CloudEvents Kafka binding gives
+CLOUDEVENTS_JSON = "application/cloudevents+json; charset=UTF-8"
+PLAIN_JSON = "application/json; charset=UTF-8"
+Headers = tuple[tuple[str, bytes], ...]
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -26,6 +37,7 @@ class TopicSpec:
     cleanup_policy: str
     retention_ms: int
     carries: str
+    content_type: str
 
     def configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
@@ -43,6 +55,7 @@ def catalogue() -> tuple[TopicSpec, ...]:
             cleanup_policy=t["cleanup_policy"],
             retention_ms=int(t["retention_ms"]),
             carries=t["carries"],
+            content_type=t["content_type"],
         )
         for t in raw["topics"]
     )
@@ -50,6 +63,20 @@ def catalogue() -> tuple[TopicSpec, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"topics.json lists a topic twice: {sorted(names)}")
     return specs
+
+
+@cache
+def headers(topic: str) -> Headers:
+    """The headers of every record written to ``topic``: its content type, from the catalogue."""
+    spec = next((s for s in catalogue() if s.name == topic), None)
+    if spec is None:
+        raise ValueError(f"{topic!r} is not in the topic catalogue (schemas/topics.json)")
+    return ((CONTENT_TYPE, spec.content_type.encode()),)
+
+
+def header_list(topic: str) -> list[tuple[str, bytes]]:
+    """:func:`headers` as a fresh list, the form a Faust ``send`` takes (a producer may add to it)."""
+    return list(headers(topic))
 
 
 def partitions() -> int:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from carepath import auth, envelope, topics
 from carepath.devstack import Stack
@@ -319,3 +320,103 @@ def test_acknowledgement_stops_the_reminder_chain_and_unknown_ids_are_404(
     assert sorted(r["data"]["level"] for r in climbed) == [1, 2, 3]
     after = [r for r in reminders.records if a1(acked)(r) and r["data"].get("escalation_id") == esc_id]
     assert after == sent_before, [r["data"]["level"] for r in after]
+
+
+def _keyed_records(
+    bootstrap: str, topic: str, keys: set[bytes], enough: Callable[[list[Any]], bool], timeout: float = 40
+) -> list[Any]:
+    """The records of ``topic`` keyed by one of ``keys``, read from the beginning until ``enough``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while not enough(found):
+            assert time.monotonic() < deadline, f"{topic}: {len(found)} records of ours after {timeout:.0f} s"
+            for batch in consumer.poll(timeout_ms=200).values():
+                found += [m for m in batch if m.key in keys]
+        return found
+    finally:
+        consumer.close()
+
+
+def test_every_record_carries_the_content_type_header_of_its_topic(broker: BrokerInfo, stack: Stack) -> None:
+    """The CloudEvents Kafka protocol binding, structured mode: every CloudEvent carepath publishes (intake's
+    events and acknowledgements, triage's escalations, followup's reminders and audit trail) has
+    ``content-type: application/cloudevents+json; charset=UTF-8``; dead letters, plain JSON, say so."""
+    run = uuid.uuid4().hex[:6]
+    patient, poison = f"e2e-ct-{run}", f"e2e-poison-{run}"
+    posted: list[dict[str, Any]] = []
+    post(
+        stack,
+        patient,
+        "carepath.diagnosis.recorded.v1",
+        {"cancer": {"primary_site": "breast", "status": "active"}},
+        posted,
+    )
+    post(
+        stack,
+        patient,
+        "carepath.pain.reported.v1",
+        {"nrs": 7, "site": ["thoracic"], "neurological": ["limb_weakness"]},
+        posted,
+    )
+    refused = envelope.cloudevent(
+        id=f"{patient}-refused",
+        type="carepath.pain.reported.v1",
+        source="urn:test:epr",
+        subject=patient,
+        time=stack.clock.now(),
+        data={"nrs": 14},
+    )
+    bad = httpx.post(
+        f"{stack.intake_url}/v1/events", json=refused, headers=auth.bearer(stack.token), timeout=15
+    )
+    assert bad.status_code == 422, bad.text  # dead-lettered by intake
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    producer.send(
+        topics.CLINICAL_EVENTS, key=poison.encode(), value=b"\xff not an event"
+    )  # for triage and followup
+    producer.flush()
+    producer.close()
+    escalation, *_ = _keyed_records(broker.bootstrap, topics.ESCALATIONS, {patient.encode()}, bool)
+    body = {"patient_id": patient, "target_id": orjson.loads(escalation.value)["data"]["escalation_id"]}
+    clinician = auth.bearer(auth.DEV_ACK_TOKEN)
+    deadline = time.monotonic() + 10  # followup may take a moment to have read the escalation
+    while (
+        r := httpx.post(
+            f"{stack.intake_url}/v1/acknowledgements",
+            json=body | {"role": "acute_oncology"},
+            headers=clinician,
+        )
+    ).status_code == 404:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.1)
+    assert r.status_code == 202, r.text
+
+    ours = {patient.encode()}
+    written = {
+        topics.CLINICAL_EVENTS: _keyed_records(
+            broker.bootstrap, topics.CLINICAL_EVENTS, ours, lambda f: len(f) >= 2
+        ),
+        topics.ACKNOWLEDGEMENTS: _keyed_records(broker.bootstrap, topics.ACKNOWLEDGEMENTS, ours, bool),
+        topics.ESCALATIONS: [escalation],
+        topics.REMINDERS: _keyed_records(broker.bootstrap, topics.REMINDERS, ours, bool),
+        topics.AUDIT: _keyed_records(broker.bootstrap, topics.AUDIT, ours, bool),
+        # intake's refusal, and the poison record dead-lettered by triage and by followup
+        topics.CLINICAL_EVENTS_DLQ: _keyed_records(
+            broker.bootstrap, topics.CLINICAL_EVENTS_DLQ, ours | {poison.encode()}, lambda f: len(f) >= 3
+        ),
+    }
+    reasons = [str(orjson.loads(m.value)["reason"]) for m in written[topics.CLINICAL_EVENTS_DLQ]]
+    assert any(r.startswith("triage could not") for r in reasons), reasons
+    assert any(r.startswith("followup could not") for r in reasons), reasons
+    for topic, records in written.items():
+        for message in records:
+            wanted = topics.headers(topic)
+            assert list(message.headers) == list(wanted), (topic, message.headers)
+            document = orjson.loads(message.value)
+            if wanted[0][1].startswith(b"application/cloudevents+json"):
+                assert document["specversion"] == "1.0" and document["subject"] == patient, topic

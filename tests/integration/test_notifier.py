@@ -223,6 +223,8 @@ def test_after_the_retry_budget_a_dead_letter_names_endpoint_event_attempts_and_
     assert letter["endpoint"] == "down" and letter["attempts"] == 2
     assert "ConnectError" in letter["last_error"] and letter["event"] == esc
     assert any(k == p.encode() for k, v in reader.raw if esc["id"].encode() in v)
+    [headers] = [h for (_, v), h in zip(reader.raw, reader.headers, strict=True) if esc["id"].encode() in v]
+    assert headers == [("content-type", b"application/json; charset=UTF-8")]  # a plain JSON record, said so
 
 
 def test_metrics_count_per_endpoint_without_patient_ids(notifier: Service, endpoints: Endpoints) -> None:

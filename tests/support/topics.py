@@ -27,11 +27,13 @@ class TopicReader:
         self.consumer.seek_to_beginning(*tps)
         self.records: list[dict[str, Any]] = []
         self.raw: list[tuple[bytes | None, bytes]] = []
+        self.headers: list[list[tuple[str, bytes]]] = []  # each raw record's headers
 
     def poll(self) -> None:
         for batch in self.consumer.poll(timeout_ms=100).values():
             for msg in batch:
                 self.raw.append((msg.key, msg.value))
+                self.headers.append(list(msg.headers))
                 try:
                     self.records.append(orjson.loads(msg.value))
                 except orjson.JSONDecodeError:  # other tests put poison records on shared topics on purpose

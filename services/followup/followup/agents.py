@@ -89,18 +89,33 @@ class FollowupShell:
             if result.republished:
                 metrics.REMINDERS_REPUBLISHED.inc(result.republished)
                 log.warning("reminders published again after a restart", count=result.republished)
-        sent = [(await self.reminders.send(key=o.key, value=o.value), o) for o in result.outgoing]
+        sent = [
+            (
+                await self.reminders.send(
+                    key=o.key, value=o.value, headers=topics.header_list(topics.REMINDERS)
+                ),
+                o,
+            )
+            for o in result.outgoing
+        ]
         for fut, o in sent:
             await fut
             r = o.reminder
             metrics.REMINDERS.labels(r.expectation_rule, r.kind, str(r.level)).inc()
             metrics.REMINDER_LATENESS.observe(r.lateness_seconds)
-        audited = [(await self.audit.send(key=a.key, value=a.value), a) for a in result.audited]
+        audited = [
+            (await self.audit.send(key=a.key, value=a.value, headers=topics.header_list(topics.AUDIT)), a)
+            for a in result.audited
+        ]
         for fut, a in audited:
             await fut
             metrics.observe_audit(a.record)
         for failure in result.failures:
-            await self.dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, self.clock))
+            await self.dlq.send(
+                key=failure.incoming.key or None,
+                value=_dead_letter(failure, self.clock),
+                headers=topics.header_list(topics.CLINICAL_EVENTS_DLQ),
+            )
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, "inputs").inc()
             log.warning("input dead-lettered", reason=failure.reason)

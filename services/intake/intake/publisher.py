@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from carepath import topics
 from carepath.profile import BrokerProfile
 
 
@@ -20,10 +21,17 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class Record:
+    """One record to publish. ``headers`` default to the topic's (its content type, from the catalogue:
+    the CloudEvents Kafka binding in structured mode for a topic of CloudEvents)."""
+
     topic: str
     key: bytes | None
     value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: topics.Headers = ()
+
+    def __post_init__(self) -> None:
+        if not self.headers:
+            object.__setattr__(self, "headers", topics.headers(self.topic))
 
 
 class Publisher(Protocol):

@@ -101,7 +101,7 @@ class NotifierShell:
             at=time.time(),
             event=delivery.event if delivery else None,
         )
-        fut = await self.dlq.send(key=job.key, value=record)
+        fut = await self.dlq.send(key=job.key, value=record, headers=topics.header_list(NOTIFICATIONS_DLQ))
         await fut
         log.warning("notification dead-lettered", endpoint=endpoint.name, attempts=job.attempts)
 
@@ -176,7 +176,9 @@ class NotifierShell:
         record = unprocessable(
             service=SERVICE, reason="unreadable", detail=why, raw=value, at=self.clock.now()
         )
-        await self.stream_dlq.send(key=key or None, value=record)
+        await self.stream_dlq.send(
+            key=key or None, value=record, headers=topics.header_list(topics.CLINICAL_EVENTS_DLQ)
+        )
         log.warning("input dead-lettered", reason="unreadable")
 
     # --- recovery ---------------------------------------------------------------------------------------------

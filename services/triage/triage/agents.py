@@ -35,6 +35,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
         value_type=bytes,
     )
     dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
+    output_name = output.get_topic_name()
     # use_partitioner: the changelog partition follows the key (the patient id), exactly as the source
     # topic's does, whichever event of a batch happens to be current when the state is written.
     table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True)
@@ -44,13 +45,20 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
         incoming = [Incoming(m.key or b"", m.value, m.timestamp) for m in messages]
         result = run_batch(incoming, table.get, clock.now(), pathway)
 
-        sent = [(await output.send(key=o.key, value=o.value), o) for o in result.outgoing]
+        sent = [
+            (await output.send(key=o.key, value=o.value, headers=topics.header_list(output_name)), o)
+            for o in result.outgoing
+        ]
         for fut, o in sent:
             await fut
             metrics.ESCALATIONS.labels(o.escalation.rule_id, o.escalation.severity, o.escalation.change).inc()
             metrics.END_TO_END_SECONDS.observe(max(time.time() - o.source_timestamp, 0.0))
         for failure in result.failures:
-            await dlq.send(key=failure.incoming.key or None, value=_dead_letter(failure, clock))
+            await dlq.send(
+                key=failure.incoming.key or None,
+                value=_dead_letter(failure, clock),
+                headers=topics.header_list(topics.CLINICAL_EVENTS_DLQ),
+            )
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
             log.warning("event dead-lettered", reason=failure.reason)
