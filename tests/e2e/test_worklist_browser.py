@@ -13,6 +13,7 @@ The worklist is saved as docs/worklist.png for the README.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -189,3 +190,10 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     assert "pain reported" in timeline and "Escalation raised" in timeline
     assert "on the worklist by Dr Ward Test" in timeline
     page.close()
+
+    # every acknowledgement is recorded with who and when; no patient id or clinical text in the log
+    log = stack.services["worklist"].log_path.read_text()
+    sent = [json.loads(line) for line in log.splitlines() if '"acknowledgement_sent"' in line]
+    assert len(sent) == 2 and all(s["user"] == "dev:dr-ward-test" and s["at"] for s in sent), sent
+    for secret in (acked, twin, mri, SENTENCE, "T10"):
+        assert secret not in log

@@ -236,7 +236,7 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
         except ValueError as exc:
             ctx = {"next": _local_path(next), "error": str(exc), "oidc": svc.oidc is not None}
             return page(request, "login.html", ctx | {"dev_login": True}, 422)
-        login.start_session(request, f"dev:{clean}", clean, "development")
+        login.start_session(request, "dev:" + clean.lower().replace(" ", "-"), clean, "development")
         return RedirectResponse(_local_path(next), status_code=303)
 
     @api.get("/login/oidc")

@@ -49,6 +49,15 @@
   }
 
   var rows = document.getElementById("rows");
+  function keyOf(tr) { return tr.dataset.escalation ? "e:" + tr.dataset.escalation : "x:" + tr.dataset.expectation; }
+  function remember(root) {
+    // each row as the server sent it, before the countdown touches it: the row is kept while that holds
+    root.querySelectorAll("tr[data-escalation], tr[data-expectation]").forEach(function (tr) { tr._sent = tr.outerHTML; });
+  }
+  if (rows) remember(rows);
+
+  // The rows as the server renders them now. A row whose content did not change stays the same element
+  // (so a click, the focus or a screen reader's place in it is not lost); changed and new rows are swapped in.
   var refreshing = false, again = false;
   function refresh(fresh) {
     if (!rows) return;
@@ -62,18 +71,19 @@
       })
       .then(function (html) {
         if (html === null) return;
-        var focused = document.activeElement && document.activeElement.getAttribute("href");
-        rows.innerHTML = html;
+        var held = {};
+        rows.querySelectorAll("tr[data-escalation], tr[data-expectation]").forEach(function (tr) { held[keyOf(tr)] = tr; });
+        var next = document.createElement("div");
+        next.innerHTML = html;
+        remember(next);
+        next.querySelectorAll("tr[data-escalation], tr[data-expectation]").forEach(function (tr) {
+          var old = held[keyOf(tr)];
+          if (old && old._sent === tr._sent) tr.replaceWith(old);
+          else if (!old && fresh && tr.dataset.escalation === fresh) tr.classList.add("fresh");
+        });
+        rows.replaceChildren.apply(rows, Array.prototype.slice.call(next.childNodes));
         var inner = document.getElementById("rows-inner");
         if (inner) clock = clockOf(inner);
-        if (fresh) {
-          var row = rows.querySelector('[data-escalation="' + CSS.escape(fresh) + '"]');
-          if (row) row.classList.add("fresh");
-        }
-        if (focused) {
-          var again_ = rows.querySelector('a[href="' + CSS.escape(focused) + '"]');
-          if (again_) again_.focus();
-        }
         tick();
       })
       .catch(function () { setLive(false); })
