@@ -94,6 +94,21 @@ def r8(stack: Stack, patient: str) -> None:
     post(stack, patient, "carepath.imaging.resulted.v1", report, 0)
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map(el => el.outerHTML)"""
+
+
+def assert_accessible_basics(page: Any) -> None:
+    """What a keyboard and a screen reader need: a language, one h1, every control labelled, and the first
+    Tab landing on the skip link to the content."""
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.locator("h1").count() == 1
+    assert page.evaluate(UNLABELLED) == []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+
+
 def row(patient: str, rule: str) -> str:
     return f'tr[data-escalation]:has(a[href="/patients/{patient}"]):has-text("{rule}")'
 
@@ -134,6 +149,7 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert_accessible_basics(page)
 
     # the emergency's explanation quotes the radiology sentence it was read from
     mri_row.locator("a.open-alert").click()
@@ -150,6 +166,8 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     assert page.locator("ol.actions-list li time[datetime]").count() >= 1
     assert "pathway carepath-mscc version" in page.inner_text("#source")
     escalation_id = page.url.rsplit("/", 1)[1]
+
+    assert_accessible_basics(page)
 
     # acknowledge; the chain's state is shown before and after
     page.get_by_label("Your role").select_option("mscc_coordinator")
@@ -190,6 +208,16 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     assert "pain reported" in timeline and "Escalation raised" in timeline
     assert "on the worklist by Dr Ward Test" in timeline
     page.close()
+
+    # on a phone: the same page, nothing wider than the screen
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(f"{stack.worklist_url}/login")
+    phone.get_by_label("Your name").fill("Dr Phone")
+    phone.get_by_role("button", name="Log in").click()
+    phone.wait_for_selector(row(mri, "R8"))
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert phone.locator(row(mri, "R8")).locator(".overdue-mark").is_visible()
+    phone.close()
 
     # every acknowledgement is recorded with who and when; no patient id or clinical text in the log
     log = stack.services["worklist"].log_path.read_text()
