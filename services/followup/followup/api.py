@@ -158,6 +158,15 @@ def install(api: FastAPI, fs: FollowupShell) -> None:
         return merge([part], fs.clock.now()) | {"patient_id": patient_id}
 
     @api.get(
+        "/v1/patient/worklist",
+        tags=["worklist"],
+        summary=f"Everything open for the patient named in {PATIENT_HEADER} (kept out of the URL)",
+        dependencies=public,
+    )
+    async def patient_worklist_of_patient(patient_id: PatientHeader) -> dict[str, Any]:
+        return await patient_worklist(patient_id)
+
+    @api.get(
         "/v1/patients/{patient_id}/targets/{target_id}",
         tags=["worklist"],
         summary="Whether an escalation or reminder id is known for this patient (404 if not)",

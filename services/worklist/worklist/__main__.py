@@ -33,6 +33,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         proxy_headers=False,
+        timeout_graceful_shutdown=3,  # open live streams end with the process instead of holding it
     )
 
 

@@ -162,8 +162,10 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
     @api.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
         metrics.REFUSED.labels("login_required").inc()
-        if request.method == "GET" and _wants_html(request):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if _wants_html(request):
+            target = "/"
+            if request.method == "GET":
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return JSONResponse({"detail": "log in first"}, status_code=401)
 

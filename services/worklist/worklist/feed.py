@@ -110,6 +110,7 @@ class Feed:
             client_id="carepath-worklist",
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",  # records gone from under the reader: read again from the first
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             request_timeout_ms=self.request_timeout_ms,
         )

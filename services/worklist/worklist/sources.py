@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -40,11 +39,12 @@ class Followup:
         return await self._get("/v1/worklist")
 
     async def patient(self, patient_id: str) -> dict[str, Any]:
-        return await self._get(f"/v1/patients/{quote(patient_id, safe='')}/worklist")
+        """Everything open for one patient; the id goes in a header, never the URL."""
+        return await self._get("/v1/patient/worklist", {PATIENT_HEADER: patient_id})
 
-    async def _get(self, path: str) -> dict[str, Any]:
+    async def _get(self, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            r = await self.client.get(path)
+            r = await self.client.get(path, headers=headers)
         except httpx.HTTPError as exc:
             raise SourceUnavailable(f"followup did not answer ({type(exc).__name__})") from None
         if r.status_code != 200:
