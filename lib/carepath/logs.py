@@ -101,8 +101,13 @@ def _foreign(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
         if _service:
             event_dict["service"] = _service
         if isinstance(exc_info, tuple) and exc_info[0] is not None:
-            event_dict["error"] = exc_info[0].__name__  # the type only: a message can quote input
+            event_dict["error"] = exc_info[0].__name__  # the type and frames only: a message can quote input
+            event_dict["frames"] = _frames(exc_info[2])
     return event_dict
+
+
+def _frames(tb: Any) -> list[str]:
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(tb)[-20:]]
 
 
 def _exception_without_message(
@@ -118,8 +123,7 @@ def _exception_without_message(
         exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
     if isinstance(exc_info, tuple) and exc_info[0] is not None:
         event_dict.setdefault("error", exc_info[0].__name__)
-        frames = traceback.extract_tb(exc_info[2])[-20:]
-        event_dict["frames"] = [f"{f.filename}:{f.lineno} {f.name}" for f in frames]
+        event_dict["frames"] = _frames(exc_info[2])
     return event_dict
 
 

@@ -66,13 +66,17 @@ def test_a_third_party_warning_is_json_with_urls_quotes_and_numbers_withheld(cap
     assert "http://broker:9092/[withheld]" in str(line["event"]) and "\n" not in str(line["event"])
 
 
-def test_a_third_party_exception_keeps_its_type_not_its_message(captured: io.StringIO) -> None:
+def test_a_third_party_exception_keeps_its_type_and_frames_not_its_message(captured: io.StringIO) -> None:
     try:
         raise ValueError(f"bad value for patient {NHS_NUMBER}")
     except ValueError:
         logging.getLogger("faust.agents").exception("agent crashed")
     [line] = lines(captured)
     assert line["error"] == "ValueError" and NHS_NUMBER not in json.dumps(line)
+    assert any(
+        f.endswith(" test_a_third_party_exception_keeps_its_type_and_frames_not_its_message")
+        for f in line["frames"]
+    )
 
 
 def test_third_party_info_lines_are_held_back_but_warnings_pass(captured: io.StringIO) -> None:
