@@ -51,6 +51,7 @@ def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benig
                 return i
         raise AssertionError(f"no line matches {pattern!r} in:\n{out}")
 
+    first(r"WORKLIST PAGE:\s+http://127\.0\.0\.1:\d+/ +\(development login")  # where to see the alerts
     pain = first(r"-> demo-0001-\w+: pain reported")
     r1 = first(r"RAISED\s+EMERGENCY R1 MSCC_SUSPECTED\s+patient demo-0001")
     assert r1 > pain
@@ -84,7 +85,7 @@ def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
         pids += [int(p) for p in re.findall(r"pid (\d+)", line)]
         if "RAISED" in line or time.monotonic() > deadline:
             break
-    assert len(pids) == 4, f"expected the broker and three services, saw pids {pids}"
+    assert len(pids) == 5, f"expected the broker, three services and the worklist page, saw pids {pids}"
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
