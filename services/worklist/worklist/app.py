@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import FastAPI, Form, Header, Request, Response
@@ -37,6 +38,7 @@ from worklist.steps import steps
 from worklist.view import Entry, View
 
 HERE = Path(__file__).parent
+UTC_ZONE = ZoneInfo("UTC")
 log = logs.get("worklist")
 AFTER_WAIT_S = 5.0  # how long the page waits to show the chain as followup holds it after acknowledging
 HEARTBEAT_S = 15.0
@@ -66,14 +68,13 @@ def _local_path(value: str | None) -> str:
     return value
 
 
-def when(value: object) -> str:
-    """An RFC 3339 instant as a clinician reads it: ``Fri 04 Dec 2026 11:34 UTC`` (in the offset sent)."""
+def when(value: object, zone: ZoneInfo = UTC_ZONE) -> str:
+    """An RFC 3339 instant as a clinician reads it, in the page's zone: ``Fri 04 Dec 2026 11:34 GMT``."""
     try:
-        t = envelope.parse_time(str(value))
+        t = envelope.parse_time(str(value)).astimezone(zone)
     except ValueError:
         return str(value or "")
-    zone = t.tzname() or ""
-    return t.strftime("%a %d %b %Y %H:%M ") + ("UTC" if zone in ("UTC", "UTC+00:00") else zone)
+    return t.strftime("%a %d %b %Y %H:%M %Z")
 
 
 def within(value: object) -> str:
@@ -156,7 +157,8 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["label"] = roles.label
     templates.env.filters["quote"] = lambda v: quote(str(v), safe="")
-    templates.env.filters["when"] = when
+    zone = ZoneInfo(settings.time_zone)
+    templates.env.filters["when"] = lambda value: when(value, zone)
     templates.env.filters["within"] = within
 
     @api.exception_handler(LoginRequired)

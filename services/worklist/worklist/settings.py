@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -65,6 +66,11 @@ class WorklistSettings(CommonSettings):
         alias="CAREPATH_PATHWAY_DIR",
         description="the pathway followup runs: names the steps and the teams their reminders go to",
     )
+    time_zone: str = Field(
+        default="UTC",
+        alias="CAREPATH_WORKLIST_TIME_ZONE",
+        description="the zone the page shows times in (IANA name, e.g. Europe/London)",
+    )
     max_escalations: int = Field(
         default=20_000,
         ge=10,
@@ -100,6 +106,15 @@ class WorklistSettings(CommonSettings):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {v!r}")
         return v.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone name: {v!r} (e.g. Europe/London, UTC)") from None
+        return v
 
     @model_validator(mode="after")
     def _production(self) -> WorklistSettings:

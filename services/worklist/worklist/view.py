@@ -277,7 +277,10 @@ class View:
     def _wait(self, escalation_id: str, item: Reminder | Acknowledgement) -> None:
         self.waiting.setdefault(escalation_id, []).append(item)
         while len(self.waiting) > self.max_escalations:
-            self.waiting.popitem(last=False)
+            _, dropped = self.waiting.popitem(last=False)
+            for item in dropped:
+                if isinstance(item, Reminder):
+                    self.reminder_owner.pop(item.reminder_id, None)
             self.evicted += 1
 
     def _add(self, patient_id: str, entry: Entry) -> None:

@@ -3,6 +3,8 @@ production."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from worklist.app import _local_path, when, within
@@ -38,7 +40,10 @@ def test_after_login_only_a_path_on_this_site(given: str | None, goes: str) -> N
 
 def test_instants_are_shown_as_a_clinician_reads_them() -> None:
     assert when("2026-12-04T11:34:14Z") == "Fri 04 Dec 2026 11:34 UTC"
-    assert when("2024-05-01T10:30:00+01:00") == "Wed 01 May 2024 10:30 UTC+01:00"
+    assert when("2024-05-01T10:30:00+01:00") == "Wed 01 May 2024 09:30 UTC"
+    london = ZoneInfo("Europe/London")
+    assert when("2024-05-01T09:30:00Z", london) == "Wed 01 May 2024 10:30 BST"
+    assert when("2026-12-04T11:34:14Z", london) == "Fri 04 Dec 2026 11:34 GMT"
     assert when("not a time") == "not a time"
     assert within("PT24H") == "within 24 h" and within("P4W") == "within 4 weeks"
     assert within("PT0S") == "at once" and within("soon") == "within soon"
@@ -87,5 +92,7 @@ def test_production_needs_its_login_its_secret_and_no_development_login() -> Non
         production(CAREPATH_INTAKE_ACK_TOKENS="dev-only-ack-token")
     with pytest.raises(ValueError, match="needs CAREPATH_WORKLIST_OIDC_ISSUER"):
         settings(CAREPATH_ENVIRONMENT="development", CAREPATH_WORKLIST_OIDC_ISSUER="https://login.example")
+    with pytest.raises(ValueError, match="not a time zone name"):
+        settings(CAREPATH_ENVIRONMENT="development", CAREPATH_WORKLIST_TIME_ZONE="Mars/Olympus")
     with pytest.raises(ValueError, match="http:// or https://"):
         settings(CAREPATH_ENVIRONMENT="development", CAREPATH_WORKLIST_INTAKE_URL="intake:8080")

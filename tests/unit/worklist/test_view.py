@@ -147,3 +147,14 @@ def test_memory_is_bounded_and_resolved_escalations_go_first() -> None:
     assert len(view.timeline("p-11")) == 5
     assert view.timeline("p-11")[-1].id == "action-7"
     assert view.evicted == 4
+
+
+def test_reminders_waiting_for_an_escalation_that_never_comes_are_bounded_too() -> None:
+    view = View(max_escalations=10)
+    for i in range(25):
+        rec = example("carepath.reminder.due.v1", 0)
+        rec["id"] = rec["data"]["reminder_id"] = f"exp-{i}.1.warning"
+        rec["data"]["escalation_id"] = f"esc-never-{i}"
+        apply(view, topics.REMINDERS, rec)
+    assert len(view.waiting) == 10 and len(view.reminder_owner) == 10
+    assert view.evicted == 15
