@@ -6,15 +6,21 @@ followup and intake are not running here (their URLs answer nothing): the page s
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import uuid
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
+from carepath import envelope, topics
 from carepath.broker import free_port
 from carepath.devstack import Service, Stack
+from carepath.resources import schemas_dir
 from tests.conftest import BrokerInfo
 
 pytestmark = pytest.mark.integration
@@ -166,3 +172,33 @@ def test_the_development_login_is_refused_in_production(stack: Stack) -> None:
     down = client.get("/login/oidc")
     assert down.status_code == 503 and "did not answer" in down.text
     svc.stop()
+
+
+def test_acknowledging_a_held_alert_names_what_is_wrong_and_says_when_intake_is_away(
+    worklist: str, broker: BrokerInfo
+) -> None:
+    rec = json.loads(
+        (
+            schemas_dir() / "examples" / "carepath.escalation.raised.v1" / "valid" / "r1-mscc-suspected.json"
+        ).read_text()
+    )
+    esc_id = f"esc-{uuid.uuid4().hex[:16]}"
+    rec["id"], rec["subject"] = f"{esc_id}.r1", f"route-{uuid.uuid4().hex[:6]}"
+    rec["data"]["escalation_id"] = esc_id
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    producer.send(topics.ESCALATIONS, key=rec["subject"].encode(), value=envelope.encode(rec)).get(timeout=10)
+    producer.close()
+    client, token = logged_in(worklist)
+    deadline = time.monotonic() + 15
+    while (page := client.get(f"/alerts/{esc_id}", headers=HTML)).status_code == 404:
+        assert time.monotonic() < deadline, "the page never read the escalation"
+        time.sleep(0.2)
+    assert page.status_code == 200 and rec["data"]["reason"] in page.text
+    assert "followup did not answer" in page.text
+    form = {"csrf": token, "role": "consultant"}
+    r = client.post(f"/alerts/{esc_id}/acknowledge", data=form | {"override": "on"})
+    assert r.status_code == 422 and "an override needs a reason" in r.text
+    r = client.post(f"/alerts/{esc_id}/acknowledge", data=form | {"role": "porter"})
+    assert r.status_code == 422 and "choose the role" in r.text
+    r = client.post(f"/alerts/{esc_id}/acknowledge", data=form | {"reason": "Seen."})
+    assert r.status_code == 503 and "intake did not answer: nothing was stored" in r.text

@@ -438,13 +438,7 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
         reason = reason.strip()
         is_override = override in ("on", "true", "1")
         form = {"role": role, "reason": reason, "override": is_override}
-        error = None
-        if role not in roles.roles():
-            error = "choose the role you acknowledge as"
-        elif len(reason) > roles.REASON_MAX:
-            error = f"a reason has at most {roles.REASON_MAX} characters"
-        elif is_override and not reason:
-            error = "an override needs a reason: say why you disagree with the alert"
+        error = roles.acknowledgement_problem(role, reason, is_override)
         if error:
             metrics.REFUSED.labels("invalid").inc()
             return page(request, "alert.html", ctx | {"form": form, "error": error}, 422)

@@ -19,3 +19,15 @@ def roles() -> tuple[str, ...]:
 
 def label(role: str) -> str:
     return role.replace("_", " ").capitalize()
+
+
+def acknowledgement_problem(role: str, reason: str, override: bool) -> str | None:
+    """What is wrong with an acknowledgement form, in words for the person filling it; None when nothing.
+    The same rules intake applies (a known role, a bounded reason, an override only with a reason)."""
+    if role not in roles():
+        return "choose the role you acknowledge as"
+    if len(reason) > REASON_MAX:
+        return f"a reason has at most {REASON_MAX} characters"
+    if override and not reason.strip():
+        return "an override needs a reason: say why you disagree with the alert"
+    return None

@@ -9,6 +9,7 @@ import pytest
 
 from worklist.app import _local_path, when, within
 from worklist.login import dev_name
+from worklist.roles import acknowledgement_problem
 from worklist.settings import WorklistSettings
 
 pytestmark = pytest.mark.unit
@@ -96,3 +97,12 @@ def test_production_needs_its_login_its_secret_and_no_development_login() -> Non
         settings(CAREPATH_ENVIRONMENT="development", CAREPATH_WORKLIST_TIME_ZONE="Mars/Olympus")
     with pytest.raises(ValueError, match="http:// or https://"):
         settings(CAREPATH_ENVIRONMENT="development", CAREPATH_WORKLIST_INTAKE_URL="intake:8080")
+
+
+def test_an_acknowledgement_form_is_checked_as_intake_would() -> None:
+    assert acknowledgement_problem("consultant", "", False) is None
+    assert acknowledgement_problem("consultant", "Seen on the ward; MRI booked.", True) is None
+    assert acknowledgement_problem("", "", False) == "choose the role you acknowledge as"
+    assert acknowledgement_problem("porter", "", False) == "choose the role you acknowledge as"
+    assert "override needs a reason" in (acknowledgement_problem("consultant", "  ", True) or "")
+    assert "at most 1000" in (acknowledgement_problem("nurse", "x" * 1001, False) or "")
