@@ -337,7 +337,8 @@ class StackReplay:
             segments = ack.split("\r")
             msa = next((s for s in segments if s.startswith("MSA")), "")
             code = msa.split("|")[1] if "|" in msa else "?"
-            if code != "AA":
+            # AA, or CA: the commit acknowledgement a sender asking for enhanced mode gets (MSH-15 AL)
+            if code not in ("AA", "CA"):
                 errs = [s for s in segments if s.startswith(("MSA", "ERR"))]
                 c.refusals.append(f"{where}: HL7 {code}: {' | '.join(errs)[:600]}")
             return

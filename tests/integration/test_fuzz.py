@@ -34,6 +34,7 @@ def test_intake_survives_malformed_input_on_every_channel(tmp_path: Path) -> Non
     assert found.dead_letters_missing() == {}, summary
     assert min(found.dlq_promised[c] for c in ("http", "fhir", "mllp")) > 0, summary
     # both outcomes happen on every content channel: the mutants are not all refused, nor all accepted
-    for channel, accepted in (("events", "202"), ("fhir", "201"), ("hl7", "AA")):
-        assert found.answers[(channel, accepted)] > 0, summary
+    # (the HL7 samples ask for enhanced mode, MSH-15 AL: a stored message is answered CA)
+    for channel, accepted in (("events", ("202",)), ("fhir", ("201",)), ("hl7", ("AA", "CA"))):
+        assert sum(found.answers[(channel, code)] for code in accepted) > 0, summary
     assert found.stored > 0, summary

@@ -36,6 +36,10 @@ class MllpClient:
     def send(self, message: str | bytes) -> hl7.Message:
         raw = message.encode() if isinstance(message, str) else message
         self.sock.sendall(b"\x0b" + raw + b"\x1c\r")
+        return self.next_frame()
+
+    def next_frame(self) -> hl7.Message:
+        """The next acknowledgement on the connection (enhanced mode can answer a message with two)."""
         while b"\x1c\r" not in self.buffer:
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -227,3 +231,26 @@ def test_a_configured_mllp_port_that_is_taken_stops_intake(broker: BrokerInfo, t
             start_intake(broker.bootstrap, broker.profile, tmp_path, CAREPATH_INTAKE_MLLP_PORT=env_port)
     log = (tmp_path / "intake.log").read_text()
     assert "mllp.cannot_listen" in log and "address already in use" in log.lower()
+
+
+def test_enhanced_mode_commit_then_application_acknowledgement_on_one_connection(
+    broker: BrokerInfo, client: MllpClient
+) -> None:
+    """MSH-15 AL, MSH-16 AL: CA once stored, then AA, in that order on the sender's connection; the next
+    message (MSH-15 AL, MSH-16 NE) is answered by its CA alone, so no answer is ever taken for another's."""
+    patient = new_patient()
+    reader = TopicReader(broker.bootstrap, topics.CLINICAL_EVENTS)
+    both = samples.oru_pain(f"{patient}-E1", patient).replace("|||||GBR|", "|||AL|AL|GBR|", 1)
+    commit = client.send(both)
+    assert msa(commit) == ("CA", f"{patient}-E1")
+    reader.wait_for(for_patient(patient), timeout=30)  # CA means stored
+    assert msa(client.next_frame()) == ("AA", f"{patient}-E1")
+    only_commit = samples.oru_pain(f"{patient}-E2", patient, nrs="6").replace("|||||GBR|", "|||AL|NE|GBR|", 1)
+    assert msa(client.send(only_commit)) == ("CA", f"{patient}-E2")
+    refused = samples.oru_pain(f"{patient}-E3", patient).replace("ORU^R01^ORU_R01", "SIU^S12^SIU_S12")
+    reject = client.send(refused.replace("|||||GBR|", "|||ER|NE|GBR|", 1))
+    assert msa(reject) == ("CR", f"{patient}-E3")
+    assert str(reject.segment("ERR")(3)(1)(1)) == "200"  # unsupported message type
+    original = client.send(samples.oru_pain(f"{patient}-E4", patient, nrs="5"))
+    assert msa(original) == ("AA", f"{patient}-E4")
+    reader.close()

@@ -28,6 +28,11 @@ BROKER_UP = Gauge(
 MLLP_MESSAGES = Counter(
     "carepath_intake_mllp_messages", "HL7 messages answered on MLLP, by ACK code", ["ack"]
 )
+MLLP_COMMITS = Counter(
+    "carepath_intake_mllp_commits",
+    "HL7 messages in enhanced acknowledgement mode (MSH-15/MSH-16), by commit code (CA, CE, CR)",
+    ["code"],
+)
 MLLP_CONNECTIONS = Gauge("carepath_intake_mllp_connections", "Open MLLP connections")
 MLLP_UNMAPPED = Counter(
     "carepath_intake_mllp_unmapped_codes",
@@ -41,6 +46,8 @@ for _channel in ("http", "mllp"):
     DUPLICATES.labels(_channel)
 for _ack in ("AA", "AE", "AR"):
     MLLP_MESSAGES.labels(_ack)
+for _commit in ("CA", "CE", "CR"):
+    MLLP_COMMITS.labels(_commit)
 
 MLLP_CONNECTIONS_REFUSED = Counter(
     "carepath_intake_mllp_connections_refused",

@@ -34,10 +34,13 @@ def msh(
     facility: str = "RLH^1.2.826.0.1.285000^ISO",
     when: str = "20240501093000+0100",
     charset: str = "UNICODE UTF-8",
+    accept_ack: str = "",
+    application_ack: str = "",
 ) -> str:
+    """MSH in original acknowledgement mode unless ``accept_ack`` (MSH-15) or ``application_ack`` (MSH-16)."""
     return (
         f"MSH|^~\\&|{app}|{facility}|CAREPATH|RLH|{when}||{message_type}|{control_id}|P|{version}"
-        f"|||AL|NE|GBR|{charset}"
+        f"|||{accept_ack}|{application_ack}|GBR|{charset}"
     )
 
 

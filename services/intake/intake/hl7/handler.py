@@ -13,6 +13,10 @@ the dead-letter records and the events are published together. The ACK follows f
   of the events stored from it, in the same publish, to be read again once a site file maps them
 - the broker did not acknowledge -> AR (ERR 207): nothing may be assumed stored, send it again
 
+In enhanced acknowledgement mode (MSH-15/MSH-16, :mod:`intake.hl7.ack`) a commit acknowledgement comes first
+when MSH-15 asks for it - CA once the message is stored, CE/CR when it is not - and the application
+acknowledgement above only when MSH-16 asks for it.
+
 Before anything is published, every event is checked to name the patient of its own message's PID-3: an
 event that does not is refused, never published.
 """
@@ -29,7 +33,18 @@ from carepath.clock import Clock
 from carepath.contracts import ContractError
 from intake import metrics
 from intake.hl7 import logsafe
-from intake.hl7.ack import ACCEPT, ERROR, REJECT, AckError, build_ack
+from intake.hl7.ack import (
+    ACCEPT,
+    COMMIT_ACCEPT,
+    ERROR,
+    REJECT,
+    AckError,
+    bad_ack_type,
+    build_ack,
+    commit_code,
+    enhanced,
+    wanted,
+)
 from intake.hl7.codes import CodeMap
 from intake.hl7.draft import UNKNOWN_CODE
 from intake.hl7.framing import FramingError, Oversize
@@ -53,12 +68,17 @@ _log = logs.get("intake.mllp")
 
 @dataclass(frozen=True)
 class Reply:
-    ack: str  # AA | AE | AR
-    text: str  # the ACK message
+    ack: str  # AA | AE | AR: the application acknowledgement, whether or not it is sent
+    text: str  # the application acknowledgement message
     encoding: str
+    frames: tuple[str, ...] = ()  # what is sent, in order: the commit and/or application acknowledgement
+    commit: str | None = None  # CA | CE | CR in enhanced mode
 
     def encoded(self) -> bytes:
         return self.text.encode(self.encoding, errors="replace")
+
+    def encoded_frames(self) -> list[bytes]:
+        return [frame.encode(self.encoding, errors="replace") for frame in self.frames]
 
 
 class Hl7Intake:
@@ -80,6 +100,16 @@ class Hl7Intake:
             header = sniff_header(raw)
             problem = Problem(exc.message, exc.code, exc.location, "hl7_unreadable")
             return await self._refuse(raw, header, problem)
+        bad = bad_ack_type(message.header)
+        if bad is not None:  # which acknowledgements are wanted cannot be known: refused, original mode
+            field, _ = bad
+            problem = Problem(
+                f"MSH-{field} is not an acknowledgement type of HL7 table 0155 (AL, NE, ER, SU)",
+                TABLE_VALUE_NOT_FOUND,
+                Location("MSH", 1, field),
+                "hl7_unreadable",
+            )
+            return await self._refuse(raw, message.header, problem)
         try:
             result = map_message(message, self.codes, self.rules, self.options)
         except Exception as exc:  # a fault of carepath's, not of the message: keep it, tell the sender
@@ -171,7 +201,7 @@ class Hl7Intake:
             problems=len(errors) - len(result.warnings),
             warnings=len(result.warnings),
         )
-        return self._reply(code, header, errors)
+        return self._reply(code, header, errors, stored=True)
 
     async def _refuse(
         self, raw: bytes, header: Header | None, problem: Problem, patient: str | None = None
@@ -194,18 +224,36 @@ class Hl7Intake:
             code=problem.code,
             label=problem.label,
         )
-        return self._reply(ERROR, header, [AckError(problem.code, problem.describe(), problem.location)])
+        return self._reply(
+            ERROR, header, [AckError(problem.code, problem.describe(), problem.location)], stored=False
+        )
 
     def _unavailable(self, header: Header | None) -> Reply:
         _log.warning("mllp.unavailable", **logsafe.control_id(header.control_id if header else None))
         text = "event store unavailable: nothing from this message was stored; send it again later"
-        return self._reply(REJECT, header, [AckError(INTERNAL_ERROR, text)])
+        return self._reply(REJECT, header, [AckError(INTERNAL_ERROR, text)], stored=False)
 
-    def _reply(self, code: str, header: Header | None, errors: Sequence[AckError]) -> Reply:
+    def _reply(self, code: str, header: Header | None, errors: Sequence[AckError], *, stored: bool) -> Reply:
+        """The acknowledgements for a message: the application one (``code``) in original mode; in enhanced
+        mode the commit one first, each only when the sender's MSH-15 / MSH-16 asks for it."""
         metrics.MLLP_MESSAGES.labels(code).inc()
-        control_id = f"{self._ack_prefix}{next(self._ack_ids):012d}"
-        text = build_ack(code, header, control_id, self.clock.now(), errors)
-        return Reply(code, text, header.encoding if header else "utf-8")
+        now = self.clock.now()
+        text = build_ack(code, header, self._control_id(), now, errors)
+        encoding = header.encoding if header else "utf-8"
+        if header is None or not enhanced(header):
+            return Reply(code, text, encoding, (text,))
+        commit = commit_code(stored, errors)
+        metrics.MLLP_COMMITS.labels(commit).inc()
+        frames: list[str] = []
+        if wanted(header.accept_ack_type, commit):
+            problems = [] if commit == COMMIT_ACCEPT else [e for e in errors if e.severity != "W"]
+            frames.append(build_ack(commit, header, self._control_id(), now, problems))
+        if wanted(header.application_ack_type, code):
+            frames.append(text)
+        return Reply(code, text, encoding, tuple(frames), commit)
+
+    def _control_id(self) -> str:
+        return f"{self._ack_prefix}{next(self._ack_ids):012d}"
 
 
 def _refusal(raw: bytes, result: MappingResult) -> Refusal:

@@ -148,6 +148,8 @@ class Header:
     version: str
     charset: str
     encoding: str  # the Python codec the message was decoded with (the ACK is encoded the same way)
+    accept_ack_type: str = ""  # MSH-15: when to send a commit acknowledgement (AL, NE, ER, SU); "" none
+    application_ack_type: str = ""  # MSH-16: when to send the application acknowledgement
 
     @property
     def type_key(self) -> str:
@@ -318,6 +320,8 @@ def read_header(text: str, encoding: str) -> Header:
         version=msh(12),
         charset=msh(18),
         encoding=encoding,
+        accept_ack_type=msh(15).upper(),
+        application_ack_type=msh(16).upper(),
     )
 
 

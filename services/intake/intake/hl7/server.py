@@ -243,7 +243,8 @@ class MllpServer:
                     reply = await self.handler.framing_error(frame)
                 else:
                     reply = await self.handler.handle(frame.payload)
-                writer.write(START + reply.encoded() + END)
+                for ack in reply.encoded_frames():  # none, one, or (enhanced mode) commit then application
+                    writer.write(START + ack + END)
                 await writer.drain()
         except ReadTimeout as exc:
             metrics.MLLP_TIMEOUTS.labels("frame" if exc.kind != "idle" else "idle").inc()
