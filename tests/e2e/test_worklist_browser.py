@@ -189,6 +189,7 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     page.get_by_label("Your role").select_option("consultant")
     page.get_by_role("button", name="Acknowledge").click()
     page.wait_for_selector("#ack-done")
+    assert "already been acknowledged" in page.inner_text("main")
 
     # the acknowledged chain stops; the twin's climbs to level 3
     def a1(patient: str) -> Any:
@@ -223,5 +224,5 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     log = stack.services["worklist"].log_path.read_text()
     sent = [json.loads(line) for line in log.splitlines() if '"acknowledgement_sent"' in line]
     assert len(sent) == 2 and all(s["user"] == "dev:dr-ward-test" and s["at"] for s in sent), sent
-    for secret in (acked, twin, mri, SENTENCE, "T10"):
+    for secret in (acked, twin, mri, SENTENCE, "epidural deposit"):
         assert secret not in log

@@ -500,6 +500,7 @@ def create_app(settings: WorklistSettings, *, feed: bool = True) -> FastAPI:
                 "after": after,
                 "after_known": answered,
                 "still_awaiting": awaiting_acknowledgement(after),
+                "already": not ctx["awaiting_ack"],
                 "role": role,
                 "override": is_override,
                 "at": at,
