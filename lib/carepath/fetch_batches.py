@@ -159,3 +159,11 @@ async def drain(consumer: Any, fetcher: Any, sources: Mapping[str, BatchSource])
         if consumer.transport.app.should_stop:
             return
         raise
+    except asyncio.CancelledError:
+        # Faust stops the fetcher at each rebalance and starts it again once the tables are recovered.
+        # Its own task treats a cancellation during a rebalance as a crash and then fails to restart
+        # itself, which ends the worker; Faust's loop is rarely cancelled, but this one is usually inside
+        # a batch's handler (which goes on, shielded) when the rebalance comes. A stop is a stop.
+        if app.should_stop or app.rebalancing or fetcher_stopped():
+            return
+        raise
