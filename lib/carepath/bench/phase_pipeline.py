@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from carepath import contracts
-from carepath.bench import probes
+from carepath.bench import probes, profile_parts
 from carepath.bench.context import Context
 from carepath.bench.params import Params
 from carepath.bench.stacks import phase_stack, start_pipeline
@@ -73,6 +73,7 @@ def run(ctx: Context) -> dict[str, Any]:
             sampler.start()
         pids = {name: svc.proc.pid if svc.proc else None for name, svc in stack.services.items()}
         meter = probes.CpuMeter(pids | {"broker": stack.broker.pid if stack.broker else None})
+        spies = {name: profile_parts.Sampler(pid).start() for name, pid in pids.items() if pid}
         try:
             meter.start()
             t0 = time.monotonic()
@@ -95,6 +96,7 @@ def run(ctx: Context) -> dict[str, Any]:
             meter.stop()
             for sampler in samplers.values():
                 sampler.stop()
+            profiles = {name: spy.stop() for name, spy in spies.items()}
         rss = {
             name: probes.peak_rss_mb(svc.proc.pid if svc.proc else None)
             for name, svc in stack.services.items()
@@ -130,6 +132,16 @@ def run(ctx: Context) -> dict[str, Any]:
     out["drain_seconds"] = round(drain_s, 2)
     out["peak_rss_mb"] = {k: round(v, 1) if v is not None else None for k, v in rss.items()}
     out["cpu_us_per_event"] = per_event = meter.per_event_us(load.accepted)
+    out["profile_us_per_event"] = {
+        name: profile_parts.per_event(samples, per_event[name])
+        for name, samples in profiles.items()
+        if samples and name in per_event
+    }
+    for name, parts in out["profile_us_per_event"].items():
+        ctx.say(
+            f"{name}'s time per event by part (py-spy): "
+            + ", ".join(f"{k} {v:,.0f} us" for k, v in parts.items())
+        )
     ctx.say(
         f"intake {out['intake_accepted_per_s']:,} accepted/s ({out['intake_unthrottled_per_s']:,}/s before "
         f"waiting), triage {out['triage_per_s']:,}/s, followup {out['followup_per_s']:,}/s, end to end "
