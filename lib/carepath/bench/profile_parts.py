@@ -27,7 +27,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("state (de)serialisation", ("core/state.py", "from_dict", "to_dict", "to_bytes", "from_bytes")),
     ("core rules", ("triage/core/", "followup/core/", "triage/batch.py", "followup/batch.py")),
     ("table writes and changelog", ("faust/tables/", "faust/stores/")),
-    ("output produce", ("aiokafka/producer/", "faust/transport/producer", "aiokafka/record/default_records")),
+    ("output produce", ("kafka/producer/", "faust/transport/producer", "kafka/record/")),
     (
         "stream machinery",
         (
@@ -47,7 +47,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "carepath/fetch_batches",
         ),
     ),
-    ("broker I/O (aiokafka client, protocol)", ("aiokafka/",)),
+    ("broker I/O (Kafka client, protocol)", ("kafka/",)),
     ("HTTP and metrics pages", ("uvicorn/", "starlette/", "fastapi/", "h11/", "httptools/")),
     ("intake parsing and validation", ("intake/", "pydantic", "fhir/", "hl7")),
     ("service shell", ("triage/agents.py", "followup/agents.py", "notifier/", "carepath/")),
