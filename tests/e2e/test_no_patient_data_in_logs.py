@@ -11,6 +11,7 @@ of every service is searched for every marker, in the spellings a log could hold
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import uuid
@@ -89,6 +90,7 @@ def stack(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Itera
         bootstrap=broker.bootstrap,
         profile=broker.profile,
         notifier_config=config,
+        worklist=True,  # the page reads every topic the marked identifiers go through
         extra_env={
             "CAREPATH_INTAKE_MLLP_PORT": str(mllp_port),
             "CAREPATH_NOTIFIER_GROUP_ID": f"notifier-logs-{SUFFIX}",
@@ -195,6 +197,22 @@ def test_no_marked_identifier_in_any_service_log(broker: BrokerInfo, stack: tupl
             time.sleep(0.5)
         assert status == 202
 
+        # -- the worklist page: the patient's timeline, the alert, an override with a marked reason
+        page = httpx.Client(base_url=s.worklist_url, timeout=30, headers={"Accept": "text/html"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.get("/login").text)
+        assert csrf
+        page.post("/login/dev", data={"name": "Dr Logs", "csrf": csrf.group(1)})
+        alert = f"/alerts/{r1['data']['escalation_id']}"
+        deadline = time.monotonic() + 30
+        while (shown := page.get(alert)).status_code == 404:
+            assert time.monotonic() < deadline, "the worklist never read the R1 escalation"
+            time.sleep(0.5)
+        assert page.get(f"/patients/{MRN}").status_code == 200
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)  # the logged-in session's token
+        assert csrf
+        form = {"csrf": csrf.group(1), "role": "consultant", "override": "on", "reason": f"{SURNAME} {PHONE}"}
+        assert page.post(f"{alert}/acknowledge", data=form).status_code == 200
+
         # -- HL7 v2 over MLLP: read, unknown code with free text, unreadable, LF separators, two in one frame
         good = hl7(
             msh(f"LOG{SUFFIX}1", "ORU^R01^ORU_R01"),
@@ -244,7 +262,9 @@ def test_no_marked_identifier_in_any_service_log(broker: BrokerInfo, stack: tupl
         escalations.close()
 
     logs = {path.name: path.read_text(errors="replace") for path in s.log_dir.glob("*.log")}
-    assert {"intake.log", "triage.log", "followup.log", "notifier.log"} <= set(logs), sorted(logs)
+    assert {"intake.log", "triage.log", "followup.log", "notifier.log", "worklist.log"} <= set(logs), sorted(
+        logs
+    )
     assert sum(len(text.splitlines()) for text in logs.values()) > 10, "the services logged nothing at all"
     for name, text in logs.items():
         if name == "broker.log":
