@@ -53,7 +53,6 @@ _QUIET = ("httpx", "httpcore", "urllib3", "hpack", "h11")  # request lines: URLs
 _THIRD_PARTY = ("aiokafka", "kafka", "faust", "mode", "uvicorn", "uvicorn.access", "uvicorn.error", "asyncio")
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s'\"]+)[^\s'\"]*", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w/:])/(?:[^\s'\"/]+/)+[^\s'\"]*")
-_QUOTED = re.compile(r"('[^']{0,500}'|\"[^\"]{0,500}\")")
 _DIGITS = re.compile(r"\d{6,}")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:^/+-]{1,64}$")
 _service = ""
@@ -68,13 +67,40 @@ def _drop_patient_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
 def scrub(text: str, limit: int = FOREIGN_MESSAGE_LIMIT) -> str:
     """A third-party message made safe to log: no URL paths or queries, no quoted values, no long digit
     runs (MRNs, NHS numbers, phone numbers), one line, at most ``limit`` characters."""
-    text = text[: limit * 4]
+    text = _withhold_quoted(text[: limit * 4])
     text = _URL.sub(lambda m: m.group(1) + "/[withheld]", text)
     text = _PATH.sub("/[withheld]", text)
-    text = _QUOTED.sub("[withheld]", text)
     text = _DIGITS.sub("[withheld]", text)
     text = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _withhold_quoted(text: str) -> str:
+    """Every quoted value withheld, escapes inside it read as escapes (a bytes repr such as Kafka clients
+    log at debug level, ``b'{"nrs": 7, "note": \\'...\\'}'``, is one value), and a quote that does not close
+    withholds the rest of the message. A quote opens a value only where a word does not go on through it
+    (``can't`` is a word) or after a ``b`` prefix (``b'...'``)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"" and _opens(text, i):
+            j = i + 1
+            while j < n and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            out.append("[withheld]")
+            i = j + 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _opens(text: str, i: int) -> bool:
+    before = text[i - 1] if i else " "
+    if before in "bB" and (i < 2 or not text[i - 2].isalnum()):  # b'...': a bytes value
+        return True
+    return not before.isalnum()
 
 
 def token(value: object, limit: int = 64) -> str:

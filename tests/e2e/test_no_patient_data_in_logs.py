@@ -6,6 +6,11 @@ text — and go down every path a message can take: accepted over HTTP, FHIR and
 field, an unknown code, an unreadable message, an oversize body, invalid JSON; acknowledged (found and
 not found); unread by a worker (a poison record on the topic); escalated and reminded. Then every log line
 of every service is searched for every marker, in the spellings a log could hold them in.
+
+The services run at debug level: at info, the libraries' own lines (Faust, mode, aiokafka, kafka-python,
+uvicorn) are held back below warnings, so only at debug does every one of their lines - tens of thousands,
+Kafka clients dumping the records they send - go through the pipeline and the redactor, and must come out
+as one JSON object each, without a banner, a terminal escape code or a marked identifier.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ def stack(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Itera
         extra_env={
             "CAREPATH_INTAKE_MLLP_PORT": str(mllp_port),
             "CAREPATH_NOTIFIER_GROUP_ID": f"notifier-logs-{SUFFIX}",
+            "CAREPATH_LOG_LEVEL": "debug",
         },
     )
     s.start(ready_timeout=90)
@@ -266,14 +272,25 @@ def test_no_marked_identifier_in_any_service_log(broker: BrokerInfo, stack: tupl
         logs
     )
     assert sum(len(text.splitlines()) for text in logs.values()) > 10, "the services logged nothing at all"
+    loggers: dict[str, set[str]] = {}
     for name, text in logs.items():
         if name == "broker.log":
             continue
+        service = name.removesuffix(".log")
         for number, line in enumerate(text.splitlines(), 1):
             try:
-                assert isinstance(json.loads(line), dict)
+                entry = json.loads(line)
+                assert isinstance(entry, dict)
             except (ValueError, AssertionError):
                 pytest.fail(f"{name}:{number} is not one JSON object: {line[:120]!r}")
+            where = f"{name}:{number}: {line[:160]!r}"
+            assert {"event", "level", "timestamp"} <= entry.keys() and entry.get("service") == service, where
+            assert "\x1b" not in line and "\\u001b" not in line, f"a terminal escape code in {where}"
+            loggers.setdefault(service, set()).add(str(entry.get("logger", "carepath")).split(".")[0])
+    # the libraries' lines are there, in the same format: they went through the same pipeline
+    for worker in ("triage", "followup", "notifier"):
+        assert {"aiokafka", "mode", "faust", "kafka"} <= loggers[worker], (worker, sorted(loggers[worker]))
+    assert "kafka" in loggers["intake"], sorted(loggers["intake"])
     found = {
         (name, marker)
         for name, text in logs.items()

@@ -123,3 +123,27 @@ def test_an_exception_logged_by_carepath_keeps_its_type_and_frames_not_its_messa
         logs.get("t").exception("lookup failed")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["error"] == "KeyError" and line["frames"] and NHS_NUMBER not in json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # kafka-python's producer at debug level: the record's key and value as bytes reprs, quotes escaped
+        "Sending (key=b'%s' value=b'{\"note\": \"%s it\\'s\", \"x\": \\'%s\\'}' headers=[]) to TopicPartition()",
+        # a request dump whose payload runs past the part of the message that is read
+        "ProduceRequest(records=bytearray(b'\\x00\\x01%s%s%s" + "x" * 5000 + "'))",
+        # a quote that never closes
+        "value='%s %s %s",
+    ],
+)
+def test_payloads_that_kafka_clients_log_at_debug_level_are_withheld_whole(message: str) -> None:
+    scrubbed = logs.scrub(message % (MRN, NAME, NHS_NUMBER))
+    assert MRN not in scrubbed and NAME not in scrubbed and NHS_NUMBER not in scrubbed
+    assert "[withheld]" in scrubbed
+
+
+def test_an_apostrophe_inside_a_word_opens_no_quote() -> None:
+    assert (
+        logs.scrub("Can't reach the group's coordinator 'x1' now")
+        == "Can't reach the group's coordinator [withheld] now"
+    )
