@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worklist.app import _local_path, when, within
 from worklist.login import dev_name
 from worklist.roles import acknowledgement_problem
 from worklist.settings import WorklistSettings
+from worklist.web import local_path, when, within
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ def test_a_development_login_name_is_checked() -> None:
     ],
 )
 def test_after_login_only_a_path_on_this_site(given: str | None, goes: str) -> None:
-    assert _local_path(given) == goes
+    assert local_path(given) == goes
 
 
 def test_instants_are_shown_as_a_clinician_reads_them() -> None:
