@@ -144,6 +144,11 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
         "web_host": settings.bind_host,
         "canonical_url": f"http://{_advertised(settings.bind_host)}:{web_port}",
         "table_cleanup_interval": 30.0,
+        # No standby replicas: a partition's next owner reads its changelog when it takes it over. Faust's
+        # standby recovery seeks partitions assigned while it was building their start offsets to no
+        # offset at all (ValueError), which ends the worker under quick successive rebalances; and a
+        # standby copy doubles every worker's changelog reading and memory for in-memory tables.
+        "table_standby_replicas": 0,
         "stream_wait_empty": False,
         "autodiscover": False,
         "loghandlers": [],
