@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
+from carepath import yamlfile
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINES = Path(__file__).parent / "timelines"
@@ -40,8 +40,8 @@ def parse_duration(text: str) -> timedelta:
 
 def pathway_ids() -> tuple[set[str], set[str], dict[str, set[str]]]:
     """Rule ids, expectation ids, and the reminder kinds each expectation can produce."""
-    red = yaml.safe_load((PATHWAY / "redflags.yaml").read_text(encoding="utf-8"))
-    fol = yaml.safe_load((PATHWAY / "followup.yaml").read_text(encoding="utf-8"))
+    red = yamlfile.load(PATHWAY / "redflags.yaml", "redflags")
+    fol = yamlfile.load(PATHWAY / "followup.yaml", "followup")
     rules = {str(r["id"]) for r in red["rules"]}
     expectations = {str(e["id"]) for e in fol["expectations"]}
     kinds: dict[str, set[str]] = {}
@@ -93,7 +93,12 @@ def _require(doc: dict[str, Any], key: str, where: str) -> Any:
 
 def load_timeline(path: Path) -> Timeline:
     where = path.name
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        doc = yamlfile.read(
+            path
+        )  # a key written twice in a timeline is refused, as in every file carepath reads
+    except yamlfile.YamlFileError as exc:
+        raise TimelineError(str(exc)) from None
     if not isinstance(doc, dict):
         raise TimelineError(f"{where}: not a mapping")
     rules, expectations, kinds = pathway_ids()
