@@ -93,10 +93,8 @@ def _require(doc: dict[str, Any], key: str, where: str) -> Any:
 
 def load_timeline(path: Path) -> Timeline:
     where = path.name
-    try:
-        doc = yamlfile.read(
-            path
-        )  # a key written twice in a timeline is refused, as in every file carepath reads
+    try:  # a key written twice in a timeline is refused, as in every file carepath reads
+        doc = yamlfile.read(path)
     except yamlfile.YamlFileError as exc:
         raise TimelineError(str(exc)) from None
     if not isinstance(doc, dict):
