@@ -107,15 +107,22 @@ def load(path: Path, kind: str) -> Any:
     value of the wrong type raise :class:`YamlFileError` naming the file, the line and the key path."""
     document = read(path)
     checker = _checker(str(schemas_dir()), kind)
-    if not checker.accepts(document):
-        error = best_match(checker.explain.iter_errors(document))
-        if error is not None:
-            keys, problem = _describe(error)
-            line = line_of(path, keys, key=True)
-            dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys) or "top level"
-            at = f"line {line} {dotted}" if line else dotted
-            raise YamlFileError(str(path), f"{at}: {problem} (schemas/config/{kind}.schema.json)")
-    return document
+    if checker.accepts(document):
+        return document
+    errors = list(checker.explain.iter_errors(document))
+    if not errors:  # jsonschema, the authority, finds nothing wrong
+        return document
+    # the first problem in the file, as a person fixing it from the top reads them
+    root = _compose(path)
+    placed = [(_line(root, _describe(e)[0], key=True) or 0, e) for e in errors]
+    first = min(line for line, _ in placed)
+    error = best_match(e for line, e in placed if line == first)
+    assert error is not None
+    keys, problem = _describe(error)
+    line = _line(root, keys, key=True)
+    dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys) or "top level"
+    at = f"line {line} {dotted}" if line else dotted
+    raise YamlFileError(str(path), f"{at}: {problem} (schemas/config/{kind}.schema.json)")
 
 
 @dataclass(frozen=True)
@@ -173,9 +180,6 @@ def _describe(error: ValidationError) -> tuple[list[str | int], str]:
     """Where ``error`` is (a key path) and what is wrong, in the words of someone editing the file."""
     keys: list[str | int] = [k if isinstance(k, int) else str(k) for k in error.absolute_path]
     schema = error.schema if isinstance(error.schema, dict) else {}
-    if isinstance(schema.get("errorMessage"), str):  # the schema's own words for this value
-        scalar = isinstance(error.instance, str | int | float) and len(repr(error.instance)) <= 80
-        return keys, str(schema["errorMessage"]) + (f", not {error.instance!r}" if scalar else "")
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(schema.get("properties", {}))
         unknown = sorted(str(k) for k in error.instance if k not in known)
@@ -193,17 +197,31 @@ def _describe(error: ValidationError) -> tuple[list[str | int], str]:
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         expected = " or ".join(_NAMES.get(str(w), str(w)) for w in wanted)
         return keys, f"{expected} expected, got {_what(error.instance)}"
+    if isinstance(schema.get("errorMessage"), str):  # the schema's own words for what this value must be
+        scalar = isinstance(error.instance, str | int | float) and len(repr(error.instance)) <= 80
+        return keys, str(schema["errorMessage"]) + (f", not {error.instance!r}" if scalar else "")
     return keys, " ".join(error.message.split())
 
 
 def line_of(path: Path, keys: Sequence[str | int], key: bool = False) -> int | None:
     """The line (from 1) where the value at ``keys`` (mapping keys and list indexes) starts, if found;
     with ``key``, the line of the last key itself."""
+    return _line(_compose(path), keys, key)
+
+
+def _compose(path: Path) -> Any:
+    """The file's YAML node tree (positions, not values), or None."""
     try:
-        node: Any = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
         return None
-    found: Any = node
+
+
+def _line(root: Any, keys: Sequence[str | int], key: bool = False) -> int | None:
+    node: Any = root
+    found: Any = root
+    if root is None:
+        return None
     for name in keys:
         if isinstance(node, yaml.MappingNode):
             pair = next(((k, v) for k, v in node.value if k.value == str(name)), None)

@@ -111,3 +111,15 @@ def test_the_radiology_reading_rules_refuse_a_key_written_twice_and_an_unknown_k
     with pytest.raises(RadiologyRulesError, match=rf"line {line - 1} windw: unknown key 'windw'"):
         load_rules(path)
     assert load_rules(BUILTIN) is not None and (ROOT / "schemas/config/radiology.schema.json").is_file()
+
+
+def test_of_several_problems_the_first_in_the_file_is_named(tmp_path: Path) -> None:
+    text = "labs:\n  - {system: loinc, test: crp}\n  - {value_set: lab.crp, system: loinc, code: '1', test: crp}\n"
+    message = _refusal(tmp_path, text, "fhir-codes")
+    assert message.startswith(
+        "line 2 labs.[0]: an entry names either one coding (system and code) or a value set (value_set)"
+    )
+    message = _refusal(
+        tmp_path, "labs:\n  - {system: loinc, code: '1', test: crp, colour: red}\n", "fhir-codes"
+    )
+    assert message.startswith("line 2 labs.[0].colour: unknown key 'colour'")  # the keys first, then the rest

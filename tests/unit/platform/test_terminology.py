@@ -126,7 +126,7 @@ def test_a_site_adds_local_codes_to_known_concepts_without_touching_the_product(
             "is not hierarchical",
         ),
         (lambda t: t.replace("id: cancer.other", "id: cancer.breast"), "defined twice"),
-        (lambda t: t.replace("value_sets:", "value_sets: 3\nx:"), "unknown key 'x'"),
+        (lambda t: t.replace("value_sets:", "value_sets: 3\nx:"), "line 3 value_sets: a list expected"),
     ],
     ids=[
         "duplicate-key",
