@@ -3,7 +3,8 @@
 Dead-letter records of input whose cause is now fixed (a JSON event, a FHIR resource, an HL7 message) are
 sent through intake again and stored once; one still wrong is refused again and dead-lettered again; a
 record kept only in part, a worker's refusal of an escalation and the same input twice are not sent, and
-each is counted. A dry run sends nothing; a second run stores nothing twice.
+each is counted. A dry run sends nothing; a second run stores nothing twice. intake's MLLP listener speaks
+TLS and asks senders for a certificate, as a hospital's would: the re-drive presents one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,13 +30,39 @@ from tests.integration.test_mllp import start_intake
 from tests.support.fhir import pain_observation
 from tests.support.topics import TopicReader, for_patient
 from tests.unit.hl7 import samples
+from tests.unit.hl7.test_mllp_tls import _ca, _signed
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def intake(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, int]]:
-    svc, mllp_port = start_intake(broker.bootstrap, broker.profile, tmp_path_factory.mktemp("redrive"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA, the listener's certificate for 127.0.0.1 and an engine's client certificate (openssl)."""
+    d = tmp_path_factory.mktemp("redrive-pki")
+    ca = _ca(d, "ca")
+    listener = _signed(d, "listener", ca, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    engine = _signed(d, "engine", ca, "extendedKeyUsage=clientAuth\n")
+    return {
+        "ca": ca[0],
+        "cert": listener[0],
+        "key": listener[1],
+        "client": engine[0],
+        "client_key": engine[1],
+    }
+
+
+@pytest.fixture(scope="module")
+def intake(
+    broker: BrokerInfo, pki: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Service, int]]:
+    svc, mllp_port = start_intake(
+        broker.bootstrap,
+        broker.profile,
+        tmp_path_factory.mktemp("redrive"),
+        CAREPATH_INTAKE_MLLP_TLS_CERT=str(pki["cert"]),
+        CAREPATH_INTAKE_MLLP_TLS_KEY=str(pki["key"]),
+        CAREPATH_INTAKE_MLLP_TLS_CLIENT_CA=str(pki["ca"]),
+    )
     yield svc, mllp_port
     svc.stop()
 
@@ -56,7 +84,9 @@ def _letter(channel: str, raw: bytes, field: str, at: datetime) -> bytes:
     )
 
 
-def _redrive(broker: BrokerInfo, intake: tuple[Service, int], *args: str) -> subprocess.CompletedProcess[str]:
+def _redrive(
+    broker: BrokerInfo, intake: tuple[Service, int], pki: dict[str, Path], *args: str
+) -> subprocess.CompletedProcess[str]:
     svc, mllp_port = intake
     env = {
         "PATH": "/usr/bin:/bin",
@@ -72,6 +102,14 @@ def _redrive(broker: BrokerInfo, intake: tuple[Service, int], *args: str) -> sub
         svc.url,
         "--mllp",
         f"127.0.0.1:{mllp_port}",
+        *(
+            "--mllp-ca",
+            str(pki["ca"]),
+            "--mllp-cert",
+            str(pki["client"]),
+            "--mllp-key",
+            str(pki["client_key"]),
+        ),
     ]
     return subprocess.run(
         [*command, *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -79,7 +117,7 @@ def _redrive(broker: BrokerInfo, intake: tuple[Service, int], *args: str) -> sub
 
 
 def test_dead_letters_are_sent_through_intake_again_once_and_counted(
-    broker: BrokerInfo, intake: tuple[Service, int]
+    broker: BrokerInfo, intake: tuple[Service, int], pki: dict[str, Path]
 ) -> None:
     run = uuid.uuid4().hex[:8]
     started = datetime.now(UTC)
@@ -114,20 +152,20 @@ def test_dead_letters_are_sent_through_intake_again_once_and_counted(
     assert answer.status_code == 422, answer.text
     window = ("--from", envelope.iso(started), "--to", envelope.iso(started + timedelta(minutes=10)))
 
-    dry = _redrive(broker, intake, *window)
+    dry = _redrive(broker, intake, pki, *window)
     assert dry.returncode == 0, dry.stderr
     assert "7 selected" in dry.stdout and "dry run: nothing sent" in dry.stdout, dry.stdout
     assert "/data/site" in dry.stdout and "/OBX[1]/3" in dry.stdout
     assert http_patient not in dry.stdout + dry.stderr and hl7_patient not in dry.stdout + dry.stderr
 
-    only = _redrive(broker, intake, *window, "--channel", "mllp", "--reason", "obx")
+    only = _redrive(broker, intake, pki, *window, "--channel", "mllp", "--reason", "obx")
     assert "1 selected" in only.stdout and "channel mllp" in only.stdout, only.stdout
 
     events = TopicReader(broker.bootstrap, topics.CLINICAL_EVENTS)
     events.settle(1)
     assert not [r for r in events.records if r.get("subject") in (http_patient, fhir_patient, hl7_patient)]
 
-    sent = _redrive(broker, intake, *window, "--send")
+    sent = _redrive(broker, intake, pki, *window, "--send")
     assert sent.returncode == 0, sent.stderr
     assert (
         "sent through intake: 3 stored, 1 refused again, 1 not sent: kept only in part (too large), "
@@ -141,7 +179,7 @@ def test_dead_letters_are_sent_through_intake_again_once_and_counted(
     ]
 
     # Once more: nothing is stored twice (the refused one, dead-lettered again, is now selected twice)
-    again = _redrive(broker, intake, *window, "--send")
+    again = _redrive(broker, intake, pki, *window, "--send")
     assert again.returncode == 0, again.stderr
     assert "8 selected" in again.stdout, again.stdout
     # over MLLP a resend is answered AA as a first delivery is: counted as stored, stored once

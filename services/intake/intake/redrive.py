@@ -21,7 +21,8 @@ that is not JSON where JSON is needed, a stream record that is not an input even
 an escalation, say), and the same input dead-lettered more than once (sent once). HL7 messages are sent in
 original acknowledgement mode (MSH-15 and MSH-16 emptied), so each is answered by one ACK saying whether it
 is now stored (``AA``; over MLLP a resend is answered ``AA`` too, so stored and already stored are counted
-together).
+together). A listener speaking TLS is reached with ``--mllp-ca`` (the CA its certificate is checked
+against) and, when it asks senders for a certificate, ``--mllp-cert`` and ``--mllp-key``.
 
 Progress goes to stderr, the summary to stdout; neither prints patient data (a record is described by its
 channel and the JSON pointer of its first error). The token is intake's engine token
@@ -40,11 +41,13 @@ import logging
 import os
 import re
 import socket
+import ssl
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
@@ -202,11 +205,19 @@ def original_mode(raw: bytes) -> bytes:
 class Sender:
     """intake's API, as an integration engine uses it."""
 
-    def __init__(self, intake_url: str, mllp: tuple[str, int], token: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        intake_url: str,
+        mllp: tuple[str, int],
+        token: str,
+        timeout_s: float = 30.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.http = httpx.Client(
             base_url=intake_url.rstrip("/"), headers=auth.bearer(token), timeout=timeout_s
         )
         self.mllp_address = mllp
+        self.tls = tls
         self.timeout_s = timeout_s
         self._sock: socket.socket | None = None
         self._buffer = b""
@@ -280,7 +291,10 @@ class Sender:
     def _hl7(self, raw: bytes) -> str:
         try:
             if self._sock is None:
-                self._sock = socket.create_connection(self.mllp_address, timeout=self.timeout_s)
+                sock = socket.create_connection(self.mllp_address, timeout=self.timeout_s)
+                if self.tls is not None:
+                    sock = self.tls.wrap_socket(sock, server_hostname=self.mllp_address[0])
+                self._sock = sock
                 self._buffer = b""
             self._sock.sendall(_START + original_mode(raw) + _END)
             while _END not in self._buffer:
@@ -428,8 +442,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=("127.0.0.1", int(os.environ.get("CAREPATH_INTAKE_MLLP_PORT") or 2575)),
         help="intake's MLLP listener, host:port",
     )
+    parser.add_argument(
+        "--mllp-ca", type=Path, help="MLLP over TLS: the CA the listener's certificate is checked against"
+    )
+    parser.add_argument(
+        "--mllp-cert", type=Path, help="MLLP over TLS: this sender's certificate (with --mllp-key)"
+    )
+    parser.add_argument("--mllp-key", type=Path, help="MLLP over TLS: the key of --mllp-cert")
     parser.add_argument("--send", action="store_true", help="send them (without it: a dry run)")
     args = parser.parse_args(argv)
+    try:
+        tls = _tls(args.mllp_ca, args.mllp_cert, args.mllp_key)
+    except ValueError as exc:
+        print(f"intake.redrive: {exc}", file=sys.stderr)
+        return 2
     logs.configure("intake-redrive", "warning")  # log lines, if any, on stderr: stdout is the result
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # each retry of the client: the command says why
     try:
@@ -457,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     letters, read, unreadable = select(values, selection)
-    sender = Sender(args.intake, args.mllp, token) if args.send else None
+    sender = Sender(args.intake, args.mllp, token, tls=tls) if args.send else None
     try:
         summary = redrive(letters, sender)
     except Refused as exc:
@@ -469,6 +495,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.read, summary.unreadable = read, unreadable
     print_summary(summary, _described(args))
     return 1 if summary.stopped else 0
+
+
+def _tls(ca: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The TLS context for an MLLP listener speaking TLS, or None; ValueError naming the option."""
+    if ca is None:
+        if cert is not None or key is not None:
+            raise ValueError("--mllp-cert and --mllp-key need --mllp-ca (the listener's CA)")
+        return None
+    if (cert is None) != (key is None):
+        raise ValueError("--mllp-cert and --mllp-key go together")
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"--mllp-ca {str(ca)!r}: not PEM CA certificates ({type(exc).__name__})") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert is not None and key is not None:
+        try:
+            context.load_cert_chain(str(cert), str(key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"--mllp-cert/--mllp-key: not a PEM certificate and its key ({type(exc).__name__})"
+            ) from None
+    return context
 
 
 def _described(args: argparse.Namespace) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
 
 from carepath.deadletter import dead_letter
-from intake.redrive import Letter, Selection, original_mode, parse, select, sources
+from intake.redrive import Letter, Selection, main, original_mode, parse, select, sources
 from tests.unit.hl7 import samples
 
 pytestmark = pytest.mark.unit
@@ -76,3 +77,11 @@ def test_the_same_input_is_one_digest_per_channel() -> None:
     one = Letter("http", "r", AT, b"{}", False, "")
     assert one.digest == Letter("http", "other reason", None, b"{}", False, "/x").digest
     assert one.digest != Letter("fhir", "r", AT, b"{}", False, "").digest
+
+
+def test_the_mllp_tls_options_are_checked_before_anything_is_read(tmp_path: Path) -> None:
+    assert main(["--mllp-cert", "c.pem", "--mllp-key", "k.pem"]) == 2  # no CA to check the listener with
+    assert main(["--mllp-ca", str(tmp_path / "absent.pem")]) == 2
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    assert main(["--mllp-ca", str(not_pem), "--mllp-cert", "c.pem"]) == 2  # a certificate without its key
