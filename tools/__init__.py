@@ -1,0 +1,1 @@
+"""Development tools: they read and write the repository, never run inside a service."""
