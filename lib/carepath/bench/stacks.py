@@ -77,7 +77,8 @@ def start_services(
 
     def launch(name: str) -> Service:
         module, extra = wanted[name]
-        svc = stack.add(name, module, PORT_VARS.get(name, f"CAREPATH_{name.upper()}_PORT"), extra)
+        port_var = PORT_VARS.get(name) or PORT_VARS.get(module) or f"CAREPATH_{name.upper()}_PORT"
+        svc = stack.add(name, module, port_var, extra)
         svc.start()
         return svc
 
