@@ -80,7 +80,7 @@ test: setup sysdeps oidc-provider lint typecheck k8s-check
 
 unit: setup
 	$(PY) -m pytest tests/unit
-contract: setup
+contract: setup $(CHECKOV_STAMP)
 	$(PY) -m pytest tests/contract tests/conformance
 integration: setup oidc-provider
 	$(PY) -m pytest tests/integration
