@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -433,3 +434,14 @@ def test_checkov_fails_no_check_and_every_skip_has_its_reason(
     assert result.passed > 500
     skipped_ids = {s.split()[0] for s in result.skipped}
     assert skipped_ids <= {"CKV_K8S_43", "CKV_K8S_35"}
+
+
+def test_the_notifier_may_reach_every_endpoint_it_delivers_to(rendered: dict[str, list[Obj]]) -> None:
+    endpoints = yaml.safe_load(generate.NOTIFIER_ENDPOINTS.read_text())["endpoints"]
+    ports = {
+        urlsplit(e["url"]).port or {"https": 443, "http": 80}[urlsplit(e["url"]).scheme] for e in endpoints
+    }
+    assert ports
+    for objects in rendered.values():
+        allowed = {p["port"] for rule in _rules(objects, "notifier", "egress") for p in rule.get("ports", [])}
+        assert ports <= allowed
