@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
@@ -110,11 +111,13 @@ class Sampler:
         self.error: str | None = None
 
     @staticmethod
-    def available() -> bool:
-        return shutil.which("py-spy") is not None
+    def executable() -> str | None:
+        """py-spy beside this Python (a virtual environment's bin/), else on the PATH."""
+        beside = Path(sys.executable).with_name("py-spy")
+        return str(beside) if beside.exists() else shutil.which("py-spy")
 
     def start(self) -> Sampler:
-        exe = shutil.which("py-spy")
+        exe = self.executable()
         if exe is None:
             self.error = "py-spy is not installed"
             return self
