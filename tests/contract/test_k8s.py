@@ -9,7 +9,9 @@ deploy/k8s/schemas/); checkov scans both overlays once.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +20,18 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from carepath import topics
 from followup.agents import INPUT_TOPICS as FOLLOWUP_INPUTS
 from followup.settings import FollowupSettings
+from intake.settings import IntakeSettings
 from notifier.agents import INPUT_TOPICS as NOTIFIER_INPUTS
 from notifier.settings import NotifierSettings
 from tools.k8s import check, generate
 from triage.settings import TriageSettings
+from worklist.settings import WorklistSettings
 
 pytestmark = pytest.mark.contract
 
@@ -445,3 +451,88 @@ def test_the_notifier_may_reach_every_endpoint_it_delivers_to(rendered: dict[str
     for objects in rendered.values():
         allowed = {p["port"] for rule in _rules(objects, "notifier", "egress") for p in rule.get("ports", [])}
         assert ports <= allowed
+
+
+# --- each service starts with what its manifest gives it ----------------------------------------------------
+
+SETTINGS_OF: dict[str, type[BaseSettings]] = {
+    "intake": IntakeSettings,
+    "intake-mllp": IntakeSettings,
+    "triage": TriageSettings,
+    "followup": FollowupSettings,
+    "notifier": NotifierSettings,
+    "worklist": WorklistSettings,
+}
+
+
+def _setting_names(cls: type[BaseSettings]) -> set[str]:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names = set()
+    for name, info in cls.model_fields.items():
+        alias = info.validation_alias or info.alias
+        if isinstance(alias, AliasChoices):
+            names |= {c for c in alias.choices if isinstance(c, str)}
+        elif isinstance(alias, str):
+            names.add(alias)
+        else:
+            names.add((prefix + name).upper())
+    return names
+
+
+def _secret_value(secret: str, key: str) -> str:
+    """A strong stand-in for what the site puts in the Secret: long, and different for every key."""
+    return hashlib.sha256(f"{secret}/{key}".encode()).hexdigest()
+
+
+def _environment(objects: list[Obj], workload: Obj, secret_keys: dict[str, list[str]]) -> dict[str, str]:
+    """The environment the container of ``workload`` starts with, its Secrets holding every key."""
+    config_maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env |= config_maps[source["configMapRef"]["name"]]
+        else:
+            name = source["secretRef"]["name"]
+            env |= {key: _secret_value(name, key) for key in secret_keys[name]}
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "secretKeyRef" in e["valueFrom"]:
+            ref = e["valueFrom"]["secretKeyRef"]
+            env[e["name"]] = _secret_value(ref["name"], ref["key"])
+        else:
+            assert e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+            env[e["name"]] = "10.42.0.7"
+    return env
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_starts_with_the_settings_its_manifest_gives_it(
+    rendered: dict[str, list[Obj]], overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = rendered[overlay]
+    endpoint_file = generate.NOTIFIER_ENDPOINTS
+    endpoints = yaml.safe_load(endpoint_file.read_text())["endpoints"]
+    secret_keys = {"carepath-notifier": [e["secret_env"] for e in endpoints]}
+    config_map = one(objects, "ConfigMap", "carepath-notifier-endpoints")
+    assert config_map["data"]["endpoints.yml"] == endpoint_file.read_text()
+    for workload in workloads(objects):
+        name = workload["metadata"]["name"]
+        cls = SETTINGS_OF[name]
+        env = _environment(objects, workload, secret_keys)
+        known = _setting_names(cls) | set(secret_keys["carepath-notifier"] if name == "notifier" else [])
+        assert set(env) <= known, f"{name}: {sorted(set(env) - known)} not read by {cls.__name__}"
+        if name == "notifier":
+            mounts = {
+                m["mountPath"] for m in workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+            }
+            assert str(Path(env["CAREPATH_NOTIFIER_CONFIG"]).parent) in mounts
+            env["CAREPATH_NOTIFIER_CONFIG"] = str(endpoint_file)  # the file the ConfigMap holds
+        for key in [k for k in os.environ if k.startswith(("CAREPATH_", "KAFKA_"))]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = cls()  # a missing or weak setting is a ValidationError naming it
+        assert settings.environment == ("production" if overlay == "production" else "development")
+        assert settings.kafka_bootstrap_servers == "carepath-kafka-bootstrap:9092"
