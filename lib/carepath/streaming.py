@@ -25,6 +25,7 @@ from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
 
 P = ParamSpec("P")
+MAX_POLL_RECORDS = 1000
 log = logs.get(__name__)
 
 
@@ -135,6 +136,10 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
         "broker_rebalance_timeout": p.rebalance_timeout_s,
         "broker_request_timeout": p.request_timeout_s,
         "broker_commit_interval": 0.5,
+        # A fetch handed over at once (carepath.fetch_batches) is at most this many records: without a
+        # bound a worker draining a backlog holds every prefetched record of every partition as messages
+        # at once (about 200 MB more at 100,000 patients).
+        "broker_max_poll_records": MAX_POLL_RECORDS,
         "producer_acks": -1,
         "producer_linger_ms": p.producer_linger_ms,
         # Faust's own web server is off: the worker's FastAPI app (carepath.webserver) answers on this
