@@ -1,13 +1,18 @@
 """The notifier as a real process on a real broker, delivering to real HTTP endpoints on 127.0.0.1.
 
 Escalations are published straight to care.escalations (as triage would); the endpoints are small
-threaded HTTP servers that record what they receive. A fresh consumer group per notifier process means
+threaded HTTP servers that record what they receive and verify every request with the Standard Webhooks
+reference library, as a hospital's receiver would (a request that fails verification is answered 401,
+which the notifier does not retry). A fresh consumer group per notifier process means
 it also reads what other tests left on the topic, so every check is scoped to this test's patients.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -26,7 +31,6 @@ from carepath.broker import free_port
 from carepath.clock import SystemClock
 from carepath.devstack import Service
 from carepath.resources import schemas_dir
-from notifier import signing
 from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
 from tests.conftest import BrokerInfo
 from tests.support.topics import TopicReader
@@ -34,7 +38,8 @@ from tests.support.webhook import Receiver, for_subject
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-secret-integration-secret-0001"
+KEY = b"integration-secret-integration-01"  # 33 bytes; endpoints hold it as the specification shows it:
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
 
 
 def escalation(patient: str, severity: str = "emergency", rule: str = "R1") -> dict[str, Any]:
@@ -92,13 +97,15 @@ def endpoint(name: str, url: str, receive: dict[str, Any], **extra: Any) -> dict
 
 class Endpoints:
     def __init__(self) -> None:
-        self.flaky = Receiver(fail_first=2).start()
-        self.fast = Receiver().start()
-        self.slow = Receiver(delay_s=1.5).start()
-        self.fhir = Receiver().start()
+        self.flaky = Receiver(fail_first=2, secret=SECRET).start()
+        self.fast = Receiver(secret=SECRET).start()
+        self.slow = Receiver(delay_s=1.5, secret=SECRET).start()
+        self.fhir = Receiver(secret=SECRET).start()
+        other = "whsec_" + base64.b64encode(b"not-the-secret-the-notifier-holds").decode()
+        self.mismatched = Receiver(secret=other).start()
 
     def stop(self) -> None:
-        for r in (self.flaky, self.fast, self.slow, self.fhir):
+        for r in (self.flaky, self.fast, self.slow, self.fhir, self.mismatched):
             r.stop()
 
 
@@ -119,7 +126,11 @@ def notifier(
         log_dir / "endpoints.yaml",
         [
             endpoint(
-                "flaky", endpoints.flaky.url, {"escalations": {"severities": ["emergency"]}}, retry=fast_retry
+                "flaky",
+                endpoints.flaky.url,
+                {"escalations": {"severities": ["emergency"]}},
+                retry=fast_retry,
+                legacy_signature=True,  # carepath's earlier headers as well, for a receiver that checks them
             ),
             endpoint("fast", endpoints.fast.url, {"escalations": {"severities": ["urgent"]}}),
             endpoint(
@@ -130,6 +141,7 @@ def notifier(
                 timeout_s=10,
             ),
             endpoint("fhir-server", endpoints.fhir.url, {"escalations": {"rules": ["R6A"]}}, format="fhir"),
+            endpoint("mismatched", endpoints.mismatched.url, {"escalations": {"rules": ["R8"]}}),
             endpoint(
                 "down",
                 f"http://127.0.0.1:{free_port()}/nobody-listens",
@@ -158,15 +170,14 @@ def test_an_endpoint_failing_twice_gets_the_escalation_exactly_once(
     attempts = endpoints.flaky.matching(for_subject(p))
     assert [r.status for r in attempts] == [503, 503, 200]
     assert {r.key for r in attempts} == {esc["id"]}  # the idempotency key is the CloudEvent id, every time
+    assert {r.headers["webhook-id"] for r in attempts} == {esc["id"]}  # what a receiver de-duplicates on
     assert [r.headers["x-carepath-delivery-attempt"] for r in attempts] == ["1", "2", "3"]
-    for r in attempts:
-        assert signing.verify(
-            SECRET.encode(),
-            r.headers["x-carepath-timestamp"],
-            r.headers["x-carepath-signature"],
-            r.body,
-            time.time(),
-        )
+    assert all(r.verified for r in attempts)  # by the Standard Webhooks library
+    for r in attempts:  # and the earlier headers, which this endpoint asked for, as its receiver checks them
+        timestamp = r.headers["x-carepath-timestamp"]
+        assert timestamp == r.headers["webhook-timestamp"]
+        expected = hmac.new(KEY, timestamp.encode() + b"." + r.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(r.headers["x-carepath-signature"], f"sha256={expected}")
     assert delivered.json() == esc
     assert delivered.headers["content-type"].startswith("application/cloudevents+json")
     assert endpoints.fast.matching(for_subject(p)) == []  # an emergency is not routed to the urgent endpoints
@@ -193,7 +204,8 @@ def test_a_slow_endpoint_does_not_hold_up_another(
     fast = endpoints.fast.wait_for(for_subject(p), count=4, timeout=30)
     slow_so_far = endpoints.slow.delivered(for_subject(p))
     assert len(slow_so_far) < 4, "the slow endpoint kept up: the test shows nothing"
-    assert {r.key for r in fast} == {e["id"] for e in batch}
+    assert {r.key for r in fast} == {r.headers["webhook-id"] for r in fast} == {e["id"] for e in batch}
+    assert all(r.verified and "x-carepath-signature" not in r.headers for r in fast)
     endpoints.slow.wait_for(for_subject(p), count=4, timeout=30)  # and it gets there in the end
 
 
@@ -208,7 +220,23 @@ def test_a_fhir_endpoint_receives_a_valid_transaction_bundle(
     bundle = Bundle.model_validate(delivered.json())
     types = [e.resource.get_resource_type() for e in bundle.entry]
     assert types[:3] == ["DetectedIssue", "Flag", "CommunicationRequest"] and "Task" in types
-    assert delivered.key == esc["id"]
+    assert delivered.key == delivered.headers["webhook-id"] == esc["id"]
+    assert delivered.verified  # a FHIR delivery is signed the same way
+
+
+def test_a_receiver_holding_another_secret_refuses_the_request_and_it_is_dead_lettered_at_once(
+    broker: BrokerInfo, notifier: Service, endpoints: Endpoints
+) -> None:
+    p = patient()
+    esc = escalation(p, severity="urgent", rule="R8")
+    reader = TopicReader(broker.bootstrap, NOTIFICATIONS_DLQ)
+    publish(broker.bootstrap, esc)
+    [letter] = reader.wait_for(lambda r: r.get("event_id") == esc["id"], timeout=30)
+    reader.close()
+    [refused] = endpoints.mismatched.matching(for_subject(p))
+    assert refused.verified is False and refused.status == 401
+    assert letter["endpoint"] == "mismatched" and letter["attempts"] == 1
+    assert letter["last_error"].startswith("HTTP 401")
 
 
 def test_after_the_retry_budget_a_dead_letter_names_endpoint_event_attempts_and_error(
@@ -240,7 +268,7 @@ def test_a_crash_loses_no_pending_delivery_and_repeats_no_finished_one(
     broker: BrokerInfo, tmp_path: Path
 ) -> None:
     """SIGKILL while one notification is being retried and after another was delivered; restart."""
-    receiver = Receiver(fail_first=10_000).start()  # refuses everything until the restart
+    receiver = Receiver(fail_first=10_000, secret=SECRET).start()  # refuses everything until the restart
     group = f"notifier-crash-{uuid.uuid4().hex[:6]}"
     config = write_config(
         tmp_path / "endpoints.yaml",
@@ -272,6 +300,7 @@ def test_a_crash_loses_no_pending_delivery_and_repeats_no_finished_one(
         time.sleep(3)
         assert len(receiver.delivered(for_subject(pending_patient))) == 1
         assert len(receiver.delivered(for_subject(done_patient))) == 1
+        assert all(r.verified for r in receiver)
     finally:
         svc.stop()
         receiver.stop()

@@ -2,6 +2,8 @@
 
 It records every request, can fail the first ``fail_first`` attempts of each notification (by its
 idempotency key) with 503, and can be slow. ``delivered`` lists the notifications it accepted with 2xx.
+Given the endpoint's ``secret`` it verifies each request as a hospital's receiver would, with the
+Standard Webhooks reference library (``standardwebhooks``), and answers 401 to one that fails.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class Received:
     body: bytes
     status: int
     at: float
+    verified: bool | None = None  # None: the receiver was given no secret
 
     @property
     def key(self) -> str:
@@ -36,6 +41,7 @@ class Received:
 class Receiver:
     fail_first: int = 0
     delay_s: float = 0.0
+    secret: str | bytes | None = None  # whsec_<base64>, or the key's bytes
     requests: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -54,10 +60,13 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
+                verified = receiver.verify(body, headers)
                 with receiver._lock:
                     earlier = sum(1 for r in receiver.requests if r.key == headers.get("idempotency-key"))
-                    status = 503 if earlier < receiver.fail_first else 200
-                    receiver.requests.append(Received(self.path, headers, body, status, time.time()))
+                    status = 401 if verified is False else 503 if earlier < receiver.fail_first else 200
+                    receiver.requests.append(
+                        Received(self.path, headers, body, status, time.time(), verified)
+                    )
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -69,6 +78,15 @@ class Receiver:
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def verify(self, body: bytes, headers: dict[str, str]) -> bool | None:
+        if self.secret is None:
+            return None
+        try:
+            Webhook(self.secret).verify(body, headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self._server is not None:

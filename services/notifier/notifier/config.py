@@ -2,7 +2,8 @@
 
 Read and checked once at start-up; a mistake stops the notifier with a message naming the endpoint and
 key. Secrets are never in the file: each endpoint names the environment variable that holds its HMAC
-secret, and outside development that variable must be set to a strong value.
+secret, and outside development that variable must be set to a strong value: ``whsec_`` and the base64 of
+24 to 64 random bytes (the Standard Webhooks form), or a plain string of at least 32 characters.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from carepath import yamlfile
+from notifier import signing
 
 DEVELOPMENT_SECRET = "dev-only-notifier-secret"  # noqa: S105 - refused in production, see _secret
-MIN_SECRET_LENGTH = 32
+MIN_SECRET_LENGTH = 32  # characters of a plain secret
+MIN_KEY_BYTES, MAX_KEY_BYTES = 24, 64  # of a whsec_ secret, as the Standard Webhooks specification asks
 FORMATS = frozenset({"carepath", "fhir"})
 SEVERITIES = frozenset({"emergency", "urgent", "routine"})
 CHANGES = frozenset({"raised", "updated", "resolved"})
@@ -62,17 +65,29 @@ class Endpoint:
     name: str
     url: str
     secret_env: str
-    secret: bytes = field(repr=False)
+    secret: bytes = field(repr=False)  # the HMAC key (a whsec_ secret decoded)
     format: str = "carepath"
     timeout_s: float = 10.0
     concurrency: int = 4
     retry: Retry = Retry()
     escalations: EscalationRoute | None = None  # None: no escalations
     reminders: ReminderRoute | None = None  # None: no reminders
+    legacy_signature: bool = False  # also send X-Carepath-Timestamp and X-Carepath-Signature
 
 
 _ENDPOINT_KEYS = frozenset(
-    {"name", "url", "secret_env", "format", "timeout_s", "concurrency", "retry", "receive", "insecure_http"}
+    {
+        "name",
+        "url",
+        "secret_env",
+        "format",
+        "timeout_s",
+        "concurrency",
+        "retry",
+        "receive",
+        "insecure_http",
+        "legacy_signature",
+    }
 )
 
 
@@ -114,6 +129,9 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
     fmt = raw.get("format", "carepath")
     if fmt not in FORMATS:
         raise ConfigError(f"{where}: format must be one of {sorted(FORMATS)}")
+    legacy = raw.get("legacy_signature", False)
+    if not isinstance(legacy, bool):
+        raise ConfigError(f"{where}: legacy_signature must be true or false")
     receive = raw.get("receive")
     if not isinstance(receive, dict) or not receive or set(receive) - {"escalations", "reminders"}:
         raise ConfigError(f"{where}: receive must hold escalations and/or reminders")
@@ -128,6 +146,7 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
         retry=_retry(where, raw.get("retry", {})),
         escalations=_escalations(where, receive["escalations"]) if "escalations" in receive else None,
         reminders=_reminders(where, receive["reminders"]) if "reminders" in receive else None,
+        legacy_signature=legacy,
     )
 
 
@@ -144,16 +163,32 @@ def _url(where: str, url: Any, environment: str, insecure_http: bool) -> str:
 
 
 def _secret(where: str, name: str, environment: str, env: Mapping[str, str]) -> bytes:
+    """The endpoint's HMAC key from the variable ``name``: decoded when it is a ``whsec_`` secret."""
     value = env.get(name, "")
-    if environment == "development":  # the only place a secret may be left out
-        return (value or DEVELOPMENT_SECRET).encode()
+    if environment == "development" and not value:  # the only place a secret may be left out
+        value = DEVELOPMENT_SECRET
     if not value:
         raise ConfigError(f"{where}: {name} must hold the endpoint's HMAC secret")
-    if environment == "production" and (len(value) < MIN_SECRET_LENGTH or value == DEVELOPMENT_SECRET):
+    try:
+        key = signing.key(value)
+    except ValueError:
+        raise ConfigError(f"{where}: {name} must be whsec_ followed by base64") from None
+    if not key:
+        raise ConfigError(f"{where}: {name} must hold the endpoint's HMAC secret")
+    if environment != "production":
+        return key
+    standard = value.startswith(signing.SECRET_PREFIX)
+    if standard and not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
+        raise ConfigError(
+            f"{where}: {name} must hold the endpoint's HMAC secret: whsec_ and the base64 of "
+            f"{MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes"
+        )
+    if not standard and (len(value) < MIN_SECRET_LENGTH or value == DEVELOPMENT_SECRET):
         raise ConfigError(
             f"{where}: {name} must hold the endpoint's HMAC secret, at least {MIN_SECRET_LENGTH} characters"
+            f" (or whsec_ and the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes)"
         )
-    return value.encode()
+    return key
 
 
 def _number(

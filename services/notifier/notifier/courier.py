@@ -146,13 +146,14 @@ class Courier:
         assert self._client is not None
         body = job.payload.body
         headers = signing.headers(
-            secret=self.endpoint.secret,
+            key=self.endpoint.secret,
             body=body,
             timestamp=int(self._now()),
             event_id=job.event_id,
             event_type=job.event_type,
             attempt=attempt,
             content_type=job.payload.content_type,
+            legacy=self.endpoint.legacy_signature,
         )
         try:
             response = await self._client.post(

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
-from notifier import signing
 from notifier.config import Endpoint, EscalationRoute, Retry
 from notifier.courier import Courier, Job
 from notifier.payloads import payload
@@ -101,15 +101,16 @@ def test_an_endpoint_failing_twice_receives_the_notification_exactly_once() -> N
     run(scenario)
     assert len(seen) == 3
     assert {r.headers["Idempotency-Key"] for r in seen} == {"esc-1.r1"}
+    assert {r.headers["webhook-id"] for r in seen} == {"esc-1.r1"}  # the same on every retry
     assert [r.headers["X-Carepath-Delivery-Attempt"] for r in seen] == ["1", "2", "3"]
     for r in seen:
-        assert signing.verify(
-            SECRET,
-            r.headers["X-Carepath-Timestamp"],
-            r.headers["X-Carepath-Signature"],
-            r.content,
-            time.time(),
-        )
+        assert Webhook(SECRET).verify(r.content, dict(r.headers)) == {
+            "id": "esc-1.r1",
+            "type": "carepath.escalation.raised.v1",
+            "subject": "MRN-1",
+            "data": {},
+        }
+        assert "X-Carepath-Signature" not in r.headers
     assert store.records == [
         ("esc-1.r1", "pager", PENDING, 1),
         ("esc-1.r1", "pager", PENDING, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -116,6 +117,41 @@ def test_only_development_falls_back_to_the_development_secret(config: Path) -> 
     with pytest.raises(ConfigError, match="PAGER_SECRET must hold"):
         load_endpoints(config, "test", {})
     assert load_endpoints(config, "test", {**SECRETS, "PAGER_SECRET": "short"})[0].secret == b"short"
+
+
+def test_a_whsec_secret_is_the_base64_of_its_key_sized_as_the_specification_asks(config: Path) -> None:
+    key = bytes(range(32))
+    standard = "whsec_" + base64.b64encode(key).decode()
+    [pager, *_] = load_endpoints(config, "production", {**SECRETS, "PAGER_SECRET": standard})
+    assert pager.secret == key and standard not in repr(pager)
+    for size in (16, 65):  # the specification: 24 to 64 bytes
+        weak = "whsec_" + base64.b64encode(bytes(size)).decode()
+        with pytest.raises(ConfigError, match=r"PAGER_SECRET must hold .* 24 to 64 random bytes"):
+            load_endpoints(config, "production", {**SECRETS, "PAGER_SECRET": weak})
+    assert load_endpoints(config, "test", {**SECRETS, "PAGER_SECRET": "whsec_AAAA"})[0].secret == bytes(3)
+    for environment in ("test", "production"):
+        with pytest.raises(ConfigError, match="PAGER_SECRET must be whsec_ followed by base64"):
+            load_endpoints(config, environment, {**SECRETS, "PAGER_SECRET": "whsec_not base64!"})
+
+
+def test_legacy_signature_is_off_unless_an_endpoint_asks_for_it(config: Path, tmp_path: Path) -> None:
+    assert not any(e.legacy_signature for e in load_endpoints(config, "production", SECRETS))
+    path = tmp_path / "legacy.yaml"
+    path.write_text(
+        CONFIG.replace(
+            "    secret_env: PAGER_SECRET\n", "    secret_env: PAGER_SECRET\n    legacy_signature: true\n"
+        )
+    )
+    pager, messaging, _ = load_endpoints(path, "production", SECRETS)
+    assert pager.legacy_signature and not messaging.legacy_signature
+    path.write_text(
+        CONFIG.replace(
+            "    secret_env: PAGER_SECRET\n",
+            "    secret_env: PAGER_SECRET\n    legacy_signature: yes-please\n",
+        )
+    )
+    with pytest.raises(ConfigError, match="legacy_signature"):
+        load_endpoints(path, "production", SECRETS)
 
 
 def test_production_refuses_plain_http_unless_explicit(tmp_path: Path) -> None:

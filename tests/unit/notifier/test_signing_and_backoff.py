@@ -1,12 +1,16 @@
-"""Signed requests a receiver can verify, and retry timing with exponential backoff and full jitter."""
+"""Signed requests a Standard Webhooks verifier accepts, and retry timing with exponential backoff and full jitter."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import random
+import time
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from notifier import signing
 from notifier.backoff import backoff_s, from_status, timed_out, unreachable
@@ -18,37 +22,83 @@ SECRET = b"a-shared-secret-of-at-least-32-characters"
 BODY = b'{"id":"esc-1.r1"}'
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    expected = hmac.new(SECRET, b"1732181400." + BODY, hashlib.sha256).hexdigest()
-    assert signing.signature(SECRET, 1732181400, BODY) == f"sha256={expected}"
+def test_the_signature_is_the_specifications_known_answer() -> None:
+    """The example in the Standard Webhooks reference libraries' documentation."""
+    key = signing.key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    assert (
+        signing.signature(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}')
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
 
 
-def test_a_receiver_verifies_a_fresh_untampered_request() -> None:
-    sig = signing.signature(SECRET, 1000, BODY)
-    assert signing.verify(SECRET, "1000", sig, BODY, now=1010)
-    assert not signing.verify(SECRET, "1000", sig, BODY + b" ", now=1010)  # body changed
-    assert not signing.verify(b"another-secret-another-secret-xx", "1000", sig, BODY, now=1010)
-    assert not signing.verify(SECRET, "1001", sig, BODY, now=1010)  # timestamp changed: it is signed
-    assert not signing.verify(SECRET, "1000", sig, BODY, now=1000 + 301)  # too old: a replay
-    assert not signing.verify(SECRET, "soon", sig, BODY, now=1000)
-
-
-def test_headers_carry_the_idempotency_key_attempt_and_signature() -> None:
+def test_a_standard_webhooks_verifier_accepts_a_fresh_untampered_request() -> None:
+    now = int(time.time())
     headers = signing.headers(
-        secret=SECRET,
+        key=SECRET,
         body=BODY,
-        timestamp=1000,
+        timestamp=now,
         event_id="esc-1.r1",
         event_type="carepath.escalation.raised.v1",
         attempt=3,
         content_type="application/cloudevents+json",
     )
-    assert headers["Idempotency-Key"] == "esc-1.r1"
-    assert headers["X-Carepath-Delivery-Attempt"] == "3"
-    assert headers["X-Carepath-Timestamp"] == "1000"
-    assert signing.verify(
-        SECRET, headers["X-Carepath-Timestamp"], headers["X-Carepath-Signature"], BODY, now=1000
+    verifier = Webhook(SECRET)
+    assert verifier.verify(BODY, headers) == {"id": "esc-1.r1"}
+    assert headers["webhook-id"] == headers["Idempotency-Key"] == "esc-1.r1"
+    assert headers["X-Carepath-Delivery-Attempt"] == "3" and headers["webhook-timestamp"] == str(now)
+    assert "X-Carepath-Signature" not in headers  # only when an endpoint asks for it
+    refused = [
+        (BODY + b" ", headers),  # body changed
+        (BODY, {**headers, "webhook-id": "esc-1.r2"}),  # the id is signed
+        (BODY, {**headers, "webhook-timestamp": str(now + 1)}),  # the timestamp is signed
+    ]
+    for body, changed in refused:
+        with pytest.raises(WebhookVerificationError):
+            verifier.verify(body, changed)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(b"another-secret-another-secret-xx").verify(BODY, headers)
+    stale = signing.headers(
+        key=SECRET,
+        body=BODY,
+        timestamp=now - 301,
+        event_id="esc-1.r1",
+        event_type="carepath.escalation.raised.v1",
+        attempt=1,
+        content_type="application/cloudevents+json",
     )
+    with pytest.raises(WebhookVerificationError, match="too old"):  # a replay
+        verifier.verify(BODY, stale)
+
+
+def test_a_whsec_secret_verifies_as_the_receiver_is_given_it() -> None:
+    secret = "whsec_" + base64.b64encode(bytes(range(24))).decode()
+    headers = signing.headers(
+        key=signing.key(secret),
+        body=BODY,
+        timestamp=int(time.time()),
+        event_id="rem-1",
+        event_type="carepath.reminder.due.v1",
+        attempt=1,
+        content_type="application/cloudevents+json",
+    )
+    assert Webhook(secret).verify(BODY, headers) == {"id": "esc-1.r1"}
+
+
+def test_legacy_headers_when_asked_are_hmac_sha256_over_timestamp_dot_body() -> None:
+    headers = signing.headers(
+        key=SECRET,
+        body=BODY,
+        timestamp=1732181400,
+        event_id="esc-1.r1",
+        event_type="carepath.escalation.raised.v1",
+        attempt=1,
+        content_type="application/cloudevents+json",
+        legacy=True,
+    )
+    expected = hmac.new(SECRET, b"1732181400." + BODY, hashlib.sha256).hexdigest()
+    assert headers["X-Carepath-Timestamp"] == headers["webhook-timestamp"] == "1732181400"
+    assert headers["X-Carepath-Signature"] == f"sha256={expected}"
+    assert headers["webhook-signature"] == signing.signature(SECRET, "esc-1.r1", 1732181400, BODY)
 
 
 def test_backoff_is_full_jitter_under_a_doubling_ceiling_capped() -> None:
