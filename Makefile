@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sysdeps oidc-provider k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
+.PHONY: help setup sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -51,6 +51,19 @@ $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 
 oidc-provider: $(OIDC_STAMP)
 
+# The AsyncAPI Initiative's parser (@asyncapi/parser, pinned by its lockfile): tests/contract/test_asyncapi.py
+# validates schemas/asyncapi.yaml with it. `make asyncapi` writes that file again from schemas/.
+ASYNCAPI_DIR := tests/support/asyncapi
+ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/node_modules/.installed
+$(ASYNCAPI_STAMP): $(ASYNCAPI_DIR)/package.json $(ASYNCAPI_DIR)/package-lock.json
+	npm ci --prefix $(ASYNCAPI_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+asyncapi-parser: $(ASYNCAPI_STAMP)
+
+asyncapi: setup
+	$(PY) -m tools.asyncapi
+
 # Kubernetes manifests (deploy/k8s/, README "Running at scale"), checked without a cluster: the generated
 # parts equal their sources, `kubectl kustomize` renders every overlay, every object is valid for the stated
 # Kubernetes version (kubernetes-validate; the operators' kinds by the CRD schemas in deploy/k8s/schemas/),
@@ -75,12 +88,12 @@ k8s-generate: setup
 run: setup
 	$(PY) -m carepath.demo
 
-test: setup sysdeps oidc-provider lint typecheck k8s-check
+test: setup sysdeps oidc-provider asyncapi-parser lint typecheck k8s-check
 	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
 
 unit: setup
 	$(PY) -m pytest tests/unit
-contract: setup $(CHECKOV_STAMP)
+contract: setup $(CHECKOV_STAMP) $(ASYNCAPI_STAMP)
 	$(PY) -m pytest tests/contract tests/conformance
 integration: setup oidc-provider
 	$(PY) -m pytest tests/integration
