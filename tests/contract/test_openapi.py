@@ -1,5 +1,6 @@
 """intake's OpenAPI document stands on its own: every ``$ref`` points inside the document and resolves,
-the document is valid OpenAPI, and the event body it describes is the published envelope contract."""
+the document is valid OpenAPI, schemathesis loads it without a reference error, and the event body it
+describes is the published envelope contract."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from schemathesis.core.result import Ok
 
 from carepath.contracts import validate_event
 from intake import openapi
@@ -18,6 +22,8 @@ from intake.publisher import MemoryPublisher
 from tests.unit.intake.support import served
 
 pytestmark = pytest.mark.contract
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 PAIN = {
     "specversion": "1.0",
@@ -94,3 +100,26 @@ def test_a_reference_to_a_missing_definition_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(openapi.OpenApiError, match=r"x\.schema\.json"):
         openapi.contract_components(tmp_path)
+
+
+def test_schemathesis_loads_every_operation_without_a_reference_error(document: dict[str, Any]) -> None:
+    """What a generator or fuzzer does with the published document: every operation loads, and a request
+    body for ``POST /v1/events`` is generated through its references to the envelope's definitions."""
+    schema = schemathesis.openapi.from_dict(document)
+    results = list(schema.get_all_operations())
+    errors = [str(r.err()) for r in results if not isinstance(r, Ok)]
+    assert errors == []
+    operations = {(r.ok().method.upper(), r.ok().path): r.ok() for r in results}
+    assert len(operations) == sum(
+        1 for item in document["paths"].values() for method in item if method in HTTP_METHODS
+    )
+    bodies: list[Any] = []
+
+    @hypothesis.settings(max_examples=5, database=None, deadline=None, phases=[hypothesis.Phase.generate])
+    @hypothesis.given(case=operations[("POST", "/v1/events")].as_strategy())
+    def draw(case: Any) -> None:
+        bodies.append(case.body)
+
+    draw()
+    events = [b for body in bodies for b in (body if isinstance(body, list) else [body])]
+    assert events and all(isinstance(e, dict) and "subject" in e and "data" in e for e in events)
