@@ -18,6 +18,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from carepath import topics
+from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
+from notifier.dead_letters import dead_letter
 from tools import asyncapi
 
 pytestmark = pytest.mark.contract
@@ -124,3 +126,28 @@ def test_the_payload_schemas_as_draft_07_keep_the_contract(name: str) -> None:
         assert draft07.is_valid(event) == verdict, f"{path.parent.name}/{path.name}: contract says {verdict}"
         if path.parent.name == "valid":
             assert verdict, path.name
+
+
+def test_a_notification_dead_letter_as_the_notifier_writes_it_passes_its_message_schema() -> None:
+    """care.notifications.dlq has no schema file in schemas/; the generator's is held to the real writer."""
+    event = json.loads(
+        next((EXAMPLES / "carepath.escalation.raised.v1" / "valid").glob("*.json")).read_text(
+            encoding="utf-8"
+        )
+    )
+    record = dead_letter(
+        endpoint="oncall-pager",
+        url="https://pager.hospital.example/hooks/carepath",
+        event_id=event["id"],
+        event_type=event["type"],
+        attempts=10,
+        last_error="HTTP 503",
+        first_seen=1_714_550_000.114,
+        at=1_714_550_700.902,
+        event=event,
+    )
+    validator = _validator("notification-dead-letter.v1")
+    assert [e.message for e in validator.iter_errors(json.loads(record))] == []
+    assert not validator.is_valid({**json.loads(record), "attempts": 0})
+    channel = committed()["channels"][NOTIFICATIONS_DLQ]["messages"]
+    assert list(channel) == ["notification-dead-letter.v1"]
