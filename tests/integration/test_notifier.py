@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 
 KEY = b"integration-secret-integration-01"  # 33 bytes; endpoints hold it as the specification shows it:
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
+OLD_SECRET = "whsec_" + base64.b64encode(b"the-secret-being-rotated-out-0001").decode()
 
 
 def escalation(patient: str, severity: str = "emergency", rule: str = "R1") -> dict[str, Any]:
@@ -83,6 +84,7 @@ def start_notifier(
         "CAREPATH_NOTIFIER_PORT": str(port),
         "CAREPATH_NOTIFIER_GROUP_ID": group,
         "NOTIFIER_TEST_SECRET": SECRET,
+        "NOTIFIER_TEST_OLD_SECRET": OLD_SECRET,
         "PYTHONUNBUFFERED": "1",
     }
     svc = Service(name, "notifier", port, env, log_dir / f"{name}.log")
@@ -98,7 +100,7 @@ def endpoint(name: str, url: str, receive: dict[str, Any], **extra: Any) -> dict
 class Endpoints:
     def __init__(self) -> None:
         self.flaky = Receiver(fail_first=2, secret=SECRET).start()
-        self.fast = Receiver(secret=SECRET).start()
+        self.fast = Receiver(secret=OLD_SECRET).start()  # its secret is being rotated: it holds the old one
         self.slow = Receiver(delay_s=1.5, secret=SECRET).start()
         self.fhir = Receiver(secret=SECRET).start()
         other = "whsec_" + base64.b64encode(b"not-the-secret-the-notifier-holds").decode()
@@ -132,7 +134,12 @@ def notifier(
                 retry=fast_retry,
                 legacy_signature=True,  # carepath's earlier headers as well, for a receiver that checks them
             ),
-            endpoint("fast", endpoints.fast.url, {"escalations": {"severities": ["urgent"]}}),
+            endpoint(
+                "fast",
+                endpoints.fast.url,
+                {"escalations": {"severities": ["urgent"]}},
+                previous_secret_env="NOTIFIER_TEST_OLD_SECRET",
+            ),
             endpoint(
                 "slow",
                 endpoints.slow.url,
@@ -205,7 +212,8 @@ def test_a_slow_endpoint_does_not_hold_up_another(
     slow_so_far = endpoints.slow.delivered(for_subject(p))
     assert len(slow_so_far) < 4, "the slow endpoint kept up: the test shows nothing"
     assert {r.key for r in fast} == {r.headers["webhook-id"] for r in fast} == {e["id"] for e in batch}
-    assert all(r.verified and "x-carepath-signature" not in r.headers for r in fast)
+    assert all(r.verified and "x-carepath-signature" not in r.headers for r in fast)  # by the old secret
+    assert all(len(r.headers["webhook-signature"].split(" ")) == 2 for r in fast)  # the new one's too
     endpoints.slow.wait_for(for_subject(p), count=4, timeout=30)  # and it gets there in the end
 
 

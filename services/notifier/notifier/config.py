@@ -73,6 +73,7 @@ class Endpoint:
     escalations: EscalationRoute | None = None  # None: no escalations
     reminders: ReminderRoute | None = None  # None: no reminders
     legacy_signature: bool = False  # also send X-Carepath-Timestamp and X-Carepath-Signature
+    previous_secret: bytes | None = field(default=None, repr=False)  # also signed with, while rotating
 
 
 _ENDPOINT_KEYS = frozenset(
@@ -87,6 +88,7 @@ _ENDPOINT_KEYS = frozenset(
         "receive",
         "insecure_http",
         "legacy_signature",
+        "previous_secret_env",
     }
 )
 
@@ -129,6 +131,11 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
     fmt = raw.get("format", "carepath")
     if fmt not in FORMATS:
         raise ConfigError(f"{where}: format must be one of {sorted(FORMATS)}")
+    previous_env = raw.get("previous_secret_env")
+    if previous_env is not None and (
+        not isinstance(previous_env, str) or not _ENV.match(previous_env) or previous_env == secret_env
+    ):
+        raise ConfigError(f"{where}: previous_secret_env must name another environment variable")
     legacy = raw.get("legacy_signature", False)
     if not isinstance(legacy, bool):
         raise ConfigError(f"{where}: legacy_signature must be true or false")
@@ -147,6 +154,9 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
         escalations=_escalations(where, receive["escalations"]) if "escalations" in receive else None,
         reminders=_reminders(where, receive["reminders"]) if "reminders" in receive else None,
         legacy_signature=legacy,
+        previous_secret=_secret(where, previous_env, environment, env, fallback=False)
+        if previous_env
+        else None,
     )
 
 
@@ -162,10 +172,12 @@ def _url(where: str, url: Any, environment: str, insecure_http: bool) -> str:
     return url
 
 
-def _secret(where: str, name: str, environment: str, env: Mapping[str, str]) -> bytes:
+def _secret(
+    where: str, name: str, environment: str, env: Mapping[str, str], *, fallback: bool = True
+) -> bytes:
     """The endpoint's HMAC key from the variable ``name``: decoded when it is a ``whsec_`` secret."""
     value = env.get(name, "")
-    if environment == "development" and not value:  # the only place a secret may be left out
+    if fallback and environment == "development" and not value:  # the only place a secret may be left out
         value = DEVELOPMENT_SECRET
     if not value:
         raise ConfigError(f"{where}: {name} must hold the endpoint's HMAC secret")

@@ -147,6 +147,7 @@ class Courier:
         body = job.payload.body
         headers = signing.headers(
             key=self.endpoint.secret,
+            previous_key=self.endpoint.previous_secret,
             body=body,
             timestamp=int(self._now()),
             event_id=job.event_id,

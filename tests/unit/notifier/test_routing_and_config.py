@@ -154,6 +154,30 @@ def test_legacy_signature_is_off_unless_an_endpoint_asks_for_it(config: Path, tm
         load_endpoints(path, "production", SECRETS)
 
 
+def test_a_previous_secret_is_read_while_rotating_and_held_to_the_same_rules(tmp_path: Path) -> None:
+    path = tmp_path / "rotating.yaml"
+    path.write_text(
+        CONFIG.replace(
+            "    secret_env: PAGER_SECRET\n",
+            "    secret_env: PAGER_SECRET\n    previous_secret_env: OLD_SECRET\n",
+        )
+    )
+    pager, messaging, _ = load_endpoints(path, "production", {**SECRETS, "OLD_SECRET": "o" * 40})
+    assert pager.previous_secret == b"o" * 40 and messaging.previous_secret is None
+    assert "o" * 40 not in repr(pager)
+    for environment, secrets in (("production", {**SECRETS, "OLD_SECRET": "short"}), ("development", {})):
+        with pytest.raises(ConfigError, match="OLD_SECRET must hold"):
+            load_endpoints(path, environment, secrets)  # never a development fallback for it
+    path.write_text(
+        CONFIG.replace(
+            "    secret_env: PAGER_SECRET\n",
+            "    secret_env: PAGER_SECRET\n    previous_secret_env: PAGER_SECRET\n",
+        )
+    )
+    with pytest.raises(ConfigError, match="previous_secret_env must name another"):
+        load_endpoints(path, "production", SECRETS)
+
+
 def test_production_refuses_plain_http_unless_explicit(tmp_path: Path) -> None:
     path = tmp_path / "e.yaml"
     path.write_text(CONFIG.replace("https://pager.example", "http://pager.example"))

@@ -84,6 +84,27 @@ def test_a_whsec_secret_verifies_as_the_receiver_is_given_it() -> None:
     assert Webhook(secret).verify(BODY, headers) == {"id": "esc-1.r1"}
 
 
+def test_while_a_secret_is_rotated_a_receiver_holding_either_verifies() -> None:
+    old, new = (
+        "whsec_" + base64.b64encode(b"o" * 32).decode(),
+        "whsec_" + base64.b64encode(b"n" * 32).decode(),
+    )
+    headers = signing.headers(
+        key=signing.key(new),
+        previous_key=signing.key(old),
+        body=BODY,
+        timestamp=int(time.time()),
+        event_id="esc-1.r1",
+        event_type="carepath.escalation.raised.v1",
+        attempt=1,
+        content_type="application/cloudevents+json",
+    )
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(old).verify(BODY, headers) == Webhook(new).verify(BODY, headers) == {"id": "esc-1.r1"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"x" * 32).decode()).verify(BODY, headers)
+
+
 def test_legacy_headers_when_asked_are_hmac_sha256_over_timestamp_dot_body() -> None:
     headers = signing.headers(
         key=SECRET,
