@@ -217,7 +217,6 @@ def document() -> dict[str, Any]:
             "from schemas/ (the event JSON Schemas and topics.json) by python -m tools.asyncapi. The patient "
             "id is the record key everywhere; CloudEvents travel in the Kafka protocol binding's structured "
             "mode (the whole event is the record's value).",
-            "license": {"name": "Proprietary"},
         },
         "defaultContentType": "application/cloudevents+json; charset=UTF-8",
         "servers": {
