@@ -280,6 +280,29 @@ async def current_events(app: Any, service: str, events: Iterable[Any]) -> list[
     return [e for e in events if id(e.message) in kept]
 
 
+async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
+    """Write ``items`` into ``table`` and its changelog, one record per key, all sent at once, and return
+    once the broker has acknowledged every record.
+
+    ``table[key] = value`` queues each changelog record in Faust's producer buffer, which a single task
+    drains one record and one await at a time, and only a stream's flow control waits for it: a worker
+    writing a thousand patients per batch outran it, the buffer grew by every write (170,000 pending
+    records and 200 MB more memory while draining a backlog) and each commit waited for it to empty.
+    Here the records go to the producer together, partitioned by key as the table's are
+    (``use_partitioner``), with the table's own callback."""
+    if not items:
+        return
+    data = table.data
+    topic = table.changelog_topic
+    callback = table._on_changelog_sent
+    pending = []
+    for key, value in items.items():
+        data[key] = value
+        pending.append(await topic.send(key=key, value=value, callback=callback))
+    for fut in pending:
+        await fut
+
+
 def run_worker(app: App, log_level: str) -> None:
     """Run ``app`` as a Faust worker, quiet: no banner, no terminal spinner (Faust draws one when its level
     is warnings or above, hence "info" here; Faust's, mode's and aiokafka's own loggers are held at warnings

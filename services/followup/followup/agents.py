@@ -34,7 +34,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, guard
+from carepath.streaming import App, batch_agent, guard, store
 from carepath.worker import WorkerShell
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
@@ -83,9 +83,7 @@ class FollowupShell:
     async def commit(self, result: FollowupResult) -> None:
         if result.intents:
             # Durable before anything is published: a crash from here on is known after the restart.
-            for key, intent in result.intents.items():
-                self.table[key] = intent.value
-            await self.app.producer.flush()
+            await store(self.table, {key: intent.value for key, intent in result.intents.items()})
             if result.republished:
                 metrics.REMINDERS_REPUBLISHED.inc(result.republished)
                 log.warning("reminders published again after a restart", count=result.republished)
@@ -119,12 +117,11 @@ class FollowupShell:
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, "inputs").inc()
             log.warning("input dead-lettered", reason=failure.reason)
+        # Acknowledged before returning: "fired" is durable at once, so the window in which a crash repeats a
+        # reminder (same id) stays short.
+        await store(self.table, {key: stored.value for key, stored in result.states.items()})
         for key, stored in result.states.items():
-            self.table[key] = stored.value
             self._track(key, stored.expectations)
-        if result.outgoing or result.audited:
-            # Make "fired" durable now: the window in which a crash repeats a reminder (same id) stays short.
-            await self.app.producer.flush()
 
     def _track(self, key: bytes, exps: PatientExpectations) -> None:
         nxt = exps.next_due()

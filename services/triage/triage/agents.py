@@ -15,7 +15,7 @@ from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent
+from carepath.streaming import App, batch_agent, store
 from carepath.worker import WorkerShell
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
@@ -62,8 +62,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
             log.warning("event dead-lettered", reason=failure.reason)
-        for key, value in result.states.items():
-            table[key] = value
+        await store(table, result.states)
 
         for etype, n in result.types.items():
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
