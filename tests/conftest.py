@@ -14,6 +14,11 @@ import pytest
 
 from carepath.broker import EmbeddedBroker, create_topics, wait_until_answers
 
+# Tests build production settings to check their other rules against a plaintext loopback broker; the
+# refusal of unencrypted Kafka in production is tested on its own (tests/unit/platform/test_kafka_security.py
+# passes kafka_allow_plaintext=False explicitly).
+os.environ.setdefault("CAREPATH_KAFKA_ALLOW_PLAINTEXT", "true")
+
 
 @dataclass(frozen=True)
 class BrokerInfo:

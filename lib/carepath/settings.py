@@ -8,6 +8,7 @@ unprefixed, as Kafka tooling expects) and fail fast with a message naming the ba
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,17 +18,154 @@ from carepath import auth
 from carepath.clock import Clock, make_clock
 from carepath.profile import BrokerProfile, profile
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 
-class CommonSettings(BaseSettings):
+
+class KafkaConnectionSettings(BaseSettings):
+    """How every Kafka client of carepath reaches the cluster: addresses, TLS, mTLS and SASL.
+
+    Services and tools read the same variables; :mod:`carepath.kafka_security` turns them into each client
+    library's arguments. A half configuration (a certificate without its key, a SASL mechanism without a
+    username, a file that cannot be read) is refused here, naming the variable.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CAREPATH_KAFKA_BOOTSTRAP_SERVERS"),
+        description="comma-separated host:port list",
+    )
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT, SSL (TLS, with a client certificate for mTLS), SASL_SSL, or SASL_PLAINTEXT",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the brokers' certificates (default: system)",
+    )
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM) for mTLS")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="the client certificate's key (PEM)")
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="check the broker's certificate names the host connected to"
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(default=None, description="SASL mechanism")
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user (PLAIN, SCRAM)")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (PLAIN, SCRAM); prefer KAFKA_SASL_PASSWORD_FILE"
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="file holding the SASL password (a mounted Kubernetes secret)"
+    )
+    kafka_sasl_oauth_token_file: Path | None = Field(
+        default=None,
+        description="OAUTHBEARER: file holding the current access token, read again at every login (a "
+        "sidecar or the platform keeps it fresh)",
+    )
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _hosts(cls, v: str) -> str:
+        hosts = [h.strip() for h in v.split(",") if h.strip()]
+        bad = [h for h in hosts if ":" not in h or not h.rsplit(":", 1)[1].isdigit()]
+        if not hosts or bad:
+            raise ValueError(f"expected host:port[,host:port...], got {v!r}")
+        return ",".join(hosts)
+
+    @field_validator(
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_sasl_password_file",
+        "kafka_sasl_oauth_token_file",
+    )
+    @classmethod
+    def _readable(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return None
+        try:
+            with v.open("rb") as f:
+                f.read(1)
+        except OSError as exc:
+            raise ValueError(f"cannot read {v}: {exc.strerror or exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> KafkaConnectionSettings:
+        # Each message names the variable to fix; load() prefixes the class's variables with CAREPATH_.
+        protocol = self.kafka_security_protocol
+        tls = protocol in ("SSL", "SASL_SSL")
+        sasl = protocol.startswith("SASL_")
+        tls_files = {
+            "CAREPATH_KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "CAREPATH_KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "CAREPATH_KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+        }
+        if not tls and any(tls_files.values()):
+            named = ", ".join(k for k, v in tls_files.items() if v)
+            raise ValueError(f"{named} set but CAREPATH_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            missing = (
+                "CAREPATH_KAFKA_SSL_KEYFILE" if self.kafka_ssl_certfile else "CAREPATH_KAFKA_SSL_CERTFILE"
+            )
+            raise ValueError(f"{missing} is required: a client certificate and its key go together")
+        mechanism = self.kafka_sasl_mechanism
+        if sasl and mechanism is None:
+            raise ValueError(f"CAREPATH_KAFKA_SASL_MECHANISM is required with {protocol}")
+        if not sasl:
+            given = [
+                name
+                for name, value in (
+                    ("CAREPATH_KAFKA_SASL_MECHANISM", mechanism),
+                    ("CAREPATH_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                    ("CAREPATH_KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+                    ("CAREPATH_KAFKA_SASL_PASSWORD_FILE", self.kafka_sasl_password_file),
+                    ("CAREPATH_KAFKA_SASL_OAUTH_TOKEN_FILE", self.kafka_sasl_oauth_token_file),
+                )
+                if value
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} set but CAREPATH_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL"
+                )
+            return self
+        if mechanism == "OAUTHBEARER":
+            if self.kafka_sasl_oauth_token_file is None:
+                raise ValueError("CAREPATH_KAFKA_SASL_OAUTH_TOKEN_FILE is required with OAUTHBEARER")
+            return self
+        if not self.kafka_sasl_username:
+            raise ValueError(f"CAREPATH_KAFKA_SASL_USERNAME is required with {mechanism}")
+        if (self.kafka_sasl_password is None) == (self.kafka_sasl_password_file is None):
+            raise ValueError(
+                f"exactly one of CAREPATH_KAFKA_SASL_PASSWORD_FILE and CAREPATH_KAFKA_SASL_PASSWORD is required "
+                f"with {mechanism}"
+            )
+        if not self.sasl_password():
+            raise ValueError("the SASL password is empty (CAREPATH_KAFKA_SASL_PASSWORD[_FILE])")
+        return self
+
+    def sasl_password(self) -> str:
+        """The SASL password, from its file (read now, so a rotated secret is picked up) or the environment."""
+        if self.kafka_sasl_password_file is not None:
+            return self.kafka_sasl_password_file.read_text(encoding="utf-8").strip()
+        return self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return self.kafka_bootstrap_servers.split(",")
+
+
+class CommonSettings(KafkaConnectionSettings):
     model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore", frozen=True)
 
     environment: Literal["development", "test", "production"] = Field(
         default="production", description="development/test relax secret requirements; production never does"
     )
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CAREPATH_KAFKA_BOOTSTRAP_SERVERS"),
-        description="comma-separated host:port list",
+    kafka_allow_plaintext: bool = Field(
+        default=False,
+        description="production only: accept an unencrypted Kafka connection (PLAINTEXT or SASL_PLAINTEXT), "
+        "for a network that encrypts it beneath carepath (a service mesh's mTLS). Off: refused",
     )
     broker_profile: Literal["kafka", "embedded"] = Field(
         default="kafka", description="client tuning for the broker (see carepath/profile.py)"
@@ -53,15 +191,6 @@ class CommonSettings(BaseSettings):
         "streams one event at a time (events; slower, kept for comparison in make bench)",
     )
 
-    @field_validator("kafka_bootstrap_servers")
-    @classmethod
-    def _hosts(cls, v: str) -> str:
-        hosts = [h.strip() for h in v.split(",") if h.strip()]
-        bad = [h for h in hosts if ":" not in h or not h.rsplit(":", 1)[1].isdigit()]
-        if not hosts or bad:
-            raise ValueError(f"expected host:port[,host:port...], got {v!r}")
-        return ",".join(hosts)
-
     @field_validator("time_origin")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
@@ -73,6 +202,20 @@ class CommonSettings(BaseSettings):
     def _no_steered_clock_in_production(self) -> CommonSettings:
         if self.time_file and self.environment == "production":
             raise ValueError("CAREPATH_TIME_FILE steers the clock for replays and is refused in production")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_encrypted_in_production(self) -> CommonSettings:
+        if (
+            self.environment == "production"
+            and self.kafka_security_protocol in ("PLAINTEXT", "SASL_PLAINTEXT")
+            and not self.kafka_allow_plaintext
+        ):
+            raise ValueError(
+                f"CAREPATH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} would send patient data "
+                "unencrypted: use SSL or SASL_SSL in production, or set CAREPATH_KAFKA_ALLOW_PLAINTEXT=true "
+                "where the network encrypts it (a service mesh's mTLS)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -92,10 +235,6 @@ class CommonSettings(BaseSettings):
         if self.environment == "production":
             return {"openapi_url": None, "docs_url": None, "redoc_url": None}
         return {}
-
-    @property
-    def bootstrap_list(self) -> list[str]:
-        return self.kafka_bootstrap_servers.split(",")
 
     @property
     def profile(self) -> BrokerProfile:

@@ -19,7 +19,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import fetch_batches, logs
+from carepath import fetch_batches, kafka_security, logs
 from carepath.fetch_batches import BatchSource
 from carepath.profile import BrokerProfile
 from carepath.settings import CommonSettings
@@ -40,16 +40,27 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if not self.app.conf.carepath_end_offsets_from_fetch or not partitions:
             return reported
         bootstrap = [f"{u.host}:{u.port}" for u in self.app.conf.broker]
-        return await asyncio.to_thread(highwaters_from_fetch, bootstrap, list(partitions), reported)
+        security = self.app.conf.carepath_kafka_python_kwargs
+        return await asyncio.to_thread(highwaters_from_fetch, bootstrap, list(partitions), reported, security)
 
 
-def highwaters_from_fetch(bootstrap: list[str], tps: list[TP], reported: Mapping[TP, int]) -> dict[TP, int]:
+def highwaters_from_fetch(
+    bootstrap: list[str],
+    tps: list[TP],
+    reported: Mapping[TP, int],
+    security: Mapping[str, Any] | None = None,
+) -> dict[TP, int]:
     """End offsets as a fetch response reports them (its high-watermark), for a broker whose ListOffsets
-    answer can be short (see carepath.profile). Never lower than ``reported``."""
+    answer can be short (see carepath.profile). Never lower than ``reported``. ``security``: the client's
+    TLS/SASL arguments (:func:`carepath.kafka_security.kafka_python_kwargs`)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+        **(security or {}),
     )
     try:
         ktps = {tp: TopicPartition(tp.topic, tp.partition) for tp in tps}
@@ -121,6 +132,8 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
     datadir.mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = {
         "broker": [f"kafka://{h}" for h in settings.bootstrap_list],
+        # TLS, mTLS and SASL for every connection Faust makes (consumer, producer, admin)
+        "broker_credentials": kafka_security.faust_credentials(settings),
         "store": "memory://",
         # Bytes in, bytes out: services encode and decode their own JSON (orjson), once per record.
         "key_serializer": "raw",
@@ -163,6 +176,7 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
     app = App(app_id, **conf)
     app.conf.carepath_fetch_max_wait_ms = p.fetch_max_wait_ms
     app.conf.carepath_end_offsets_from_fetch = p.end_offsets_from_fetch
+    app.conf.carepath_kafka_python_kwargs = kafka_security.kafka_python_kwargs(settings)
     app.conf.carepath_stream_shell = settings.stream_shell
     return app
 
