@@ -383,6 +383,7 @@ def _when(text: str) -> datetime:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    from carepath import kafka_security
     from carepath.topic_reader import read_topic
 
     parser = argparse.ArgumentParser(prog="python -m carepath.audit", description=__doc__.split("\n\n")[0])
@@ -410,7 +411,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.end <= args.start:
         parser.error("--to must be after --from")
     try:
-        values = read_topic(args.bootstrap.split(","), topics.AUDIT, timeout_s=args.timeout)
+        values = read_topic(
+            args.bootstrap.split(","),
+            topics.AUDIT,
+            timeout_s=args.timeout,
+            security=kafka_security.kafka_python_kwargs(kafka_security.from_environment()),
+        )
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,9 +20,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from carepath.processes import terminate, track
 from carepath.topics import TopicSpec, catalogue
@@ -52,8 +53,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
-    """Block until a Kafka metadata request succeeds (not merely until the port is open)."""
+def wait_until_answers(
+    bootstrap: str, timeout: float = 20.0, security: Mapping[str, Any] | None = None
+) -> None:
+    """Block until a Kafka metadata request succeeds (not merely until the port is open). ``security``:
+    TLS/SASL arguments (:func:`carepath.kafka_security.kafka_python_kwargs`)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -62,7 +66,10 @@ def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
     while time.monotonic() < deadline:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=2000, client_id="carepath-probe"
+                bootstrap_servers=bootstrap,
+                request_timeout_ms=2000,
+                client_id="carepath-probe",
+                **(security or {}),
             )
             try:
                 admin.list_topics()
@@ -77,13 +84,15 @@ def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
     )
 
 
-def create_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+def create_topics(
+    bootstrap: str, specs: Iterable[TopicSpec] | None = None, security: Mapping[str, Any] | None = None
+) -> list[str]:
     """Create every catalogue topic that does not exist yet; returns the names created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     wanted = list(specs if specs is not None else catalogue())
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="carepath-topics")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="carepath-topics", **(security or {}))
     try:
         existing = set(admin.list_topics())
         missing = [s for s in wanted if s.name not in existing]
@@ -109,15 +118,25 @@ class EmbeddedBroker:
     ``with EmbeddedBroker() as broker: broker.bootstrap`` — stopped (and all its data gone) on exit.
     """
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        create: bool = True,
+        advertised: str | None = None,
+    ) -> None:
+        """``advertised``: the host:port clients are told to connect to, when something stands in front of
+        the broker (a TLS terminator); the caller then waits for it and creates topics through it."""
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._log_path = log_path
         self._create = create
+        self._advertised = advertised
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         url = f"tcp://{self.bootstrap}"
+        advertised = f"tcp://{self._advertised}" if self._advertised else url
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = track(
             subprocess.Popen(
@@ -127,7 +146,7 @@ class EmbeddedBroker:
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
-                    url,
+                    advertised,
                     "--storage-engine",
                     "memory://tansu/",
                 ],
@@ -137,6 +156,8 @@ class EmbeddedBroker:
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
             )
         )
+        if self._advertised:
+            return self
         try:
             wait_until_answers(self.bootstrap, timeout)
             if self._create:
@@ -195,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "create-topics":
         if not args.bootstrap:
             parser.error("--bootstrap or KAFKA_BOOTSTRAP_SERVERS is required")
-        wait_until_answers(args.bootstrap, timeout=120)
-        created = create_topics(args.bootstrap)
+        from carepath import kafka_security
+
+        security = kafka_security.kafka_python_kwargs(kafka_security.from_environment())
+        wait_until_answers(args.bootstrap, timeout=120, security=security)
+        created = create_topics(args.bootstrap, security=security)
         print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
         return 0
 

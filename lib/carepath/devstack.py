@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -114,12 +115,27 @@ class Stack:
     def intake_url(self) -> str:
         return self.services["intake"].url
 
+    @property
+    def kafka_security(self) -> dict[str, Any]:
+        """kafka-python's TLS/SASL arguments for the CAREPATH_KAFKA_* settings in ``extra_env`` (what the
+        services are given), for the stack's own clients (topic creation, readers)."""
+        from carepath.kafka_security import kafka_python_kwargs
+        from carepath.settings import KafkaConnectionSettings
+
+        given = {
+            k.removeprefix("CAREPATH_").lower(): v
+            for k, v in self.extra_env.items()
+            if k.startswith("CAREPATH_KAFKA_") and k != "CAREPATH_KAFKA_BOOTSTRAP_SERVERS"
+        }
+        return kafka_python_kwargs(KafkaConnectionSettings.model_validate(given))
+
     def start_broker(self) -> str:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.bootstrap = self.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if self.bootstrap:
-            wait_until_answers(self.bootstrap)
-            create_topics(self.bootstrap)
+            security = self.kafka_security
+            wait_until_answers(self.bootstrap, security=security)
+            create_topics(self.bootstrap, security=security)
         else:
             self.broker = EmbeddedBroker(log_path=self.log_dir / "broker.log").start()
             self.bootstrap = self.broker.bootstrap

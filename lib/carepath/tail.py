@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from kafka import KafkaConsumer
 
+    from carepath import kafka_security
+
     consumer = KafkaConsumer(
         args.topic,
         bootstrap_servers=args.bootstrap.split(","),
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         enable_auto_commit=False,
         fetch_max_wait_ms=100,
         consumer_timeout_ms=int(args.idle_timeout * 1000) if args.idle_timeout else float("inf"),
+        **kafka_security.kafka_python_kwargs(kafka_security.from_environment()),
     )
     colour = sys.stdout.isatty()
     seen = 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 
 def read_topic(
@@ -15,9 +15,11 @@ def read_topic(
     *,
     timeout_s: float = 120.0,
     progress: TextIO = sys.stderr,
+    security: Mapping[str, Any] | None = None,
 ) -> list[bytes]:
     """Every record of ``topic`` from its beginning to the end it has now; TimeoutError when that end is
-    not reached within ``timeout_s``."""
+    not reached within ``timeout_s``. ``security``: TLS/SASL arguments
+    (:func:`carepath.kafka_security.kafka_python_kwargs`)."""
     from kafka import KafkaConsumer, TopicPartition
 
     deadline = time.monotonic() + timeout_s
@@ -28,6 +30,7 @@ def read_topic(
         enable_auto_commit=False,
         fetch_max_wait_ms=100,
         bootstrap_timeout_ms=int(min(max(timeout_s, 1), 30) * 1000),
+        **(security or {}),
     )
     try:
         found = consumer.partitions_for_topic(topic)

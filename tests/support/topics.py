@@ -11,10 +11,14 @@ from kafka import KafkaConsumer, TopicPartition
 
 
 class TopicReader:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, security: dict[str, Any] | None = None) -> None:
         self.topic = topic
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+            **(security or {}),
         )
         parts = self.consumer.partitions_for_topic(topic) or set()
         deadline = time.monotonic() + 10

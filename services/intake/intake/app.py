@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carepath import kafka_security
 from carepath.clock import Clock
 from intake import openapi, value_sets
 from intake.fhir.codemap import CodeMapError, load_code_map
@@ -33,7 +34,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pub = publisher or KafkaPublisher(
-            settings.bootstrap_list, settings.profile, settings.publish_timeout_s
+            settings.bootstrap_list,
+            settings.profile,
+            settings.publish_timeout_s,
+            kafka_security.kafka_python_kwargs(settings),
         )
         app.state.intake = Intake(
             pub,

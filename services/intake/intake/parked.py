@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
-from carepath import envelope, logs, topics
+from carepath import envelope, kafka_security, logs, topics
 from carepath.deadletter import bounded_codes, content_digest
 from carepath.settings import load
 from carepath.topic_reader import read_topic
@@ -356,7 +356,13 @@ async def replay(
     except Exception as exc:
         raise SystemExit(f"intake.parked: the value sets or the FHIR code map are invalid: {exc}") from None
     publisher = ReplayPublisher(
-        KafkaPublisher(list(bootstrap), settings.profile, settings.publish_timeout_s), park_again=park_again
+        KafkaPublisher(
+            list(bootstrap),
+            settings.profile,
+            settings.publish_timeout_s,
+            kafka_security.kafka_python_kwargs(settings),
+        ),
+        park_again=park_again,
     )
     try:
         intake = Intake(
@@ -427,7 +433,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # each retry of the client: the command says why
     settings = load(IntakeSettings) if args.command == "replay" else None  # before the topic is read
     try:
-        values = read_topic(bootstrap, topics.CLINICAL_EVENTS_PARKED, timeout_s=args.timeout)
+        values = read_topic(
+            bootstrap,
+            topics.CLINICAL_EVENTS_PARKED,
+            timeout_s=args.timeout,
+            security=kafka_security.kafka_python_kwargs(settings or kafka_security.from_environment()),
+        )
     except TimeoutError as exc:
         print(f"intake.parked: {exc}", file=sys.stderr)
         return 1

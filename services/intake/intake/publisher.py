@@ -7,7 +7,7 @@ in-memory implementation used by unit tests of the HTTP layer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,11 +50,19 @@ def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) 
 
 
 class KafkaPublisher:
-    def __init__(self, bootstrap: list[str], profile: BrokerProfile, timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: list[str],
+        profile: BrokerProfile,
+        timeout_s: float,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``security``: TLS/SASL arguments (:func:`carepath.kafka_security.kafka_python_kwargs`)."""
         from kafka import KafkaProducer
 
         self._timeout_s = timeout_s
         self._bootstrap = bootstrap
+        self._security = dict(security or {})
         self._prober: Any = None
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
@@ -66,6 +74,7 @@ class KafkaPublisher:
             request_timeout_ms=int(min(timeout_s, 30) * 1000),
             delivery_timeout_ms=int(timeout_s * 1000) + int(min(timeout_s, 30) * 1000),
             retry_backoff_ms=100,
+            **self._security,
         )
 
     def _send_all(
@@ -108,6 +117,7 @@ class KafkaPublisher:
                 client_id="carepath-intake-probe",
                 group_id=None,
                 request_timeout_ms=3000,
+                **self._security,
             )
         return bool(self._prober.topics())  # always a fresh metadata request to the cluster
 

@@ -52,7 +52,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from carepath import auth, contracts, envelope, logs, topics
+from carepath import auth, contracts, envelope, kafka_security, logs, topics
 from carepath.topic_reader import read_topic
 from intake.hl7.message import sniff_header
 
@@ -471,7 +471,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap = [h.strip() for h in str(args.bootstrap).split(",") if h.strip()]
     selection = Selection(args.reason, args.start, args.end, frozenset(args.channel), args.source)
     try:
-        values = read_topic(bootstrap, topics.CLINICAL_EVENTS_DLQ, timeout_s=args.timeout)
+        values = read_topic(
+            bootstrap,
+            topics.CLINICAL_EVENTS_DLQ,
+            timeout_s=args.timeout,
+            security=kafka_security.kafka_python_kwargs(kafka_security.from_environment()),
+        )
     except TimeoutError as exc:
         print(f"intake.redrive: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from carepath import kafka_security
 from worklist import login, metrics
 from worklist.feed import Feed, Hub
 from worklist.login import CsrfRefused, LoginRequired, Oidc
@@ -45,6 +46,7 @@ def wire(settings: WorklistSettings) -> Services:
             view,
             hub,
             settings.bootstrap_list,
+            security=kafka_security.aiokafka_kwargs(settings),
             fetch_max_wait_ms=profile.fetch_max_wait_ms,
             request_timeout_ms=int(profile.request_timeout_s * 1000),
             read_clinical_events=settings.read_clinical_events,

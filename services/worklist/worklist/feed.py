@@ -65,6 +65,8 @@ class Feed:
     view: View
     hub: Hub
     bootstrap: list[str]
+    # TLS/SASL arguments for aiokafka (carepath.kafka_security.aiokafka_kwargs)
+    security: dict[str, Any] = field(default_factory=dict)
     fetch_max_wait_ms: int = 100
     request_timeout_ms: int = 30_000
     read_clinical_events: bool = True
@@ -113,6 +115,7 @@ class Feed:
             auto_offset_reset="earliest",  # records gone from under the reader: read again from the first
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             request_timeout_ms=self.request_timeout_ms,
+            **self.security,
         )
         await consumer.start()
         try:

@@ -17,7 +17,7 @@ import asyncio
 import uvicorn
 from fastapi import FastAPI
 
-from carepath import logs
+from carepath import kafka_security, logs
 from carepath.settings import load
 from intake.hl7.config import Hl7Config, load_config, start_listener
 from intake.publisher import KafkaPublisher
@@ -55,7 +55,12 @@ def status_app(intake: Intake, settings: IntakeSettings) -> FastAPI:
 
 
 async def serve(settings: IntakeSettings, config: Hl7Config) -> None:
-    publisher = KafkaPublisher(settings.bootstrap_list, settings.profile, settings.publish_timeout_s)
+    publisher = KafkaPublisher(
+        settings.bootstrap_list,
+        settings.profile,
+        settings.publish_timeout_s,
+        kafka_security.kafka_python_kwargs(settings),
+    )
     intake = Intake(
         publisher,
         settings.clock(),
