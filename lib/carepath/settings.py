@@ -255,6 +255,9 @@ def load(cls: type[S]) -> S:
         lines = []
         prefix = str(cls.model_config.get("env_prefix", ""))
         for err in exc.errors():
-            name = (prefix + ".".join(str(p) for p in err["loc"])).upper()
-            lines.append(f"  {name}: {err['msg']}")
+            if err["loc"]:
+                name = (prefix + ".".join(str(p) for p in err["loc"])).upper()
+                lines.append(f"  {name}: {err['msg']}")
+            else:  # a rule across settings: its message names the variables
+                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
         raise SystemExit(f"invalid configuration for {cls.__module__}:\n" + "\n".join(lines)) from None
