@@ -154,6 +154,7 @@ def test_the_development_login_is_refused_in_production(stack: Stack) -> None:
         "worklist-production",
         {
             "CAREPATH_ENVIRONMENT": "production",
+            "CAREPATH_KAFKA_ALLOW_PLAINTEXT": "true",  # the test broker is plaintext on loopback
             "CAREPATH_FOLLOWUP_READ_TOKENS": long,
             "CAREPATH_INTAKE_ACK_TOKENS": long + "a",
             "CAREPATH_WORKLIST_SESSION_SECRET": long + "s",
