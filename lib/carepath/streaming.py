@@ -302,17 +302,18 @@ async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
     drains one record and one await at a time, and only a stream's flow control waits for it: a worker
     writing a thousand patients per batch outran it, the buffer grew by every write (170,000 pending
     records and 200 MB more memory while draining a backlog) and each commit waited for it to empty.
-    Here the records go to the producer together, partitioned by key as the table's are
-    (``use_partitioner``), with the table's own callback."""
+    Here the records go straight to the Kafka producer together (it batches them), partitioned by key as
+    the table's are (``use_partitioner``). The tables are in memory, rebuilt from the changelog, so no
+    persisted offset is recorded (a disk store would need the table's ``_on_changelog_sent``)."""
     if not items:
         return
     data = table.data
-    topic = table.changelog_topic
-    callback = table._on_changelog_sent
+    topic = table.changelog_topic.get_topic_name()
+    send = table.app.producer.send
     pending = []
     for key, value in items.items():
         data[key] = value
-        pending.append(await topic.send(key=key, value=value, callback=callback))
+        pending.append(await send(topic, key, value, partition=None, timestamp=None, headers=None))
     for fut in pending:
         await fut
 
