@@ -16,6 +16,7 @@ Values read from input are bounded before they are logged with :func:`token`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.config
 import re
@@ -110,6 +111,13 @@ def token(value: object, limit: int = 64) -> str:
     if len(text) <= limit and _TOKEN.match(text):
         return text
     return f"[invalid:{len(text)}]"
+
+
+def pseudonym(value: str) -> str:
+    """A person's identifier (an identity provider's subject) as it may be logged: a SHA-256 digest, so
+    the log links an action to a person whoever can compute it from the identity provider's record, and
+    the identifier itself (often an e-mail address or a staff number) is never written."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:20]
 
 
 def _foreign(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

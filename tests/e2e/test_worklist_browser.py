@@ -26,7 +26,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from carepath import auth, envelope, topics
+from carepath import auth, envelope, logs, topics
 from carepath.devstack import Stack
 from carepath.resources import ROOT
 from carepath.topic_reader import read_topic
@@ -230,6 +230,8 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     # every acknowledgement is recorded with who and when; no patient id or clinical text in the log
     log = stack.services["worklist"].log_path.read_text()
     sent = [json.loads(line) for line in log.splitlines() if '"acknowledgement_sent"' in line]
-    assert len(sent) == 2 and all(s["user"] == "dev:dr-ward-test" and s["at"] for s in sent), sent
+    assert len(sent) == 2 and all(
+        s["user"] == logs.pseudonym("dev:dr-ward-test") and s["at"] for s in sent
+    ), sent
     for secret in (acked, twin, mri, SENTENCE, "epidural deposit"):
         assert secret not in log

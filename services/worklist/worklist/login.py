@@ -71,7 +71,7 @@ def start_session(request: Request, subject: str, name: str, method: str) -> Use
     request.session["user"] = {"sub": subject, "name": name, "method": method, "since": since}
     request.session["csrf"] = secrets.token_urlsafe(32)
     metrics.LOGINS.labels(method, "ok").inc()
-    log.info("login", user=logs.token(subject), method=method)
+    log.info("login", user=logs.pseudonym(subject), method=method)
     return User(subject, name, method, since)
 
 

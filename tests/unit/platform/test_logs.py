@@ -147,3 +147,10 @@ def test_an_apostrophe_inside_a_word_opens_no_quote() -> None:
         logs.scrub("Can't reach the group's coordinator 'x1' now")
         == "Can't reach the group's coordinator [withheld] now"
     )
+
+
+def test_a_person_is_logged_as_a_pseudonym_never_as_the_identifier() -> None:
+    subject = "jane.doe@northgate.nhs.uk"
+    logged = logs.pseudonym(subject)
+    assert logged.startswith("sha256:") and "jane" not in logged and "@" not in logged
+    assert logged == logs.pseudonym(subject) != logs.pseudonym("john.roe@northgate.nhs.uk")

@@ -99,7 +99,7 @@ async def acknowledge(
     at = envelope.iso(svc.clock.now())
     log.info(
         "acknowledgement_sent",
-        user=logs.token(who.subject),
+        user=logs.pseudonym(who.subject),
         method=who.method,
         target=logs.token(escalation_id),
         role=logs.token(role),

@@ -88,6 +88,6 @@ async def oidc_callback(request: Request, svc: ServicesDep) -> Response:
 @router.post("/logout")
 async def logout(request: Request, who: UserDep, csrf: Annotated[str, Form()] = "") -> Response:
     login.check_csrf(request, csrf)
-    log.info("logout", user=logs.token(who.subject))
+    log.info("logout", user=logs.pseudonym(who.subject))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
