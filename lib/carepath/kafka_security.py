@@ -64,13 +64,19 @@ def _sasl(settings: KafkaConnectionSettings) -> dict[str, Any]:
     }
 
 
-def kafka_python_kwargs(settings: KafkaConnectionSettings) -> dict[str, Any]:
-    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+def _common(settings: KafkaConnectionSettings) -> dict[str, Any]:
+    """The arguments kafka-python and aiokafka spell alike: protocol, TLS context, SASL login."""
     kwargs: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     ctx = ssl_context(settings)
     if ctx is not None:
         kwargs["ssl_context"] = ctx
     kwargs.update(_sasl(settings))
+    return kwargs
+
+
+def kafka_python_kwargs(settings: KafkaConnectionSettings) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+    kwargs = _common(settings)
     if settings.kafka_sasl_mechanism == "OAUTHBEARER" and settings.kafka_sasl_oauth_token_file:
         from kafka.net.sasl.oauth import AbstractTokenProvider
 
@@ -86,11 +92,7 @@ def kafka_python_kwargs(settings: KafkaConnectionSettings) -> dict[str, Any]:
 
 def aiokafka_kwargs(settings: KafkaConnectionSettings) -> dict[str, Any]:
     """Keyword arguments for aiokafka's AIOKafkaConsumer and AIOKafkaProducer."""
-    kwargs: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    ctx = ssl_context(settings)
-    if ctx is not None:
-        kwargs["ssl_context"] = ctx
-    kwargs.update(_sasl(settings))
+    kwargs = _common(settings)
     if settings.kafka_sasl_mechanism == "OAUTHBEARER":
         kwargs["sasl_oauth_token_provider"] = aiokafka_token_provider(settings)
     return kwargs

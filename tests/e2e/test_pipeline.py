@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from carepath import auth, envelope, topics
 from carepath.devstack import Stack
 from tests.conftest import BrokerInfo
+from tests.support.events import post_event
 from tests.support.topics import TopicReader, for_patient
 
 pytestmark = pytest.mark.e2e
@@ -46,21 +47,7 @@ def post(
     posted: list[dict[str, Any]],
     at: timedelta = timedelta(0),
 ) -> dict[str, Any]:
-    event = envelope.cloudevent(
-        id=f"{patient}-{len(posted)}",
-        type=etype,
-        source="urn:test:epr",
-        subject=patient,
-        time=stack.clock.now() + at,
-        data=data,
-    )
-    r = httpx.post(
-        f"{stack.intake_url}/v1/events",
-        json=event,
-        headers={"Authorization": f"Bearer {stack.token}"},
-        timeout=15,
-    )
-    assert r.status_code == 202, r.text
+    event = post_event(stack, patient, etype, data, len(posted), at)
     posted.append(event)
     return event
 

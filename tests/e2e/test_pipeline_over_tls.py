@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from carepath import envelope, topics
+from carepath import topics
 from carepath.devstack import Stack
+from tests.support.events import post_event
 from tests.support.tls import TlsBroker, broker_behind_tls
 from tests.support.topics import TopicReader, for_patient
 
@@ -49,21 +49,7 @@ def tls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack,
 
 
 def post(stack: Stack, patient: str, etype: str, data: dict[str, Any], n: int) -> None:
-    event = envelope.cloudevent(
-        id=f"{patient}-{n}",
-        type=etype,
-        source="urn:test:epr",
-        subject=patient,
-        time=stack.clock.now(),
-        data=data,
-    )
-    r = httpx.post(
-        f"{stack.intake_url}/v1/events",
-        json=event,
-        headers={"Authorization": f"Bearer {stack.token}"},
-        timeout=15,
-    )
-    assert r.status_code == 202, r.text
+    post_event(stack, patient, etype, data, n)
 
 
 def test_an_emergency_is_escalated_and_followed_up_with_every_kafka_connection_over_mtls(

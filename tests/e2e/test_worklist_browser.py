@@ -31,6 +31,7 @@ from carepath.devstack import Stack
 from carepath.resources import ROOT
 from carepath.topic_reader import read_topic
 from tests.conftest import BrokerInfo
+from tests.support.events import post_event
 from tests.support.topics import TopicReader
 
 pytestmark = pytest.mark.e2e
@@ -67,16 +68,7 @@ def browser() -> Iterator[Any]:
 
 
 def post(stack: Stack, patient: str, etype: str, data: dict[str, Any], n: int) -> None:
-    event = envelope.cloudevent(
-        id=f"{patient}-{n}",
-        type=etype,
-        source="urn:test:epr",
-        subject=patient,
-        time=stack.clock.now(),
-        data=data,
-    )
-    r = httpx.post(f"{stack.intake_url}/v1/events", json=event, headers=auth.bearer(stack.token), timeout=15)
-    assert r.status_code == 202, r.text
+    post_event(stack, patient, etype, data, n)
 
 
 def r2(stack: Stack, patient: str) -> None:

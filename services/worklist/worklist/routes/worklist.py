@@ -61,6 +61,21 @@ async def context(svc: Services, flt: Filters) -> dict[str, Any]:
     }
 
 
+async def _filtered(
+    request: Request,
+    svc: Services,
+    template: str,
+    severity: str | None,
+    rule: str | None,
+    overdue: str | None,
+    team: str | None,
+) -> Response:
+    """``template`` over the worklist as filtered (422 naming a filter it cannot read)."""
+    flt, error = filters_from(severity, rule, overdue, team)
+    ctx = await context(svc, flt)
+    return svc.page(request, template, ctx | {"error": error}, 422 if error else 200)
+
+
 @router.get("/", response_class=HTMLResponse)
 async def worklist_page(
     request: Request,
@@ -71,9 +86,7 @@ async def worklist_page(
     overdue: str | None = None,
     team: str | None = None,
 ) -> Response:
-    flt, error = filters_from(severity, rule, overdue, team)
-    ctx = await context(svc, flt)
-    return svc.page(request, "worklist.html", ctx | {"error": error}, 422 if error else 200)
+    return await _filtered(request, svc, "worklist.html", severity, rule, overdue, team)
 
 
 @router.get("/rows", response_class=HTMLResponse)
@@ -86,9 +99,7 @@ async def worklist_rows(
     overdue: str | None = None,
     team: str | None = None,
 ) -> Response:
-    flt, error = filters_from(severity, rule, overdue, team)
-    ctx = await context(svc, flt)
-    return svc.page(request, "_rows.html", ctx | {"error": error}, 422 if error else 200)
+    return await _filtered(request, svc, "_rows.html", severity, rule, overdue, team)
 
 
 @router.get("/live")
