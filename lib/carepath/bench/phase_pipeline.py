@@ -138,10 +138,7 @@ def run(ctx: Context) -> dict[str, Any]:
         if samples and name in per_event
     }
     for name, parts in out["profile_us_per_event"].items():
-        ctx.say(
-            f"{name}'s time per event by part (py-spy): "
-            + ", ".join(f"{k} {v:,.0f} us" for k, v in parts.items())
-        )
+        ctx.say(f"{name}'s time per event by part (py-spy): " + profile_parts.describe(parts))
     ctx.say(
         f"intake {out['intake_accepted_per_s']:,} accepted/s ({out['intake_unthrottled_per_s']:,}/s before "
         f"waiting), triage {out['triage_per_s']:,}/s, followup {out['followup_per_s']:,}/s, end to end "

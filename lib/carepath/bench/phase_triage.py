@@ -87,10 +87,10 @@ def _drain(ctx: Context, stack: Any, events: list[Event], shell: str) -> dict[st
         + ("" if complete else f" (NOT drained within {ctx.params.drain_timeout_s:.0f} s)")
     )
     cpu = meter.per_event_us(consumed)
-    ctx.say("processor time per event: " + _us(cpu))
+    ctx.say("processor time per event: " + profile_parts.describe(cpu))
     parts = profile_parts.per_event(samples, cpu["triage"]) if samples and "triage" in cpu else {}
     if parts:
-        ctx.say("triage worker's time per event by part (py-spy): " + _us(parts))
+        ctx.say("triage worker's time per event by part (py-spy): " + profile_parts.describe(parts))
     elif spy is not None and spy.error:
         ctx.say(f"no profile: {spy.error}")
     return {
@@ -144,7 +144,3 @@ def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
         "core_failures": failures,
         "core_state_bytes_per_patient": round(state_bytes),
     }
-
-
-def _us(per_event: dict[str, float]) -> str:
-    return ", ".join(f"{name} {us:,.0f} us" for name, us in per_event.items())
