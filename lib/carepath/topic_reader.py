@@ -67,3 +67,24 @@ def read_topic(
                 print(f"read {reported}", file=progress, flush=True)
     finally:
         consumer.close()
+
+
+def read_topic_or_say(
+    prog: str,
+    bootstrap: Sequence[str],
+    topic: str,
+    *,
+    timeout_s: float,
+    security: Mapping[str, Any] | None = None,
+) -> list[bytes] | None:
+    """:func:`read_topic` for a command: None, after saying why on stderr as ``prog``, when the topic could
+    not be read to its end in time or the broker did not answer."""
+    try:
+        return read_topic(bootstrap, topic, timeout_s=timeout_s, security=security)
+    except TimeoutError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError: the broker did not answer
+        print(
+            f"{prog}: cannot read {topic} from {','.join(bootstrap)}: {type(exc).__name__}", file=sys.stderr
+        )
+    return None

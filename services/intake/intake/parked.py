@@ -44,7 +44,7 @@ from typing import Any, TextIO
 from carepath import envelope, kafka_security, logs, topics
 from carepath.deadletter import bounded_codes, content_digest
 from carepath.settings import load
-from carepath.topic_reader import read_topic
+from carepath.topic_reader import read_topic_or_say
 from intake import value_sets
 from intake.acknowledging import CheckedIntake, TargetsUnchecked
 from intake.dlq import system_label
@@ -432,22 +432,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("intake-parked", "warning")  # log lines, if any, on stderr: stdout is the result
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # each retry of the client: the command says why
     settings = load(IntakeSettings) if args.command == "replay" else None  # before the topic is read
-    try:
-        values = read_topic(
-            bootstrap,
-            topics.CLINICAL_EVENTS_PARKED,
-            timeout_s=args.timeout,
-            security=kafka_security.kafka_python_kwargs(settings or kafka_security.from_environment()),
-        )
-    except TimeoutError as exc:
-        print(f"intake.parked: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError: the broker did not answer
-        print(
-            f"intake.parked: cannot read {topics.CLINICAL_EVENTS_PARKED} from {','.join(bootstrap)}: "
-            f"{type(exc).__name__}",
-            file=sys.stderr,
-        )
+    values = read_topic_or_say(
+        "intake.parked",
+        bootstrap,
+        topics.CLINICAL_EVENTS_PARKED,
+        timeout_s=args.timeout,
+        security=kafka_security.kafka_python_kwargs(settings or kafka_security.from_environment()),
+    )
+    if values is None:
         return 1
     if settings is None:
         found = report(values)

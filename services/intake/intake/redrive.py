@@ -53,7 +53,7 @@ from typing import Any, TextIO
 import httpx
 
 from carepath import auth, contracts, envelope, kafka_security, logs, topics
-from carepath.topic_reader import read_topic
+from carepath.topic_reader import read_topic_or_say
 from intake.hl7.message import sniff_header
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -470,22 +470,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     bootstrap = [h.strip() for h in str(args.bootstrap).split(",") if h.strip()]
     selection = Selection(args.reason, args.start, args.end, frozenset(args.channel), args.source)
-    try:
-        values = read_topic(
-            bootstrap,
-            topics.CLINICAL_EVENTS_DLQ,
-            timeout_s=args.timeout,
-            security=kafka_security.kafka_python_kwargs(kafka_security.from_environment()),
-        )
-    except TimeoutError as exc:
-        print(f"intake.redrive: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError: the broker did not answer
-        print(
-            f"intake.redrive: cannot read {topics.CLINICAL_EVENTS_DLQ} from {','.join(bootstrap)}: "
-            f"{type(exc).__name__}",
-            file=sys.stderr,
-        )
+    values = read_topic_or_say(
+        "intake.redrive",
+        bootstrap,
+        topics.CLINICAL_EVENTS_DLQ,
+        timeout_s=args.timeout,
+        security=kafka_security.kafka_python_kwargs(kafka_security.from_environment()),
+    )
+    if values is None:
         return 1
     letters, read, unreadable = select(values, selection)
     sender = Sender(args.intake, args.mllp, token, tls=tls) if args.send else None
