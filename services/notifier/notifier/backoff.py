@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from notifier.config import Retry
+
+if TYPE_CHECKING:
+    from notifier.oauth2 import TokenError
 
 # Retrying these can succeed; any other 4xx means the request itself is refused and would be again.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -28,7 +32,7 @@ def backoff_s(
 
 @dataclass(frozen=True)
 class AttemptResult:
-    result: str  # metric label: success | http_4xx | http_5xx | timeout | connection_error
+    result: str  # metric label: success | http_4xx | http_5xx | timeout | connection_error | token_error
     delivered: bool
     retryable: bool
     error: str = ""
@@ -51,3 +55,14 @@ def timed_out(timeout_s: float) -> AttemptResult:
 
 def unreachable(error: BaseException) -> AttemptResult:
     return AttemptResult("connection_error", False, True, f"{type(error).__name__}: {error}"[:300])
+
+
+def no_token(error: TokenError) -> AttemptResult:
+    """The endpoint's OAuth2 token could not be obtained: nothing was sent; retried like an unreachable
+    endpoint (the token endpoint, or the client's registration there, may be put right)."""
+    return AttemptResult("token_error", False, True, f"OAuth2 token: {error}"[:300])
+
+
+def refused_again() -> AttemptResult:
+    """401 again with a token fetched just now: the endpoint does not accept this client."""
+    return AttemptResult("http_4xx", False, False, "HTTP 401 with a new OAuth2 token (refused; not retried)")

@@ -4,6 +4,12 @@ Read and checked once at start-up; a mistake stops the notifier with a message n
 key. Secrets are never in the file: each endpoint names the environment variable that holds its HMAC
 secret, and outside development that variable must be set to a strong value: ``whsec_`` and the base64 of
 24 to 64 random bytes (the Standard Webhooks form), or a plain string of at least 32 characters.
+
+An endpoint that logs in to its server with OAuth2 (a hospital's FHIR server) has an ``oauth2`` block: the
+token endpoint, its client id, and the client's credential by reference, never in the file: a client
+secret (``client_secret_env`` or ``client_secret_file``; client credentials grant, RFC 6749 section 4.4)
+or a private key with its ``kid`` (``private_key_env`` or ``private_key_file``; SMART Backend Services, a
+signed JWT assertion per RFC 7523). See :mod:`notifier.oauth2`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 
 from carepath import yamlfile
 from notifier import signing
@@ -27,6 +36,10 @@ CHANGES = frozenset({"raised", "updated", "resolved"})
 REMINDER_KINDS = frozenset({"warning", "overdue"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+KEY_METHOD = "private_key_jwt"
+ASSERTION_ALGS = {"RS384": "RSA", "ES384": "EC"}  # the SMART Backend Services algorithms, by key type
+MIN_RSA_BITS = 2048
 
 
 class ConfigError(ValueError):
@@ -61,6 +74,22 @@ class ReminderRoute:
 
 
 @dataclass(frozen=True)
+class OAuth2:
+    """How an endpoint obtains its bearer token. ``client_secret`` (client_secret_basic or
+    client_secret_post) or ``private_key`` with ``kid`` and ``alg`` (private_key_jwt) is set, never both."""
+
+    token_url: str
+    client_id: str
+    auth_method: str  # client_secret_basic | client_secret_post | private_key_jwt
+    credential_ref: str  # where the credential came from, for messages: "client_secret_env NAME"
+    client_secret: str | None = field(default=None, repr=False)
+    private_key: RSAKey | ECKey | None = field(default=None, repr=False)
+    kid: str | None = None
+    alg: str | None = None  # RS384 | ES384
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     url: str
@@ -74,6 +103,7 @@ class Endpoint:
     reminders: ReminderRoute | None = None  # None: no reminders
     legacy_signature: bool = False  # also send X-Carepath-Timestamp and X-Carepath-Signature
     previous_secret: bytes | None = field(default=None, repr=False)  # also signed with, while rotating
+    oauth2: OAuth2 | None = None  # a bearer token from this token endpoint on every request
 
 
 _ENDPOINT_KEYS = frozenset(
@@ -89,8 +119,24 @@ _ENDPOINT_KEYS = frozenset(
         "insecure_http",
         "legacy_signature",
         "previous_secret_env",
+        "oauth2",
     }
 )
+_OAUTH2_KEYS = frozenset(
+    {
+        "token_url",
+        "client_id",
+        "client_secret_env",
+        "client_secret_file",
+        "private_key_env",
+        "private_key_file",
+        "kid",
+        "alg",
+        "token_endpoint_auth_method",
+        "scope",
+    }
+)
+_CREDENTIAL_KEYS = ("client_secret_env", "client_secret_file", "private_key_env", "private_key_file")
 
 
 def load_endpoints(path: Path, environment: str, env: Mapping[str, str]) -> tuple[Endpoint, ...]:
@@ -122,7 +168,8 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
     unknown = set(raw) - _ENDPOINT_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
-    url = _url(where, raw.get("url"), environment, bool(raw.get("insecure_http", False)))
+    insecure_http = bool(raw.get("insecure_http", False))
+    url = _url(where, raw.get("url"), environment, insecure_http)
     secret_env = raw.get("secret_env")
     if not isinstance(secret_env, str) or not _ENV.match(secret_env):
         raise ConfigError(
@@ -157,16 +204,17 @@ def _endpoint(path: Path, index: int, raw: Any, environment: str, env: Mapping[s
         previous_secret=_secret(where, previous_env, environment, env, fallback=False)
         if previous_env
         else None,
+        oauth2=_oauth2(where, raw["oauth2"], environment, env, insecure_http) if "oauth2" in raw else None,
     )
 
 
-def _url(where: str, url: Any, environment: str, insecure_http: bool) -> str:
+def _url(where: str, url: Any, environment: str, insecure_http: bool, key: str = "url") -> str:
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: url must be an http(s) URL")
+        raise ConfigError(f"{where}: {key} must be an http(s) URL")
     if environment == "production" and parts.scheme != "https" and not insecure_http:
         raise ConfigError(
-            f"{where}: url must use https in production (or set insecure_http: true explicitly)"
+            f"{where}: {key} must use https in production (or set insecure_http: true explicitly)"
         )
     assert isinstance(url, str)
     return url
@@ -201,6 +249,109 @@ def _secret(
             f" (or whsec_ and the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} random bytes)"
         )
     return key
+
+
+def _oauth2(where: str, raw: Any, environment: str, env: Mapping[str, str], insecure_http: bool) -> OAuth2:
+    """The ``oauth2`` block: the credential is read here, from the variable or file it names; a missing,
+    empty or unusable credential stops start-up naming the reference, never showing the value."""
+    where = f"{where} oauth2"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = set(raw) - _OAUTH2_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    token_url = _url(where, raw.get("token_url"), environment, insecure_http, key="token_url")
+    client_id = raw.get("client_id")
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise ConfigError(f"{where}: client_id must be the client's id at the token endpoint")
+    given = [k for k in _CREDENTIAL_KEYS if k in raw]
+    if len(given) != 1:
+        raise ConfigError(
+            f"{where}: give exactly one of {', '.join(_CREDENTIAL_KEYS)} (the credential, by reference)"
+        )
+    [ref_key] = given
+    ref = raw[ref_key]
+    credential_ref = f"{ref_key} {ref}"
+    value = _credential(where, ref_key, ref, env)
+    scope = raw.get("scope")
+    if scope is not None and (not isinstance(scope, str) or not scope.strip()):
+        raise ConfigError(f"{where}: scope must be the space-separated scopes to ask for")
+    scope = " ".join(scope.split()) if scope else None
+    method = raw.get("token_endpoint_auth_method")
+    if ref_key.startswith("client_secret"):
+        method = method or "client_secret_basic"
+        if method not in SECRET_METHODS:
+            raise ConfigError(
+                f"{where}: token_endpoint_auth_method for a client secret is client_secret_basic or "
+                "client_secret_post"
+            )
+        for key in ("kid", "alg"):
+            if key in raw:
+                raise ConfigError(f"{where}: {key} is for a private key, not a client secret")
+        return OAuth2(token_url, client_id, method, credential_ref, client_secret=value, scope=scope)
+    if method not in (None, KEY_METHOD):
+        raise ConfigError(f"{where}: token_endpoint_auth_method for a private key is {KEY_METHOD}")
+    kid = raw.get("kid")
+    if not isinstance(kid, str) or not kid.strip():
+        raise ConfigError(f"{where}: kid must name the key as the token endpoint knows it (its JWKS kid)")
+    private_key, alg = _private_key(where, ref_key, value, raw.get("alg"))
+    return OAuth2(
+        token_url,
+        client_id,
+        KEY_METHOD,
+        credential_ref,
+        private_key=private_key,
+        kid=kid,
+        alg=alg,
+        scope=scope,
+    )
+
+
+def _credential(where: str, ref_key: str, ref: Any, env: Mapping[str, str]) -> str:
+    if ref_key.endswith("_env"):
+        if not isinstance(ref, str) or not _ENV.match(ref):
+            raise ConfigError(f"{where}: {ref_key} must name an environment variable")
+        value = env.get(ref, "")
+    else:
+        if not isinstance(ref, str) or not ref.strip():
+            raise ConfigError(f"{where}: {ref_key} must be a file path")
+        try:
+            value = Path(ref).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: {ref_key} {ref} cannot be read ({type(exc).__name__})") from None
+    what = "the client secret" if ref_key.startswith("client_secret") else "a PEM private key"
+    if not value.strip():
+        raise ConfigError(f"{where}: {ref_key} {ref} must hold {what}")
+    return value.strip() if ref_key.startswith("client_secret") else value
+
+
+def _private_key(where: str, ref_key: str, pem: str, alg: Any) -> tuple[RSAKey | ECKey, str]:
+    """The assertion key and its algorithm: RS384 for an RSA key of 2048 bits or more, ES384 for a P-384
+    key (the algorithms SMART Backend Services asks servers to support)."""
+    if alg is not None and alg not in ASSERTION_ALGS:
+        raise ConfigError(f"{where}: alg must be one of {sorted(ASSERTION_ALGS)}")
+    key: RSAKey | ECKey
+    try:
+        try:
+            key = RSAKey.import_key(pem)
+        except (JoseError, ValueError, TypeError):
+            key = ECKey.import_key(pem)
+    except (JoseError, ValueError, TypeError):
+        raise ConfigError(f"{where}: {ref_key} must hold a PEM RSA or EC private key") from None
+    if not key.is_private:
+        raise ConfigError(f"{where}: {ref_key} holds a public key; the private key is needed")
+    if isinstance(key, RSAKey):
+        bits = key.raw_value.key_size
+        if bits < MIN_RSA_BITS:
+            raise ConfigError(f"{where}: {ref_key} holds an RSA key of {bits} bits; {MIN_RSA_BITS} at least")
+        derived = "RS384"
+    else:
+        if key.curve_name != "P-384":
+            raise ConfigError(f"{where}: {ref_key} holds an EC key on {key.curve_name}; ES384 needs P-384")
+        derived = "ES384"
+    if alg is not None and alg != derived:
+        raise ConfigError(f"{where}: alg {alg} does not fit the key in {ref_key} ({derived} does)")
+    return key, derived
 
 
 def _number(

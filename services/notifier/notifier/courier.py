@@ -6,6 +6,12 @@ scheduled on the event loop (no worker sleeps through it); after the retry budge
 dead-lettered for this endpoint. Every attempt is recorded as in flight through the :class:`Store`
 (durably) before its request is sent, and its outcome before the next step: a restart resumes from that,
 and knows which redeliveries are in doubt (see :mod:`notifier.state`).
+
+An endpoint with an ``oauth2`` block gets a bearer token on every request from its own token cache
+(:mod:`notifier.oauth2`), fetched over connections of its own. A 401 from the endpoint is answered by one
+new token and the request once more, within the same attempt; a second 401 is a refusal. No token (the
+token endpoint refused, failed or was unreachable) is a failed attempt with that reason, retried with
+backoff and dead-lettered after the budget like any other.
 """
 
 from __future__ import annotations
@@ -19,11 +25,22 @@ from typing import Protocol
 
 import httpx
 
-from notifier import metrics, signing
-from notifier.backoff import AttemptResult, backoff_s, from_status, timed_out, unreachable
+from carepath import logs
+from notifier import metrics, oauth2, signing
+from notifier.backoff import (
+    AttemptResult,
+    backoff_s,
+    from_status,
+    no_token,
+    refused_again,
+    timed_out,
+    unreachable,
+)
 from notifier.config import Endpoint
 from notifier.payloads import Payload
 from notifier.state import DEAD, DELIVERED, PENDING
+
+log = logs.get(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class Courier:
         rng: random.Random | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self.store = store
@@ -70,7 +88,9 @@ class Courier:
         self._pending: set[str] = set()  # event ids queued, in flight or waiting for a retry
         self._timers: set[asyncio.TimerHandle] = set()
         self._client: httpx.AsyncClient | None = None
-        metrics.export(endpoint.name)
+        self._token_client: httpx.AsyncClient | None = None
+        self._tokens = oauth2.TokenCache(self._fetch_token, clock) if endpoint.oauth2 else None
+        metrics.export(endpoint.name, oauth2=endpoint.oauth2 is not None)
 
     @property
     def pending(self) -> int:
@@ -89,10 +109,12 @@ class Courier:
         limits = httpx.Limits(
             max_connections=self.endpoint.concurrency, max_keepalive_connections=self.endpoint.concurrency
         )
-        async with httpx.AsyncClient(
-            transport=self._transport, limits=limits, follow_redirects=False
-        ) as client:
+        async with (
+            httpx.AsyncClient(transport=self._transport, limits=limits, follow_redirects=False) as client,
+            httpx.AsyncClient(transport=self._transport, follow_redirects=False) as token_client,
+        ):
             self._client = client
+            self._token_client = token_client
             workers = [asyncio.create_task(self._work()) for _ in range(self.endpoint.concurrency)]
             try:
                 await asyncio.gather(*workers)
@@ -102,6 +124,7 @@ class Courier:
                 for timer in self._timers:
                     timer.cancel()
                 self._client = None
+                self._token_client = None
 
     async def _work(self) -> None:
         while True:
@@ -143,6 +166,30 @@ class Courier:
             await self._give_up(job)
 
     async def _post(self, job: Job, attempt: int) -> AttemptResult:
+        token = None
+        if self._tokens is not None:
+            try:
+                token = await self._tokens.get()
+            except oauth2.TokenError as exc:
+                return no_token(exc)
+        try:
+            response = await self._send(job, attempt, token)
+            if response.status_code == 401 and self._tokens is not None and token is not None:
+                log.info("bearer token refused; fetching a new one", endpoint=self.endpoint.name)
+                try:
+                    token = await self._tokens.refresh(token)
+                except oauth2.TokenError as exc:
+                    return no_token(exc)
+                response = await self._send(job, attempt, token)
+                if response.status_code == 401:
+                    return refused_again()
+        except httpx.TimeoutException:
+            return timed_out(self.endpoint.timeout_s)
+        except httpx.HTTPError as exc:
+            return unreachable(exc)
+        return from_status(response.status_code, response.headers.get("retry-after"))
+
+    async def _send(self, job: Job, attempt: int, token: str | None) -> httpx.Response:
         assert self._client is not None
         body = job.payload.body
         headers = signing.headers(
@@ -156,15 +203,17 @@ class Courier:
             content_type=job.payload.content_type,
             legacy=self.endpoint.legacy_signature,
         )
-        try:
-            response = await self._client.post(
-                self.endpoint.url, content=body, headers=headers, timeout=self.endpoint.timeout_s
-            )
-        except httpx.TimeoutException:
-            return timed_out(self.endpoint.timeout_s)
-        except httpx.HTTPError as exc:
-            return unreachable(exc)
-        return from_status(response.status_code, response.headers.get("retry-after"))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return await self._client.post(
+            self.endpoint.url, content=body, headers=headers, timeout=self.endpoint.timeout_s
+        )
+
+    async def _fetch_token(self) -> oauth2.Grant:
+        assert self._token_client is not None and self.endpoint.oauth2 is not None
+        return await oauth2.request_token(
+            self.endpoint.name, self.endpoint.oauth2, self._token_client, self.endpoint.timeout_s, self._now
+        )
 
     def _retry_later(self, job: Job, result: AttemptResult) -> None:
         delay = backoff_s(job.attempts, self.endpoint.retry, self._rng, result.retry_after_s)

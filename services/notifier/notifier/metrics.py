@@ -12,7 +12,8 @@ DELIVERIES = Counter(
 )
 ATTEMPTS = Counter(
     "carepath_notifier_attempts",
-    "HTTP delivery attempts per endpoint and result (success, http_4xx, http_5xx, timeout, connection_error)",
+    "HTTP delivery attempts per endpoint and result (success, http_4xx, http_5xx, timeout, connection_error, "
+    "token_error: no OAuth2 token, so no request)",
     ["endpoint", "result"],
 )
 DELIVERY_SECONDS = Histogram(
@@ -32,13 +33,22 @@ REDELIVERIES_IN_DOUBT = Counter(
     "taken it before the worker stopped, so it may receive it twice (same idempotency key)",
     ["endpoint"],
 )
+TOKEN_REQUESTS = Counter(
+    "carepath_notifier_token_requests",
+    "OAuth2 token requests per endpoint and outcome (issued, refused, http_error, timeout, unreachable, "
+    "invalid_response)",
+    ["endpoint", "outcome"],
+)
 PENDING = Gauge(
     "carepath_notifier_pending", "Notifications waiting for delivery or a retry, per endpoint", ["endpoint"]
 )
 
 
-def export(endpoint: str) -> None:
+def export(endpoint: str, oauth2: bool = False) -> None:
     """Create an endpoint's series at 0, so rate() and increase() see the first event."""
+    if oauth2:
+        for outcome in ("issued", "refused"):
+            TOKEN_REQUESTS.labels(endpoint, outcome)
     for outcome in ("delivered", "dead_lettered", "duplicate"):
         DELIVERIES.labels(endpoint, outcome)
     ATTEMPTS.labels(endpoint, "success")
