@@ -39,15 +39,23 @@ class BrokerError(RuntimeError):
 _LISTEN_PORTS = range(20000, 32768)
 
 
+_HANDED_OUT: set[int] = set()  # ports this process has handed out: the next server may not have bound one yet
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free now, from outside the ephemeral range when one is (else any)."""
+    """A port free now, from outside the ephemeral range when one is (else any), and never one this process
+    handed out before: a stack picks several ports before its servers bind them, and two equal picks would
+    leave the later server unable to bind."""
     for port in random.sample(_LISTEN_PORTS, 50):
+        if port in _HANDED_OUT:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
