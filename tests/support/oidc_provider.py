@@ -1,9 +1,14 @@
 """A real OpenID Connect provider for the worklist's login tests: panva/oidc-provider (OpenID Certified),
 pinned in tests/support/oidc/package-lock.json and installed by ``make oidc-provider`` (``npm ci``), run
-with node on a free loopback port. Its development sign-in form takes any login and password."""
+with node on a free loopback port. Its development sign-in form takes any login and password.
+
+Given :class:`MachineClients` it is also the authorization server of the notifier's OAuth2 tests: a client
+credentials client with a secret, a SMART Backend Services client with a public key (private_key_jwt), and
+JWT access tokens for one resource (a FHIR server's base URL) with a short lifetime."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -24,14 +30,50 @@ CLIENT_SECRET = "test-client-secret-at-least-32-characters"
 
 
 @dataclass(frozen=True)
+class MachineClients:
+    """The clients a FHIR server's authorization server registers for carepath's notifier."""
+
+    resource: str  # the resource server (a FHIR base URL): the audience of every access token
+    scope: str  # the scopes the resource server grants, space-separated
+    access_token_ttl_s: int
+    cc_client_id: str
+    cc_client_secret: str
+    smart_client_id: str
+    smart_jwks: dict[str, Any]  # the SMART client's public keys
+    smart_alg: str = "RS384"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OIDC_RESOURCE": self.resource,
+            "OIDC_RESOURCE_SCOPE": self.scope,
+            "OIDC_ACCESS_TOKEN_TTL": str(self.access_token_ttl_s),
+            "OIDC_CC_CLIENT_ID": self.cc_client_id,
+            "OIDC_CC_CLIENT_SECRET": self.cc_client_secret,
+            "OIDC_SMART_CLIENT_ID": self.smart_client_id,
+            "OIDC_SMART_JWKS": json.dumps(self.smart_jwks),
+            "OIDC_SMART_ALG": self.smart_alg,
+        }
+
+
+@dataclass(frozen=True)
 class Provider:
     issuer: str
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
 
+    @property
+    def token_url(self) -> str:
+        return f"{self.issuer}/token"
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.issuer}/jwks"
+
 
 @contextmanager
-def provider(redirect_uris: list[str], log_path: Path) -> Iterator[Provider]:
+def provider(
+    redirect_uris: list[str], log_path: Path, machine: MachineClients | None = None
+) -> Iterator[Provider]:
     node = shutil.which("node")
     assert node, "node is needed for the OpenID Connect provider: make sysdeps installs it"
     assert (HERE / "node_modules" / "oidc-provider").is_dir(), (
@@ -44,6 +86,8 @@ def provider(redirect_uris: list[str], log_path: Path) -> Iterator[Provider]:
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "OIDC_REDIRECT_URIS": ",".join(redirect_uris),
     }
+    if machine is not None:
+        env |= machine.env()
     with open(log_path, "ab") as log:
         proc = track(
             subprocess.Popen([node, "provider.mjs"], cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)

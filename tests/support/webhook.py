@@ -4,6 +4,8 @@ It records every request, can fail the first ``fail_first`` attempts of each not
 idempotency key) with 503, and can be slow. ``delivered`` lists the notifications it accepted with 2xx.
 Given the endpoint's ``secret`` it verifies each request as a hospital's receiver would, with the
 Standard Webhooks reference library (``standardwebhooks``), and answers 401 to one that fails.
+Given a ``bearer`` check (a FHIR server that demands an OAuth2 access token) it answers 401 to a request
+whose ``Authorization: Bearer`` token the check does not accept, or that has none.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ class Received:
     status: int
     at: float
     verified: bool | None = None  # None: the receiver was given no secret
+    authorized: bool | None = None  # None: the receiver demands no bearer token
 
     @property
     def key(self) -> str:
         return self.headers.get("idempotency-key", "")
+
+    @property
+    def bearer(self) -> str | None:
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" and token else None
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -42,6 +50,7 @@ class Receiver:
     fail_first: int = 0
     delay_s: float = 0.0
     secret: str | bytes | None = None  # whsec_<base64>, or the key's bytes
+    bearer: Callable[[str | None], bool] | None = None  # accepts the request's bearer token (None: none sent)
     requests: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -61,13 +70,17 @@ class Receiver:
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 verified = receiver.verify(body, headers)
+                authorized = receiver.authorize(headers)
                 with receiver._lock:
                     earlier = sum(1 for r in receiver.requests if r.key == headers.get("idempotency-key"))
-                    status = 401 if verified is False else 503 if earlier < receiver.fail_first else 200
+                    refused = verified is False or authorized is False
+                    status = 401 if refused else 503 if earlier < receiver.fail_first else 200
                     receiver.requests.append(
-                        Received(self.path, headers, body, status, time.time(), verified)
+                        Received(self.path, headers, body, status, time.time(), verified, authorized)
                     )
                 self.send_response(status)
+                if authorized is False:
+                    self.send_header("www-authenticate", 'Bearer error="invalid_token"')
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -87,6 +100,12 @@ class Receiver:
         except WebhookVerificationError:
             return False
         return True
+
+    def authorize(self, headers: dict[str, str]) -> bool | None:
+        if self.bearer is None:
+            return None
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return self.bearer(token if scheme.lower() == "bearer" and token else None)
 
     def stop(self) -> None:
         if self._server is not None:
