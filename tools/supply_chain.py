@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,7 @@ def runtime_environment(python: str, where: Path) -> Path:
         "-r",
         str(RUNTIME_LOCK),
     )
+    leftover = not (ROOT / "build").exists()  # setuptools builds in the source tree: tidy up after it
     _run(
         str(interpreter),
         "-m",
@@ -173,6 +175,8 @@ def runtime_environment(python: str, where: Path) -> Path:
         "--force-reinstall",
         str(ROOT),
     )
+    if leftover:
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     _run(str(interpreter), "-m", "pip", "check")
     return interpreter
 
