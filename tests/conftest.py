@@ -13,11 +13,14 @@ from dataclasses import dataclass
 import pytest
 
 from carepath.broker import EmbeddedBroker, create_topics, wait_until_answers
+from carepath.devstack import development_defaults
 
 # Tests build production settings to check their other rules against a plaintext loopback broker; the
 # refusal of unencrypted Kafka in production is tested on its own (tests/unit/platform/test_kafka_security.py
 # passes kafka_allow_plaintext=False explicitly).
 os.environ.setdefault("CAREPATH_KAFKA_ALLOW_PLAINTEXT", "true")
+# A stack on one machine: topics of the development partition count (4), as make run has them.
+development_defaults()
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
         return 0
 
+    from carepath.devstack import development_defaults
+
+    development_defaults()  # the embedded broker is a development broker: its topics get the development count
     broker = EmbeddedBroker(port=getattr(args, "port", None)).start()
     print(f"embedded broker ready: KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
     try:

@@ -27,7 +27,7 @@ import httpx
 from kafka.errors import KafkaError
 
 from carepath import audit, envelope, topics, yamlfile
-from carepath.devstack import Stack
+from carepath.devstack import Stack, development_defaults
 from carepath.render import render
 from carepath.resources import ROOT
 from carepath.topic_reader import read_topic
@@ -244,6 +244,7 @@ def _free_or_none(port: int) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    development_defaults()
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--feed", type=Path, default=ROOT / "demo" / "feed.yaml")
     parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per real second")

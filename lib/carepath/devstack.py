@@ -19,11 +19,21 @@ from typing import Any
 
 import httpx
 
+from carepath import topics
 from carepath.broker import EmbeddedBroker, create_topics, free_port, wait_until_answers
 from carepath.clock import Clock, make_clock
 from carepath.processes import terminate, track
 
 DEV_TOKEN = "dev-only-token"  # noqa: S105 - accepted only with CAREPATH_ENVIRONMENT=development/test
+
+
+def development_defaults() -> None:
+    """What a stack on one machine (make run, the tests, the benchmark, chaos, fuzzing) uses unless told
+    otherwise: topics of :func:`carepath.topics.development_partitions` partitions, not the production 24.
+    Set in this process's environment, before any topic is created or read; a stack's services are handed the
+    same count (:meth:`Stack.env`)."""
+    os.environ.setdefault(topics.PARTITIONS_VARIABLE, str(topics.development_partitions()))
+    topics.catalogue.cache_clear()
 
 
 @dataclass
@@ -154,6 +164,7 @@ class Stack:
                 "CAREPATH_TIME_SCALE": str(self.time_scale),
                 "CAREPATH_TIME_ORIGIN": self.origin.isoformat(),
                 "CAREPATH_BIND_HOST": "127.0.0.1",
+                topics.PARTITIONS_VARIABLE: str(topics.partitions()),
                 "PYTHONUNBUFFERED": "1",
             }
         )

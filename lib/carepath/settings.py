@@ -22,7 +22,22 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 
 
-class KafkaConnectionSettings(BaseSettings):
+class TopicSettings(BaseSettings):
+    """How many partitions carepath's topics have: read by every process that creates, reads or checks them."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore", frozen=True)
+
+    topic_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="partitions of every topic (and of the workers' changelogs); none: the production default "
+        "of schemas/topics.json (24: see README 'Partitions for growth'). Fixed for the life of a topic set: "
+        "workers refuse to start when a topic has another count",
+    )
+
+
+class KafkaConnectionSettings(TopicSettings):
     """How every Kafka client of carepath reaches the cluster: addresses, TLS, mTLS and SASL.
 
     Services and tools read the same variables; :mod:`carepath.kafka_security` turns them into each client

@@ -318,13 +318,24 @@ async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
         await fut
 
 
-def run_worker(app: App, log_level: str) -> None:
+def run_worker(app: App, settings: CommonSettings) -> None:
     """Run ``app`` as a Faust worker, quiet: no banner, no terminal spinner (Faust draws one when its level
     is warnings or above, hence "info" here; Faust's, mode's and aiokafka's own loggers are held at warnings
     by :func:`carepath.logs.logging_config`, and every line is JSON). Its web server stays off (the
-    worker's FastAPI app serves HTTP)."""
+    worker's FastAPI app serves HTTP).
+
+    First the topics it shares the patient key with, and its tables' changelogs, must have the configured
+    partition count (:func:`carepath.topics.verify_partitions`): otherwise the process ends naming them."""
     import sys
 
-    level = "debug" if log_level == "debug" else "info"
+    from carepath import topics
+
+    changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+    kafka = {"bootstrap_servers": settings.bootstrap_list, **kafka_security.kafka_python_kwargs(settings)}
+    try:
+        topics.verify_partitions(kafka, also=changelogs)
+    except topics.PartitionCheckFailed as exc:
+        raise SystemExit(f"{app.conf.id}: {exc}") from None
+    level = "debug" if settings.log_level == "debug" else "info"
     sys.argv = [sys.argv[0], "--quiet", "worker", "--without-web", "--loglevel", level]
     app.main()

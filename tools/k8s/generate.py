@@ -113,12 +113,12 @@ def kafka_topics() -> list[dict[str, Any]]:
                 "config": {"cleanup.policy": spec.cleanup_policy, "retention.ms": spec.retention_ms},
             },
         }
-        for spec in topics.catalogue()
+        for spec in topics.declared()
     ]
 
 
 def _partitions(names: tuple[str, ...]) -> int:
-    by_name = {spec.name: spec.partitions for spec in topics.catalogue()}
+    by_name = {spec.name: spec.partitions for spec in topics.declared()}
     return min(by_name[n] for n in names)
 
 

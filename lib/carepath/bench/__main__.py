@@ -21,6 +21,7 @@ from carepath.bench import machine, report, workload
 from carepath.bench.context import Console, Context
 from carepath.bench.cpu import CpuWindow
 from carepath.bench.params import Params
+from carepath.devstack import development_defaults
 
 OTHERS_WARNING_PCT = 10.0  # other processes' share of the machine above which a phase's figures are flagged
 
@@ -69,6 +70,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    development_defaults()
     args = parse_args(argv)
     # Ctrl-C and SIGTERM both stop the run in order (a shell may have started us with SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from carepath.chaos.experiment import chaos
 from carepath.chaos.run import ROLES, Params
+from carepath.devstack import development_defaults
 
 
 def main(argv: list[str] | None = None) -> int:
+    development_defaults()
     p = argparse.ArgumentParser(prog="python -m carepath.chaos", description=__doc__)
     d = Params()
     p.add_argument("--events", type=int, default=d.events, help="at least this many events")

@@ -9,10 +9,12 @@ import signal
 import sys
 from pathlib import Path
 
+from carepath.devstack import development_defaults
 from carepath.fuzz.harness import Config, run
 
 
 def main(argv: list[str] | None = None) -> int:
+    development_defaults()
     parser = argparse.ArgumentParser(prog="python -m carepath.fuzz", description=__doc__)
     parser.add_argument("--inputs", type=int, default=10_000, help="inputs to send in all (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="the run's seed: the same seed, the same inputs")

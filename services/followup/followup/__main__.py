@@ -18,7 +18,7 @@ def main() -> None:
     except PathwayError as exc:
         raise SystemExit(f"followup: the pathway definition is invalid: {exc}") from None
     logs.get("followup").info("starting", port=settings.web_port, tick_s=settings.tick_interval_s)
-    run_worker(app, settings.log_level)
+    run_worker(app, settings)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def main() -> None:
         logs.get("notifier").warning("no endpoints configured: notifications are read but not delivered")
     app = build(settings)
     logs.get("notifier").info("starting", port=settings.web_port, endpoints=[e.name for e in endpoints])
-    run_worker(app, settings.log_level)
+    run_worker(app, settings)
 
 
 if __name__ == "__main__":

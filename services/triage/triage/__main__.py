@@ -18,7 +18,7 @@ def main() -> None:
     except PathwayError as exc:
         raise SystemExit(f"triage: the pathway definition is invalid: {exc}") from None
     logs.get("triage").info("starting", port=settings.web_port, shadow=settings.shadow_mode)
-    run_worker(app, settings.log_level)
+    run_worker(app, settings)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,10 @@ def test_the_contract_refuses_a_truncated_record_without_its_length_and_digest()
 def test_every_topic_shares_one_partition_count() -> None:
     names = {t.name for t in topics.catalogue()}
     assert {topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.REMINDERS, topics.ACKNOWLEDGEMENTS} <= names
-    assert topics.partitions() == 4
+    assert (
+        topics.partitions() == topics.development_partitions() == 4
+    )  # tests/conftest.py: a development stack
+    assert {t.partitions for t in topics.declared()} == {24}  # the production default
 
 
 def test_rendering_says_why() -> None:
