@@ -9,6 +9,9 @@ an oversize HL7 message) keeps its first bytes, with ``raw_length`` (the size re
 and error texts are one bounded line each. A refusal therefore never fails to be stored because of the
 size of what was refused, and the sender is never told to retry something that can never succeed.
 
+Both name the system that sent the input (``sender``: the name of its credential at intake, a bounded name,
+never patient data) when it is known.
+
 Parked records (``clinical.events.parked``, ``schemas/parked-record.v1.schema.json``) keep input that was not
 read whole because it carries codes carepath does not know, so that it can be read again once a site file
 maps them. They keep the raw input by the same rules, and the codes as (system, code) pairs checked the way
@@ -41,6 +44,7 @@ CODE = re.compile(r"^[A-Za-z0-9._:/*+-]{1,40}$")
 SYSTEM = re.compile(r"^[A-Za-z0-9._:/*+-]{0,200}$")
 _REASON_LIMIT = 2000
 _FIELD_LIMIT = 1000
+SENDER = re.compile(r"^[A-Za-z0-9._:@/-]{1,120}$")  # a sending system's name as intake stamps it
 
 
 def dead_letter(
@@ -53,6 +57,7 @@ def dead_letter(
     event_id: str | None = None,
     raw_limit: int = RAW_LIMIT,
     codes: Iterable[tuple[str, str]] = (),
+    sender: str = "",
 ) -> bytes:
     """Encode one DLQ record; ``errors`` are (JSON pointer, message) pairs, most specific first; ``codes``
     the (system, code) pairs carepath did not know, when that is why (the input is parked too), those that
@@ -75,6 +80,8 @@ def dead_letter(
     known, _ = bounded_codes(codes)
     if known:
         record["codes"] = known
+    if SENDER.match(sender):
+        record["sender"] = sender
     return _with_raw(record, raw, raw_limit)
 
 
@@ -87,6 +94,7 @@ def parked(
     codes: Iterable[tuple[str, str]],
     stored: Iterable[tuple[str, str]] | None = None,
     raw_limit: int = RAW_LIMIT,
+    sender: str = "",
 ) -> bytes:
     """Encode one parked record: the raw input, a one-line ``reason``, the (system, code) pairs carepath
     did not know, and ``stored``: (event id, :func:`content_digest`) of the events read from the same input
@@ -106,6 +114,8 @@ def parked(
         record["stored"] = [{"id": i, "sha256": d} for i, d in events[:MAX_STORED]]
         if len(events) > MAX_STORED:
             record["stored_not_listed"] = len(events) - MAX_STORED
+    if SENDER.match(sender):
+        record["sender"] = sender
     return _with_raw(record, raw, raw_limit)
 
 

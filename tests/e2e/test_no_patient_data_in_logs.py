@@ -186,7 +186,8 @@ def test_no_marked_identifier_in_any_service_log(broker: BrokerInfo, stack: tupl
         )
 
         # -- acknowledgements: an id followup does not know, and then the real R1
-        missing = {"patient_id": MRN, "target_id": "esc-0000000000000000", "role": "acute_oncology"}
+        clinician = {"id": "staff-logs-1", "role": "acute_oncology"}
+        missing = {"patient_id": MRN, "target_id": "esc-0000000000000000", "on_behalf_of": clinician}
         assert post(s, "/v1/acknowledgements", orjson.dumps(missing)).status_code == 404
         [r1] = escalations.wait_for(
             lambda r: r.get("subject") == MRN and r["data"]["rule"]["id"] == "R1", timeout=60
@@ -194,7 +195,7 @@ def test_no_marked_identifier_in_any_service_log(broker: BrokerInfo, stack: tupl
         ack = {
             "patient_id": MRN,
             "target_id": r1["data"]["escalation_id"],
-            "role": "acute_oncology",
+            "on_behalf_of": clinician,
             "reason": FREE_TEXT,
         }
         deadline = time.monotonic() + 30  # until followup has read the escalation it is a 404

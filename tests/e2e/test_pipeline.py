@@ -267,8 +267,10 @@ def test_acknowledgement_stops_the_reminder_chain_and_unknown_ids_are_404(
         lambda r: r.get("subject") == acked and r["data"]["rule"]["id"] == "R2", timeout=20
     )
     esc_id = esc["data"]["escalation_id"]
-    clinician = auth.bearer(auth.DEV_ACK_TOKEN)  # a clinician's system acknowledges, not the engine
-    body = {"patient_id": acked, "target_id": esc_id, "role": "mscc_coordinator"}
+    # a system acknowledging for a named clinician, not the engine
+    clinician = auth.bearer(auth.DEV_ACK_TOKEN)
+    who = {"id": "staff-e2e-1", "name": "E2E Coordinator", "role": "mscc_coordinator"}
+    body = {"patient_id": acked, "target_id": esc_id, "on_behalf_of": who}
     deadline = time.monotonic() + 3  # followup may take a moment to have read the escalation
     while (
         r := httpx.post(f"{stack.intake_url}/v1/acknowledgements", json=body, headers=clinician, timeout=10)
@@ -375,7 +377,7 @@ def test_every_record_carries_the_content_type_header_of_its_topic(broker: Broke
     while (
         r := httpx.post(
             f"{stack.intake_url}/v1/acknowledgements",
-            json=body | {"role": "acute_oncology"},
+            json=body | {"on_behalf_of": {"id": "staff-e2e-2", "role": "acute_oncology"}},
             headers=clinician,
         )
     ).status_code == 404:
@@ -403,7 +405,13 @@ def test_every_record_carries_the_content_type_header_of_its_topic(broker: Broke
     for topic, records in written.items():
         for message in records:
             wanted = topics.headers(topic)
-            assert list(message.headers) == list(wanted), (topic, message.headers)
+            content = [(k, v) for k, v in message.headers if k == topics.CONTENT_TYPE]
+            assert content == list(wanted), (topic, message.headers)
+            # and, on what intake wrote, the name of the credential that sent it (nothing else)
+            others = dict((k, v) for k, v in message.headers if k != topics.CONTENT_TYPE)
+            assert set(others) <= {"carepath-sender"}, (topic, message.headers)
+            if topic in (topics.CLINICAL_EVENTS, topics.ACKNOWLEDGEMENTS):
+                assert others["carepath-sender"] in (b"engine-1", b"ack-system-1"), (topic, others)
             document = orjson.loads(message.value)
             if wanted[0][1].startswith(b"application/cloudevents+json"):
                 assert document["specversion"] == "1.0" and document["subject"] == patient, topic

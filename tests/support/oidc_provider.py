@@ -72,8 +72,14 @@ class Provider:
 
 @contextmanager
 def provider(
-    redirect_uris: list[str], log_path: Path, machine: MachineClients | None = None
+    redirect_uris: list[str],
+    log_path: Path,
+    machine: MachineClients | None = None,
+    api_resource: str | None = None,
 ) -> Iterator[Provider]:
+    """``api_resource``: intake's audience; the worklist client may then ask for a JWT access token for it
+    (a resource indicator) carrying the account's carepath roles (provider.mjs says how they are read from
+    the login)."""
     node = shutil.which("node")
     assert node, "node is needed for the OpenID Connect provider: make sysdeps installs it"
     assert (HERE / "node_modules" / "oidc-provider").is_dir(), (
@@ -88,6 +94,8 @@ def provider(
     }
     if machine is not None:
         env |= machine.env()
+    if api_resource is not None:
+        env["OIDC_API_RESOURCE"] = api_resource
     with open(log_path, "ab") as log:
         proc = track(
             subprocess.Popen([node, "provider.mjs"], cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -30,6 +30,8 @@ PATIENT_HEADER: Final = (
 TARGET_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]+$"
 TARGET_ID_MAX: Final = 160
 REASON_MAX: Final = 1000
+CLINICIAN_ID_MAX: Final = 255  # acknowledged_by.subject
+CLINICIAN_NAME_MAX: Final = 200  # acknowledged_by.name
 CHECK_TIMEOUT_S: Final = 5.0
 
 Role = Literal[
@@ -124,6 +126,7 @@ class CheckedIntake(Intake):
             inner.clock,
             future_tolerance_s=inner.future_tolerance.total_seconds(),
             dedup_capacity=1,
+            sender=inner.sender,
         )
         self.recent = inner.recent
         self.inner = inner
@@ -132,7 +135,13 @@ class CheckedIntake(Intake):
         self.atomic = atomic
 
     async def submit(
-        self, items: list[Any], raws: list[bytes] | None, channel: str, refusals: Sequence[Refusal] = ()
+        self,
+        items: list[Any],
+        raws: list[bytes] | None,
+        channel: str,
+        refusals: Sequence[Refusal] = (),
+        *,
+        verified: bool = False,
     ) -> list[ItemResult]:
         acks = [
             (i, item)
@@ -164,7 +173,7 @@ class CheckedIntake(Intake):
             for i, target in unknown.items()
         ]
         if unknown and self.atomic:  # keep the refused ones, store nothing else
-            await self.inner.submit([], None, channel, [*refusals, *refused])
+            await self.inner.submit([], None, channel, [*refusals, *refused], verified=verified)
             raise TargetsRefused(list(unknown), list(unknown.values()))
         kept = [i for i in range(len(items)) if i not in unknown]
         stored = await self.inner.submit(
@@ -172,6 +181,7 @@ class CheckedIntake(Intake):
             [raws[i] for i in kept] if raws is not None else None,
             channel,
             [*refusals, *refused],
+            verified=verified,
         )
         results = {i: r for i, r in zip(kept, stored, strict=True)}
         for i, target in unknown.items():

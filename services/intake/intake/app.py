@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from carepath import kafka_security
+from carepath.clinician_tokens import IssuerKeys, Verifier
 from carepath.clock import Clock
 from intake import openapi, value_sets
+from intake.acknowledging import ROLES
 from intake.fhir.codemap import CodeMapError, load_code_map
 from intake.hl7.config import load_config as load_hl7_config
 from intake.hl7.config import start_listener as start_mllp
@@ -25,9 +27,12 @@ def create_app(
     clock: Clock | None = None,
     *,
     listen_mllp: bool | None = None,
+    verifier: Verifier | None = None,
 ) -> FastAPI:
     """``listen_mllp``: serve HL7 v2 over MLLP (CAREPATH_INTAKE_MLLP_PORT, 0 disables); by default only
-    when the real publisher is wired, so tests that bring their own publisher bind no port unless asked."""
+    when the real publisher is wired, so tests that bring their own publisher bind no port unless asked.
+    ``verifier`` checks clinicians' tokens; by default one for CAREPATH_INTAKE_OIDC_ISSUER when it is set
+    (none: only system credentials acknowledge)."""
     serve_mllp = settings.mllp_port != 0 and (listen_mllp if listen_mllp is not None else publisher is None)
     hl7_config = load_hl7_config(settings) if serve_mllp else None
 
@@ -67,6 +72,7 @@ def create_app(
         **settings.api_documentation,
     )
     app.state.settings = settings
+    app.state.verifier = verifier or clinician_verifier(settings)
     try:  # malformed value sets or code map refuse to start, naming the file and entry
         term = value_sets.load(settings.terminology_site_files)
         app.state.fhir_codes = load_code_map(settings.fhir_codes, term=term)
@@ -81,3 +87,15 @@ def create_app(
     app.include_router(health.router)
     app.openapi = openapi.installer(app)  # type: ignore[method-assign]
     return app
+
+
+def clinician_verifier(settings: IntakeSettings) -> Verifier | None:
+    """The check of clinicians' tokens CAREPATH_INTAKE_OIDC_* configure; None when no issuer is set."""
+    if not settings.oidc_enabled:
+        return None
+    return Verifier(
+        IssuerKeys(settings.oidc_issuer),
+        settings.oidc_audience,
+        known_roles=ROLES,
+        role_claim=settings.oidc_role_claim,
+    )

@@ -25,6 +25,7 @@ def dlq_record(
     event_id: str | None = None,
     patient_key: bytes | None = None,
     codes: Sequence[tuple[str, str]] = (),
+    sender: str = "",
 ) -> Record:
     value = dead_letter(
         channel=channel,
@@ -34,6 +35,7 @@ def dlq_record(
         received_at=received_at,
         event_id=event_id,
         codes=codes,
+        sender=sender,
     )
     return Record(topics.CLINICAL_EVENTS_DLQ, patient_key, value)
 
@@ -47,12 +49,19 @@ def parked_record(
     codes: Sequence[tuple[str, str]],
     stored: Iterable[tuple[str, str]] | None = None,
     patient_key: bytes | None = None,
+    sender: str = "",
 ) -> Record:
     """Input not read whole because of ``codes`` carepath did not know, for ``clinical.events.parked``:
     ``python -m intake.parked replay`` reads it again once the site file maps them. ``stored``: (id,
     content digest) of the events read from the same input and stored beside it (None: not known)."""
     value = parked(
-        channel=channel, reason=reason, raw=raw, received_at=received_at, codes=codes, stored=stored
+        channel=channel,
+        reason=reason,
+        raw=raw,
+        received_at=received_at,
+        codes=codes,
+        stored=stored,
+        sender=sender,
     )
     return Record(topics.CLINICAL_EVENTS_PARKED, patient_key, value)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from carepath import clinician_tokens
+
 ACCEPTED = Counter("carepath_intake_events_accepted", "Events durably published", ["channel", "type"])
 REJECTED = Counter("carepath_intake_events_rejected", "Events or requests rejected", ["channel", "reason"])
 DUPLICATES = Counter(
@@ -78,9 +80,46 @@ for _reason in ("protocol", "client_certificate", "timeout", "closed", "other"):
 API_REJECTED = Counter(
     "carepath_intake_api_rejected",
     "HTTP requests refused for their credential: missing (no bearer token), invalid (not one of intake's "
-    "tokens), forbidden (a token of the other role: an engine's on the acknowledgement route, a "
-    "clinician system's on events or FHIR)",
+    "tokens, nor a clinician's token that passes), forbidden (a token of another role: an engine's on the "
+    "acknowledgement route, an acknowledging system's on events or FHIR)",
     ["reason"],
 )
 for _reason in ("missing", "invalid", "forbidden"):
     API_REJECTED.labels(_reason)
+
+CLINICIAN_TOKENS_REFUSED = Counter(
+    "carepath_intake_clinician_tokens_refused",
+    "Clinicians' tokens refused on POST /v1/acknowledgements, by reason: malformed, algorithm (none, HS*, "
+    "anything but RS256/PS256/ES256), unknown_key, signature, issuer, audience, expired, not_yet_valid, "
+    "claims, keys_unavailable (the identity provider's keys could not be read: answered 503)",
+    ["reason"],
+)
+for _reason in (*clinician_tokens.REASONS, "keys_unavailable"):
+    CLINICIAN_TOKENS_REFUSED.labels(_reason)
+
+ACKNOWLEDGEMENTS = Counter(
+    "carepath_intake_acknowledgements",
+    "Acknowledgements stored through POST /v1/acknowledgements, by how intake knows who: verified (the "
+    "clinician's own token) or asserted (a system acknowledging for a clinician it names)",
+    ["identity"],
+)
+ACKNOWLEDGEMENTS_REFUSED = Counter(
+    "carepath_intake_acknowledgements_refused",
+    "Acknowledgements refused for who sent them: role_not_in_token (a role the clinician's token does not "
+    "carry), no_role (a token with no carepath role), role_not_chosen (several roles, none named), "
+    "on_behalf_of_missing (a system naming no clinician), on_behalf_of_from_clinician (a clinician's token "
+    "naming someone else), role_mismatch (two different roles in one body)",
+    ["reason"],
+)
+for _identity in ("verified", "asserted"):
+    ACKNOWLEDGEMENTS.labels(_identity)
+ACK_REFUSALS = (
+    "role_not_in_token",
+    "no_role",
+    "role_not_chosen",
+    "on_behalf_of_missing",
+    "on_behalf_of_from_clinician",
+    "role_mismatch",
+)
+for _reason in ACK_REFUSALS:
+    ACKNOWLEDGEMENTS_REFUSED.labels(_reason)

@@ -57,6 +57,7 @@ from intake.service import Intake, Unavailable
 from intake.settings import IntakeSettings
 
 READ_TOPICS = frozenset({topics.CLINICAL_EVENTS, topics.ACKNOWLEDGEMENTS})
+REPLAY_SENDER = "parked-replay"  # the sender stamped on what a replay publishes
 REPLAY_MARK = "~replay-"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TIMEOUT_S = 120.0
@@ -370,6 +371,7 @@ async def replay(
             settings.clock(),
             future_tolerance_s=settings.future_tolerance_s,
             dedup_capacity=settings.dedup_capacity,
+            sender=REPLAY_SENDER,  # what the replay publishes says so; the parked record names the sender
         )
         hl7 = Hl7Intake(intake, config.codes, config.rules, config.options, intake.clock)
         checked = CheckedIntake(intake, settings.followup_url, settings.worker_credential)

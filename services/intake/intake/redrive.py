@@ -26,7 +26,9 @@ against) and, when it asks senders for a certificate, ``--mllp-cert`` and ``--ml
 
 Progress goes to stderr, the summary to stdout; neither prints patient data (a record is described by its
 channel and the JSON pointer of its first error). The token is intake's engine token
-(``CAREPATH_INTAKE_TOKENS``, the first one; the development token outside production). When intake answers
+(``CAREPATH_INTAKE_TOKENS``: the one named ``redrive`` when there is one, so what is sent again is stamped
+as re-driven, else the first; the development token outside production). Over MLLP, what is sent again is
+stamped with the name of the allow-list entry the command's address falls in. When intake answers
 503/AR or cannot be reached, the command stops, says how far it got, and exits 1: run it again (what was
 stored is de-duplicated).
 """
@@ -58,6 +60,7 @@ from intake.hl7.message import sniff_header
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TIMEOUT_S = 120.0
+REDRIVE_SENDER = "redrive"  # the name of the engine credential the command prefers
 CHANNELS = ("http", "fhir", "mllp", "stream")
 _START, _END = b"\x0b", b"\x1c\r"
 _PROGRESS_EVERY = 50
@@ -459,12 +462,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("intake-redrive", "warning")  # log lines, if any, on stderr: stdout is the result
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # each retry of the client: the command says why
     try:
-        token = auth.tokens(
+        credentials = auth.named_tokens(
             os.environ.get("CAREPATH_INTAKE_TOKENS", ""),
             os.environ.get("CAREPATH_ENVIRONMENT", "production"),
             "CAREPATH_INTAKE_TOKENS",
             auth.DEV_INTAKE_TOKEN,
-        )[0]
+            "engine",
+        )
+        # the credential named redrive when there is one, so what is sent again says it was re-driven
+        token = next((c for c in credentials if c.name == REDRIVE_SENDER), credentials[0]).token
     except ValueError as exc:
         print(f"intake.redrive: {exc}", file=sys.stderr)
         return 2

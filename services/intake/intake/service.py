@@ -6,25 +6,41 @@ Input not read whole because of codes carepath does not know is parked (``clinic
 same publish as the request's events: the raw input, the codes, and the id and content digest of each event
 stored from it. A parked record that cannot be written fails the request like an event that cannot
 (:class:`Unavailable`): nothing is answered as stored unless it is.
+
+Every record is stamped with the name of the system that sent it (the Kafka header ``carepath-sender``, and
+``sender`` in dead-letter and parked records): :meth:`Intake.sent_by` gives the intake a request is served
+by, named after the caller's credential. An acknowledgement's ``data.sent_by`` is that name too, whatever
+the sender wrote there, and only intake marks who acknowledged as verified (``acknowledged_by.verified``),
+from a clinician's token it checked: an acknowledgement that arrives saying so is refused.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as replaced
 from datetime import timedelta
 from typing import Any
 
-from carepath import envelope
+from carepath import envelope, logs
 from carepath.clock import Clock
 from carepath.contracts import ContractError
 from carepath.deadletter import content_digest
 from intake import metrics
-from intake.admission import Admitted, Rejected, admit
+from intake.admission import ACKNOWLEDGEMENT_TYPE, Admitted, Rejected, admit
 from intake.dedup import RecentIds
 from intake.dlq import dlq_record, parked_record, system_labels
 from intake.publisher import Publisher, PublishError, Record
+
+_log = logs.get("intake")
+SENDER_HEADER = "carepath-sender"  # the Kafka header naming the system that sent a record
+UNVERIFIED = ContractError(
+    "/data/acknowledged_by/verified",
+    "only intake marks who acknowledged as verified, from a clinician's token it checked; send the "
+    "acknowledgement to POST /v1/acknowledgements",
+)
 
 
 @dataclass
@@ -70,13 +86,29 @@ class Refusal:
 
 
 class Intake:
-    def __init__(self, publisher: Publisher, clock: Clock, *, future_tolerance_s: float, dedup_capacity: int):
+    def __init__(
+        self,
+        publisher: Publisher,
+        clock: Clock,
+        *,
+        future_tolerance_s: float,
+        dedup_capacity: int,
+        sender: str = "",
+    ):
         self.publisher = publisher
         self.clock = clock
         self.future_tolerance = timedelta(seconds=future_tolerance_s)
         self.recent = RecentIds(dedup_capacity)
+        self.sender = sender  # the name of the system whose input this serves ("" : none known)
         self._probed_at = float("-inf")
         self._reachable = False
+
+    def sent_by(self, sender: str) -> Intake:
+        """The same intake (publisher, clock, de-duplication) serving input from ``sender``: everything it
+        publishes is stamped with that name."""
+        view = copy.copy(self)
+        view.sender = sender
+        return view
 
     async def broker_reachable(self, max_age_s: float = 1.0) -> bool:
         """Whether the broker answers, asked at most once per ``max_age_s`` (readiness probes can be frequent)."""
@@ -88,11 +120,19 @@ class Intake:
         return self._reachable
 
     async def submit(
-        self, items: list[Any], raws: list[bytes] | None, channel: str, refusals: Sequence[Refusal] = ()
+        self,
+        items: list[Any],
+        raws: list[bytes] | None,
+        channel: str,
+        refusals: Sequence[Refusal] = (),
+        *,
+        verified: bool = False,
     ) -> list[ItemResult]:
         """Admit and publish; raises :class:`Unavailable` if anything could not be stored.
 
-        ``refusals`` are dead-lettered in the same publish as the items."""
+        ``refusals`` are dead-lettered in the same publish as the items. ``verified``: the items' who
+        acknowledged was read by intake from a clinician's token it checked (else an acknowledgement saying
+        it is verified is refused)."""
         now = self.clock.now()
         results: list[ItemResult] = []
         to_publish: list[Record] = []
@@ -101,7 +141,12 @@ class Intake:
         in_request: dict[tuple[str, str], bytes] = {}
         rejected_reasons: list[str] = []
         for index, item in enumerate(items):
-            verdict = admit(item, now, self.future_tolerance)
+            item = self._stamped(item)
+            verdict: Admitted | Rejected
+            if not verified and _claims_verified(item):
+                verdict = Rejected([UNVERIFIED], "identity_not_verified", _event_id(item))
+            else:
+                verdict = admit(item, now, self.future_tolerance)
             if isinstance(verdict, Admitted):
                 key = (verdict.source, verdict.id)
                 previous = in_request.get(key) or self.recent.lookup(*key)
@@ -137,6 +182,7 @@ class Intake:
                     received_at=now,
                     event_id=verdict.event_id,
                     patient_key=subject.encode() if isinstance(subject, str) else None,
+                    sender=self.sender,
                 )
             )
             rejected_reasons.append(verdict.reason)
@@ -155,6 +201,7 @@ class Intake:
                         event_id=refusal.event_id,
                         patient_key=refused_key,
                         codes=refusal.codes,
+                        sender=self.sender,
                     )
                 )
                 rejected_reasons.append(refusal.label)
@@ -169,6 +216,7 @@ class Intake:
                         codes=refusal.codes,
                         stored=[(a.id, content_digest(a.event)) for a in kept],
                         patient_key=refused_key,
+                        sender=self.sender,
                     )
                 )
                 parked.append(refusal.codes)
@@ -181,6 +229,14 @@ class Intake:
         for reason in rejected_reasons:
             metrics.REJECTED.labels(channel, reason).inc()
             metrics.DLQ_RECORDS.labels(channel).inc()
+        if rejected_reasons:  # one line a request: which system sent what was refused, and why (labels only)
+            _log.info(
+                "input_dead_lettered",
+                channel=channel,
+                sender=self.sender or None,
+                refused=len(rejected_reasons),
+                reasons=sorted(set(rejected_reasons)),
+            )
         duplicates = sum(1 for r in results if r.status == "duplicate")
         if duplicates:
             metrics.DUPLICATES.labels(channel).inc(duplicates)
@@ -209,7 +265,9 @@ class Intake:
         if not codes:
             return
         now = self.clock.now()
-        record = parked_record(channel=channel, reason=reason, raw=raw, received_at=now, codes=codes)
+        record = parked_record(
+            channel=channel, reason=reason, raw=raw, received_at=now, codes=codes, sender=self.sender
+        )
         await self._publish([record], channel)
         self._count_parked(channel, codes)
 
@@ -219,9 +277,21 @@ class Intake:
         for label in system_labels(codes):
             metrics.PARKED.labels(channel, label).inc()
 
+    def _stamped(self, item: Any) -> Any:
+        """An acknowledgement with ``data.sent_by`` set to this intake's sender (a copy; other items as
+        they are)."""
+        if not self.sender or not _is_acknowledgement(item):
+            return item
+        if item["data"].get("sent_by") == self.sender:
+            return item
+        return {**item, "data": {**item["data"], "sent_by": self.sender}}
+
     async def _publish(self, records: list[Record], channel: str) -> None:
         if not records:
             return
+        if self.sender:
+            stamp = (SENDER_HEADER, self.sender.encode())
+            records = [replaced(r, headers=(*r.headers, stamp)) for r in records]
         started = time.perf_counter()
         try:
             await self.publisher.publish(records)
@@ -231,3 +301,24 @@ class Intake:
             raise Unavailable(str(exc)) from exc
         metrics.BROKER_UP.set(1)
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+
+
+def _is_acknowledgement(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("type") == ACKNOWLEDGEMENT_TYPE
+        and isinstance(item.get("data"), dict)
+    )
+
+
+def _claims_verified(item: Any) -> bool:
+    """An acknowledgement whose ``acknowledged_by`` says it was verified."""
+    if not _is_acknowledgement(item):
+        return False
+    by = item["data"].get("acknowledged_by")
+    return isinstance(by, dict) and by.get("verified") is True
+
+
+def _event_id(item: Any) -> str | None:
+    found = item.get("id") if isinstance(item, dict) else None
+    return found if isinstance(found, str) else None

@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from carepath import auth
+from carepath import auth, clinician_tokens
 from carepath.settings import CommonSettings
 
 DEVELOPMENT_TOKEN = auth.DEV_INTAKE_TOKEN  # an integration engine's, outside production only
 DEVELOPMENT_ACK_TOKEN = auth.DEV_ACK_TOKEN  # a clinician's system's, outside production only
+ENGINE_PREFIX = "engine"  # an unnamed engine token: engine-<position>
+ACK_PREFIX = "ack-system"  # an unnamed acknowledging system's token: ack-system-<position>
+MLLP_PREFIX = "mllp"  # an unnamed MLLP source: mllp-<position>; with no allow-list every source is "mllp"
 
 
 class IntakeSettings(CommonSettings):
@@ -21,13 +24,36 @@ class IntakeSettings(CommonSettings):
         default=SecretStr(""),
         alias="CAREPATH_INTAKE_TOKENS",
         description="comma-separated bearer tokens of the integration engines that send events "
-        "(/v1/events, /fhir); required in production",
+        "(/v1/events, /fhir), each best named (name:token, e.g. mirth-north:<token>): the name is stamped "
+        "on everything that engine sends; an unnamed one is engine-<position>; required in production",
     )
     ack_tokens: SecretStr = Field(
         default=SecretStr(""),
         alias="CAREPATH_INTAKE_ACK_TOKENS",
-        description="comma-separated bearer tokens of the systems that acknowledge for clinicians "
-        "(POST /v1/acknowledgements: a worklist page, a clinician's client); required in production",
+        description="comma-separated bearer tokens of the systems that acknowledge for a named clinician "
+        "(POST /v1/acknowledgements with on_behalf_of: a worklist page's development login, a clinician "
+        "system without the identity provider), each best named (name:token); an unnamed one is "
+        "ack-system-<position>; required in production unless CAREPATH_INTAKE_OIDC_ISSUER is set",
+    )
+    oidc_issuer: str = Field(
+        default="",
+        alias="CAREPATH_INTAKE_OIDC_ISSUER",
+        description="the hospital identity provider whose JWTs name the clinician acknowledging (its "
+        "discovery document gives the keys); https in production; unset: only system credentials "
+        "acknowledge, for a clinician they name",
+    )
+    oidc_audience: str = Field(
+        default="",
+        alias="CAREPATH_INTAKE_OIDC_AUDIENCE",
+        description="the audience (aud) a clinician's token must name: intake's API identifier at the "
+        "identity provider (a resource indicator such as https://intake.hospital.example), never a client id",
+    )
+    oidc_role_claim: str = Field(
+        default=clinician_tokens.ROLE_CLAIM,
+        alias="CAREPATH_INTAKE_OIDC_ROLE_CLAIM",
+        pattern=r"^[A-Za-z0-9_:/.#-]{1,100}$",
+        description="the claim holding the clinician's carepath roles (a list, or a string of roles "
+        "separated by spaces or commas; a dotted name reaches into nested claims: realm_access.roles)",
     )
     max_request_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, alias="CAREPATH_INTAKE_MAX_REQUEST_BYTES"
@@ -112,7 +138,8 @@ class IntakeSettings(CommonSettings):
         default="",
         alias="CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES",
         description="comma-separated addresses or networks (CIDR) allowed to connect to the MLLP listener, "
-        "e.g. the integration engines' 10.1.4.20,10.1.5.0/28; empty: any source",
+        "each best named (name=address: mirth-north=10.1.4.20,rhapsody=10.1.5.0/28): the name is stamped "
+        "on what arrives from there (unnamed: mllp-<position>); empty: any source, named mllp",
     )
     mllp_tls_cert: Path | None = Field(
         default=None,
@@ -154,14 +181,26 @@ class IntakeSettings(CommonSettings):
     @field_validator("mllp_allowed_sources")
     @classmethod
     def _networks(cls, v: str) -> str:
-        for item in (i.strip() for i in v.split(",") if i.strip()):
-            try:
-                ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{item[:60]!r} is not an IP address or network such as 10.1.5.0/28"
-                ) from None
+        _ = _named_sources(v)  # each entry readable, each name given once
         return v
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, v: str) -> str:
+        if v and not v.startswith(("https://", "http://")):
+            raise ValueError(f"expected the issuer's https:// URL, got {v[:80]!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> IntakeSettings:
+        if bool(self.oidc_issuer) != bool(self.oidc_audience):
+            raise ValueError(
+                "CAREPATH_INTAKE_OIDC_ISSUER and CAREPATH_INTAKE_OIDC_AUDIENCE: set both (clinicians' tokens "
+                "are checked) or neither (only system credentials acknowledge)"
+            )
+        if self.environment == "production" and self.oidc_issuer.startswith("http://"):
+            raise ValueError("CAREPATH_INTAKE_OIDC_ISSUER must be an https:// URL in production")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> IntakeSettings:
@@ -179,9 +218,16 @@ class IntakeSettings(CommonSettings):
 
     @property
     def mllp_allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
-        return tuple(
-            ip_network(i.strip(), strict=False) for i in self.mllp_allowed_sources.split(",") if i.strip()
-        )
+        return tuple(network for _, network in _named_sources(self.mllp_allowed_sources))
+
+    @property
+    def mllp_source_names(self) -> tuple[str, ...]:
+        """The name of each network of :attr:`mllp_allowed_networks`, in the same order."""
+        return tuple(name for name, _ in _named_sources(self.mllp_allowed_sources))
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_audience)
 
     @property
     def patient_id_authorities(self) -> tuple[str, ...]:
@@ -223,13 +269,56 @@ class IntakeSettings(CommonSettings):
         return auth.tokens(secret, self.environment, "CAREPATH_WORKER_TOKEN", auth.DEV_WORKER_TOKEN)[0]
 
     @property
+    def engine_credentials(self) -> list[auth.NamedToken]:
+        """The integration engines' tokens, each with its engine's name: they send events (``/v1/events``,
+        ``/fhir``)."""
+        secret = self.tokens.get_secret_value()
+        return auth.named_tokens(
+            secret, self.environment, "CAREPATH_INTAKE_TOKENS", DEVELOPMENT_TOKEN, ENGINE_PREFIX
+        )
+
+    @property
+    def ack_credentials(self) -> list[auth.NamedToken]:
+        """The tokens of the systems acknowledging for a clinician they name (``POST /v1/acknowledgements``
+        with ``on_behalf_of``), each with its system's name."""
+        secret = self.ack_tokens.get_secret_value()
+        if self.environment == "production" and not secret.strip() and self.oidc_enabled:
+            return []  # acknowledgements come with clinicians' own tokens only
+        return auth.named_tokens(
+            secret, self.environment, "CAREPATH_INTAKE_ACK_TOKENS", DEVELOPMENT_ACK_TOKEN, ACK_PREFIX
+        )
+
+    @property
     def token_list(self) -> list[str]:
         """The integration engines' tokens: they send events (``/v1/events``, ``/fhir``)."""
-        secret = self.tokens.get_secret_value()
-        return auth.tokens(secret, self.environment, "CAREPATH_INTAKE_TOKENS", DEVELOPMENT_TOKEN)
+        return [c.token for c in self.engine_credentials]
 
     @property
     def ack_token_list(self) -> list[str]:
         """The tokens of the systems acknowledging for clinicians (``POST /v1/acknowledgements``)."""
-        secret = self.ack_tokens.get_secret_value()
-        return auth.tokens(secret, self.environment, "CAREPATH_INTAKE_ACK_TOKENS", DEVELOPMENT_ACK_TOKEN)
+        return [c.token for c in self.ack_credentials]
+
+
+def _named_sources(value: str) -> list[tuple[str, IPv4Network | IPv6Network]]:
+    """CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES read: (name, network) for each entry, ``name=address`` or a bare
+    address (named ``mllp-<position>``); ValueError naming a bad entry or a name given twice."""
+    found: list[tuple[str, IPv4Network | IPv6Network]] = []
+    for position, item in enumerate((i.strip() for i in value.split(",") if i.strip()), start=1):
+        name, sep, address = item.partition("=")
+        if not sep:
+            name, address = f"{MLLP_PREFIX}-{position}", item
+        elif not auth.SYSTEM_NAME.match(name.strip()):
+            raise ValueError(
+                f"{name[:60]!r} is not a source name (1-40 lower-case letters, digits and -, from a letter)"
+            )
+        try:
+            found.append((name.strip(), ip_network(address.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{address.strip()[:60]!r} is not an IP address or network such as 10.1.5.0/28"
+            ) from None
+    names = [n for n, _ in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"the source name {twice[0]!r} is given twice; give each source its own")
+    return found

@@ -6,25 +6,35 @@ when the page is served over https) holding the user's subject, display name, ho
 and a random CSRF token that every form posts back. OpenID Connect is the authorization code flow with
 PKCE (S256), state and nonce, the ID token's signature checked against the provider's published keys. The
 development login (any name, no password) exists outside production only.
+
+An OpenID Connect login also keeps the access token the provider issued for intake (asked for with the
+resource indicator ``CAREPATH_WORKLIST_OIDC_RESOURCE``) and when it expires: the page acknowledges with
+it, so intake records the clinician it verifies. The roles the page offers are the carepath roles that
+token carries (read from it for the form only; intake checks the token). The cookie is signed, not
+encrypted: it holds nothing the clinician's own browser may not hold, and an access token over
+:data:`MAX_ACCESS_TOKEN` characters (a cookie holds about 4 KB) refuses the login, saying so.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from carepath import logs
-from worklist import metrics
+from carepath import clinician_tokens, logs
+from worklist import metrics, roles
 from worklist.settings import WorklistSettings
 
 log = logs.get("worklist.login")
 SESSION_COOKIE = "carepath_worklist"
 NAME_MAX = 80
+MAX_ACCESS_TOKEN = 2500  # characters: the signed session cookie must stay under a browser's 4 KB
+EXPIRY_MARGIN_S = 30  # a token this close to its expiry is not sent: the clinician logs in again
 
 
 @dataclass(frozen=True)
@@ -64,11 +74,41 @@ def require(request: Request) -> User:
 UserDep = Annotated[User, Depends(require)]
 
 
-def start_session(request: Request, subject: str, name: str, method: str) -> User:
+@dataclass(frozen=True)
+class IntakeToken:
+    """The clinician's access token for intake, as the login got it."""
+
+    value: str = field(repr=False)
+    expires_at: int  # unix time
+
+    def usable(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) < self.expires_at - EXPIRY_MARGIN_S
+
+    def roles(self, claim: str) -> tuple[str, ...]:
+        """The carepath roles the token carries, for the form to offer (intake checks the token itself)."""
+        return clinician_tokens.roles_in(clinician_tokens.unverified_claims(self.value), claim, roles.roles())
+
+
+def intake_token(request: Request) -> IntakeToken | None:
+    """The access token an OpenID Connect login keeps for intake; None for a development login."""
+    raw = request.session.get("intake_token")
+    if not isinstance(raw, dict):
+        return None
+    value, expires = raw.get("value"), raw.get("expires_at")
+    if not isinstance(value, str) or not isinstance(expires, int):
+        return None
+    return IntakeToken(value, expires)
+
+
+def start_session(
+    request: Request, subject: str, name: str, method: str, token: IntakeToken | None = None
+) -> User:
     """A fresh session for this user (anything held before it, a pending login's state, is dropped)."""
     request.session.clear()
     since = datetime.now(UTC).isoformat(timespec="seconds")
     request.session["user"] = {"sub": subject, "name": name, "method": method, "since": since}
+    if token is not None:
+        request.session["intake_token"] = {"value": token.value, "expires_at": token.expires_at}
     request.session["csrf"] = secrets.token_urlsafe(32)
     metrics.LOGINS.labels(method, "ok").inc()
     log.info("login", user=logs.pseudonym(subject), method=method)
@@ -110,6 +150,8 @@ class Oidc:
         from authlib.integrations.starlette_client import OAuth
 
         self.redirect_uri = f"{settings.base_url}/auth/callback"
+        # intake's audience, asked for on both requests (RFC 8707): the access token is then for intake
+        self.resource = {"resource": settings.oidc_resource} if settings.oidc_resource else {}
         self.oauth = OAuth()
         self.client: Any = self.oauth.register(
             "hospital",
@@ -124,14 +166,14 @@ class Oidc:
         )
 
     async def redirect(self, request: Request) -> Any:
-        return await self.client.authorize_redirect(request, self.redirect_uri)
+        return await self.client.authorize_redirect(request, self.redirect_uri, **self.resource)
 
     async def finish(self, request: Request) -> User:
         """The user of a completed login; ValueError with the reason when it is refused."""
         from authlib.integrations.base_client import OAuthError
 
         try:
-            token = await self.client.authorize_access_token(request)
+            token = await self.client.authorize_access_token(request, **self.resource)
         except OAuthError as exc:
             metrics.LOGINS.labels("oidc", "refused").inc()
             raise ValueError(f"the identity provider refused the login: {exc.error}") from None
@@ -141,4 +183,14 @@ class Oidc:
             metrics.LOGINS.labels("oidc", "refused").inc()
             raise ValueError("the identity provider's answer names no user")
         name = str(claims.get("name") or claims.get("preferred_username") or claims.get("email") or subject)
-        return start_session(request, subject, name, "oidc")
+        access = str(token.get("access_token") or "")
+        if len(access) > MAX_ACCESS_TOKEN:
+            metrics.LOGINS.labels("oidc", "refused").inc()
+            log.warning("access_token_too_large", length=len(access), limit=MAX_ACCESS_TOKEN)
+            raise ValueError(
+                f"the identity provider's access token is too large to keep ({len(access)} characters, at "
+                f"most {MAX_ACCESS_TOKEN}): ask for fewer claims in it"
+            )
+        expires = token.get("expires_at") or clinician_tokens.unverified_claims(access).get("exp")
+        kept = IntakeToken(access, int(expires)) if access and isinstance(expires, int | float) else None
+        return start_session(request, subject, name, "oidc", kept)

@@ -1,9 +1,12 @@
 """worklist settings (environment, prefix ``CAREPATH_``), validated once at start-up.
 
 The page reads followup's worklist API with a reader's token (``CAREPATH_FOLLOWUP_READ_TOKENS``, the first
-is the one it sends) and acknowledges through intake with a clinician system's token
-(``CAREPATH_INTAKE_ACK_TOKENS``, the first). People log in with the hospital's OpenID Connect provider;
-outside production a development login stands beside it, and in production it is refused.
+is the one it sends). People log in with the hospital's OpenID Connect provider, and the page acknowledges
+through intake with the clinician's own access token (asked for intake's audience,
+``CAREPATH_WORKLIST_OIDC_RESOURCE``), so intake records who it verified. Outside production a development
+login stands beside it; its acknowledgements go with a system's token (``CAREPATH_INTAKE_ACK_TOKENS``, the
+first), naming the person as asserted by the page. In production the development login is refused, and the
+page needs no system token for intake.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from carepath import auth
+from carepath import auth, clinician_tokens
 from carepath.resources import pathways_dir
 from carepath.settings import CommonSettings
 
@@ -40,7 +43,8 @@ class WorklistSettings(CommonSettings):
     ack_tokens: SecretStr = Field(
         default=SecretStr(""),
         alias="CAREPATH_INTAKE_ACK_TOKENS",
-        description="intake's clinician-system tokens; the first is the one the page presents",
+        description="intake's acknowledging-system tokens (name:token or token); the page presents the first "
+        "for a development login's acknowledgements, naming the person; not needed in production",
     )
     session_secret: SecretStr = Field(
         default=SecretStr(""),
@@ -61,6 +65,20 @@ class WorklistSettings(CommonSettings):
     oidc_client_id: str = Field(default="", alias="CAREPATH_WORKLIST_OIDC_CLIENT_ID")
     oidc_client_secret: SecretStr = Field(default=SecretStr(""), alias="CAREPATH_WORKLIST_OIDC_CLIENT_SECRET")
     oidc_scopes: str = Field(default="openid profile email", alias="CAREPATH_WORKLIST_OIDC_SCOPES")
+    oidc_resource: str = Field(
+        default="",
+        alias="CAREPATH_WORKLIST_OIDC_RESOURCE",
+        description="intake's audience as a resource indicator (RFC 8707), asked for at login so the access "
+        "token the page forwards is for intake (CAREPATH_INTAKE_OIDC_AUDIENCE); empty: none asked for (a "
+        "provider that sets the audience by scope takes it in CAREPATH_WORKLIST_OIDC_SCOPES)",
+    )
+    oidc_role_claim: str = Field(
+        default=clinician_tokens.ROLE_CLAIM,
+        alias="CAREPATH_WORKLIST_OIDC_ROLE_CLAIM",
+        pattern=r"^[A-Za-z0-9_:/.#-]{1,100}$",
+        description="the claim of the access token holding the clinician's carepath roles (as intake's "
+        "CAREPATH_INTAKE_OIDC_ROLE_CLAIM): the page offers those roles only",
+    )
     pathway_dir: Path = Field(
         default_factory=lambda: pathways_dir() / "mscc",
         alias="CAREPATH_PATHWAY_DIR",
@@ -100,7 +118,7 @@ class WorklistSettings(CommonSettings):
 
     model_config = CommonSettings.model_config | {"populate_by_name": True}
 
-    @field_validator("public_url", "followup_url", "intake_url", "oidc_issuer")
+    @field_validator("public_url", "followup_url", "intake_url", "oidc_issuer", "oidc_resource")
     @classmethod
     def _url(cls, v: str) -> str:
         if v and not v.startswith(("http://", "https://")):
@@ -165,8 +183,15 @@ class WorklistSettings(CommonSettings):
 
     @property
     def ack_token(self) -> str:
+        """The system token a development login's acknowledgements go with; "" in production when none is
+        set (there every acknowledgement goes with the clinician's own token)."""
         secret = self.ack_tokens.get_secret_value()
-        return auth.tokens(secret, self.environment, "CAREPATH_INTAKE_ACK_TOKENS", auth.DEV_ACK_TOKEN)[0]
+        if self.environment == "production" and not secret.strip():
+            return ""
+        variable = "CAREPATH_INTAKE_ACK_TOKENS"
+        return auth.named_tokens(secret, self.environment, variable, auth.DEV_ACK_TOKEN, "ack-system")[
+            0
+        ].token
 
     @cached_property
     def session_key(self) -> str:

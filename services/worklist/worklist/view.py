@@ -47,6 +47,9 @@ class Acknowledgement:
     reason: str
     override: bool
     time: str
+    by: str = ""  # who: the name, else the subject, of acknowledged_by ("" in records without it)
+    verified: bool = False  # intake read who from the clinician's own token
+    sent_by: str = ""  # the system that sent it
 
 
 @dataclass
@@ -234,12 +237,14 @@ class View:
             reason=str(d.get("reason") or ""),
             override=bool(d.get("override")),
             time=str(rec.get("time", "")),
+            **_who(d),
         )
         patient = str(rec.get("subject", ""))
         if not a.event_id or not patient or self.entry(patient, a.event_id) is not None:
             return None
         how = "override" if a.override else "acknowledged"
-        title = f"{how.capitalize()} by {a.role.replace('_', ' ')}: {a.target_id}"
+        by = f"{a.by}, " if a.by else ""
+        title = f"{how.capitalize()} by {by}{a.role.replace('_', ' ')}: {a.target_id}"
         self._add(patient, Entry(a.event_id, a.time, "acknowledgement", title, a.reason))
         owner = self.reminder_owner.get(a.target_id, a.target_id)
         alert = self.alerts.get(owner)
@@ -322,3 +327,14 @@ def describe(data: dict[str, Any]) -> str:
         parts.append(f"{key.replace('_', ' ')}: {text}")
     line = "; ".join(parts)
     return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
+
+
+def _who(data: dict[str, Any]) -> dict[str, Any]:
+    """Who acknowledged, as an acknowledgement record says (nothing for a record written before intake
+    named them)."""
+    by = data.get("acknowledged_by")
+    found: dict[str, Any] = {"sent_by": str(data.get("sent_by") or "")}
+    if isinstance(by, dict):
+        found["by"] = str(by.get("name") or by.get("subject") or "")
+        found["verified"] = by.get("verified") is True
+    return found

@@ -12,6 +12,13 @@
 //   OIDC_RESOURCE [, OIDC_RESOURCE_SCOPE, OIDC_ACCESS_TOKEN_TTL]       the resource server (a FHIR base URL) their
 //       access tokens are for: JWT access tokens (RFC 9068) with that audience, signed with the provider's keys
 //       (/jwks), granting the scopes it lists (space-separated), valid for the TTL in seconds (default 600)
+//
+// intake, as the resource server clinicians' tokens are for, registered only when its variable is set:
+//   OIDC_API_RESOURCE [, OIDC_API_TOKEN_TTL]   the worklist client's login may ask for it (resource indicator,
+//       RFC 8707): a JWT access token (RFC 9068) with that audience, signed RS256 with the provider's keys,
+//       valid for the TTL in seconds (default 3600), carrying the account's name and carepath_roles. The
+//       roles come from the login: the part before the first '.', roles joined by '+' (acute_oncology.jones
+//       -> [acute_oncology]; consultant+on_call_registrar.patel -> both; dr.who -> [dr], no carepath role).
 import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.env.OIDC_PORT || 0);
@@ -42,6 +49,8 @@ if (process.env.OIDC_SMART_CLIENT_ID) {
 }
 const machineClientIds = new Set(machineClients.map((c) => c.client_id));
 const resource = process.env.OIDC_RESOURCE;
+const apiResource = process.env.OIDC_API_RESOURCE;
+const rolesOf = (accountId) => String(accountId).split('.')[0].split('+').filter(Boolean);
 
 const provider = new Provider(issuer, {
   clients: [
@@ -68,6 +77,15 @@ const provider = new Provider(issuer, {
         return resource && machineClientIds.has(client.clientId) ? resource : undefined;
       },
       async getResourceServerInfo(_ctx, indicator, client) {
+        if (apiResource && indicator === apiResource && client.clientId === clientId) {
+          return {
+            scope: '',
+            audience: apiResource,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: Number(process.env.OIDC_API_TOKEN_TTL || 3600),
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        }
         if (!resource || indicator !== resource || !machineClientIds.has(client.clientId)) {
           throw new errors.InvalidTarget();
         }
@@ -85,6 +103,11 @@ const provider = new Provider(issuer, {
     clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA', 'RS384', 'ES384'],
   },
   claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+  // A clinician's access token for intake names who they are and their carepath roles; other tokens as before.
+  async extraTokenClaims(_ctx, token) {
+    if (!apiResource || !token.accountId || token.resourceServer?.audience !== apiResource) return undefined;
+    return { name: token.accountId, carepath_roles: rolesOf(token.accountId) };
+  },
   cookies: { keys: ['carepath-test-provider-cookie-key'] },
   async findAccount(_ctx, sub) {
     return {

@@ -1,5 +1,6 @@
 """The MLLP listener's source allow-list: a connection from an address outside it is closed before a byte
-is read, and counted; one from inside it is served. A real listener on loopback, a real socket."""
+is read, and counted; one from inside it is served, and what it sends is stamped with the name of its entry
+(``name=address``). A real listener on loopback, a real socket."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from intake.hl7.handler import Hl7Intake
 from intake.hl7.server import MllpServer
+from intake.publisher import MemoryPublisher
 from intake.settings import IntakeSettings
 from tests.unit.hl7 import samples
 
@@ -63,3 +65,41 @@ def test_the_setting_names_a_bad_entry() -> None:
     assert [str(n) for n in good.mllp_allowed_networks] == ["10.1.4.20/32", "10.1.5.0/28"]
     with pytest.raises(ValueError, match="'engine-1' is not an IP address or network"):
         IntakeSettings(environment="test", CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES="10.1.4.20,engine-1")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "names", "sender"),
+    [
+        ((), (), "mllp"),  # no allow-list: every source is "mllp"
+        (("10.1.5.0/28", "127.0.0.0/8"), ("rhapsody", "mirth-north"), "mirth-north"),
+        (("10.1.5.0/28", "127.0.0.0/8"), ("rhapsody",), "mllp-2"),  # unnamed: by position
+    ],
+)
+def test_what_a_source_sends_is_stamped_with_its_name(
+    handler: Hl7Intake,
+    publisher: MemoryPublisher,
+    allowed: tuple[str, ...],
+    names: tuple[str, ...],
+    sender: str,
+) -> None:
+    server = MllpServer(
+        handler, 1 << 20, allowed_sources=[ip_network(a) for a in allowed], source_names=names
+    )
+    answer = asyncio.run(exchange(server, samples.oru_pain("NAMED-1", "MRN-N1")))
+    assert b"MSA|AA|NAMED-1" in answer
+    assert publisher.records
+    assert {dict(r.headers)["carepath-sender"] for r in publisher.records} == {sender.encode()}
+
+
+def test_the_setting_names_each_source() -> None:
+    named = IntakeSettings(
+        environment="test", CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES="mirth-north=10.1.4.20, 10.1.5.0/28"
+    )
+    assert [str(n) for n in named.mllp_allowed_networks] == ["10.1.4.20/32", "10.1.5.0/28"]
+    assert named.mllp_source_names == ("mirth-north", "mllp-2")
+    with pytest.raises(ValueError, match="'Mirth North' is not a source name"):
+        IntakeSettings(environment="test", CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES="Mirth North=10.1.4.20")
+    with pytest.raises(ValueError, match="'mirth' is given twice"):
+        IntakeSettings(
+            environment="test", CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES="mirth=10.1.4.20,mirth=10.1.4.21"
+        )

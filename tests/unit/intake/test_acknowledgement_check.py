@@ -69,7 +69,11 @@ def test_the_patient_id_is_in_a_header_never_in_a_url_or_a_log_line(
 ) -> None:
     settings = IntakeSettings(environment="test", CAREPATH_INTAKE_TOKENS=TOKEN)
     publisher = MemoryPublisher()
-    body = {"patient_id": PATIENT, "target_id": target, "role": "consultant"}
+    body = {
+        "patient_id": PATIENT,
+        "target_id": target,
+        "on_behalf_of": {"id": "staff-1", "role": "consultant"},
+    }
     with (
         caplog.at_level(logging.DEBUG),
         TestClient(create_app(settings, publisher, FixedClock())) as client,

@@ -71,6 +71,10 @@ def test_a_malformed_patient_id_is_422_naming_it(client: TestClient, patient: st
 def test_a_well_formed_id_is_checked_with_followup_and_unreachable_followup_is_503(
     client: TestClient,
 ) -> None:
-    body = {"patient_id": "p-1", "target_id": "f3-0a1b2c3d4e5f60718293.overdue.2", "role": "nurse"}
+    body = {
+        "patient_id": "p-1",
+        "target_id": "f3-0a1b2c3d4e5f60718293.overdue.2",
+        "on_behalf_of": {"id": "staff-1", "role": "nurse"},
+    }
     reply = client.post("/v1/acknowledgements", json=body, headers=ACK_AUTH)
     assert reply.status_code == 503 and reply.headers["retry-after"] == "5", reply.text

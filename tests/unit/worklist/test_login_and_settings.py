@@ -3,11 +3,13 @@ production."""
 
 from __future__ import annotations
 
+import base64
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from worklist.login import dev_name
+from worklist.login import IntakeToken, dev_name
 from worklist.roles import acknowledgement_problem
 from worklist.settings import WorklistSettings
 from worklist.web import local_path, when, within
@@ -106,3 +108,37 @@ def test_an_acknowledgement_form_is_checked_as_intake_would() -> None:
     assert acknowledgement_problem("porter", "", False) == "choose the role you acknowledge as"
     assert "override needs a reason" in (acknowledgement_problem("consultant", "  ", True) or "")
     assert "at most 1000" in (acknowledgement_problem("nurse", "x" * 1001, False) or "")
+
+
+def test_production_needs_no_system_token_for_intake() -> None:
+    """There the development login is refused, and every acknowledgement goes with the clinician's own
+    token: the page holds no credential that could name someone else."""
+    s = production(
+        CAREPATH_INTAKE_ACK_TOKENS="", CAREPATH_WORKLIST_OIDC_RESOURCE="https://intake.hospital.example"
+    )
+    assert s.ack_token == "" and s.oidc_resource == "https://intake.hospital.example"
+    assert production(CAREPATH_INTAKE_ACK_TOKENS=f"worklist:{'a' * 30}").ack_token == "a" * 30
+    development = settings(CAREPATH_ENVIRONMENT="development", CAREPATH_INTAKE_ACK_TOKENS="worklist:dev-ack")
+    assert development.ack_token == "dev-ack"  # the name is not part of the token
+    with pytest.raises(ValueError, match="http:// or https://"):
+        production(CAREPATH_WORKLIST_OIDC_RESOURCE="urn-intake")
+
+
+def test_the_roles_offered_are_those_the_clinicians_token_carries() -> None:
+    def token(claims: dict[str, object]) -> IntakeToken:
+        def part(value: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        return IntakeToken(f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln", expires_at=2_000_000_000)
+
+    assert token({"carepath_roles": ["nurse", "porter", "consultant"]}).roles("carepath_roles") == (
+        "nurse",
+        "consultant",
+    )
+    assert token({"roles": "gp"}).roles("roles") == ("gp",)
+    assert token({}).roles("carepath_roles") == ()
+    assert token({}).usable(now=1_999_999_000) and not token({}).usable(now=1_999_999_980)
+    assert acknowledgement_problem("nurse", "", False, ("nurse",)) is None
+    assert (
+        acknowledgement_problem("consultant", "", False, ("nurse",)) == "choose the role you acknowledge as"
+    )

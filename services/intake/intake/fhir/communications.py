@@ -7,8 +7,10 @@
   ``https://carepath.example/escalation``; ``statusReason`` in ``acknowledgement_overrides`` (value set
   ``care.acknowledgement_override``) makes it an override, whose reason is ``statusReason.text`` (else the
   payload text); any other statusReason is refused. The reason of a plain acknowledgement is the payload
-  text. Who acknowledged is ``sender.display`` when it names a carepath role ("MSCC coordinator",
-  "Consultant", "GP", ...), else ``other``.
+  text. The role is ``sender.display`` when it names a carepath role ("MSCC coordinator", "Consultant",
+  "GP", ...), else ``other``. The clinician is the sender's ``reference`` (``Practitioner/...``), else its
+  ``identifier`` (``system|value``), recorded as ``acknowledged_by`` asserted by the engine that sent it
+  (``verified: false``; the engine is ``sent_by``), with ``display`` as the name when it is not a role.
 - A category in ``care_steps`` (value sets ``care.*``) -> ``carepath.care_step.recorded.v1``; ``reasonCode``
   gives the decision of a decision to treat or the conclusion of a clinician review; ``sender.display`` is
   who did it (``role``, free text).
@@ -143,6 +145,9 @@ def _acknowledgement(root: Node, ctx: Context, category: Node) -> Mapped:
         reason = reason[: acknowledging.REASON_MAX - 1] + "…"
     role, role_node = _ack_role(root.field("sender"))
     data = acknowledging.acknowledgement_data(target, role, reason, override)
+    who = _sender(root.field("sender"), display_is_role=role != "other")
+    if who is not None:
+        data["acknowledged_by"] = who
     origins = {
         "/subject": root.field("subject").field("reference"),
         "/time": when_node,
@@ -193,6 +198,25 @@ def _payload_text(root: Node) -> Node | None:
         if text and text.strip():
             return payload.field("contentString")
     return None
+
+
+def _sender(sender: Node, *, display_is_role: bool) -> dict[str, Any] | None:
+    """The clinician a Communication's sender names (a reference, else an identifier), as the engine
+    asserts it; None when it names nobody. Values that do not fit the contract are left out, not refused:
+    the acknowledgement itself is still the engine's."""
+    reference = sender.text("reference")
+    identifier = sender.field("identifier")
+    value, system = identifier.text("value"), identifier.text("system")
+    subject = reference or (f"{system}|{value}" if system and value else value)
+    subject = " ".join(subject.split()) if subject else None
+    if not subject or len(subject) > acknowledging.CLINICIAN_ID_MAX or not subject.isprintable():
+        return None
+    who: dict[str, Any] = {"subject": subject}
+    display = " ".join((sender.text("display") or "").split())
+    if display and not display_is_role and len(display) <= acknowledging.CLINICIAN_NAME_MAX:
+        who["name"] = display
+    who["verified"] = False
+    return who
 
 
 def _ack_role(sender: Node) -> tuple[str, Node]:

@@ -37,6 +37,7 @@ class Hl7Config:
     max_connections: int = 100
     allowed_sources: tuple[IPv4Network | IPv6Network, ...] = ()
     tls: ssl.SSLContext | None = None  # MLLP over TLS (CAREPATH_INTAKE_MLLP_TLS_*); None: plain
+    source_names: tuple[str, ...] = ()  # the name of each allowed source, in the same order
 
 
 def load_config(settings: IntakeSettings) -> Hl7Config:
@@ -66,6 +67,7 @@ def load_config(settings: IntakeSettings) -> Hl7Config:
         settings.mllp_max_connections,
         settings.mllp_allowed_networks,
         tls,
+        settings.mllp_source_names,
     )
 
 
@@ -79,6 +81,7 @@ def new_server(intake: Intake, config: Hl7Config, clock: Clock) -> MllpServer:
         max_connections=config.max_connections,
         allowed_sources=config.allowed_sources,
         tls=config.tls,
+        source_names=config.source_names,
     )
 
 

@@ -23,6 +23,7 @@ event that does not is refused, never published.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 from collections.abc import Sequence
@@ -92,6 +93,13 @@ class Hl7Intake:
         self.clock = clock
         self._ack_ids = itertools.count(1)
         self._ack_prefix = f"CP{os.getpid() % 10000:04d}"
+
+    def sent_by(self, sender: str) -> Hl7Intake:
+        """The same handler (codes, rules, acknowledgement ids) for messages from ``sender``: what it
+        stores or refuses is stamped with that name."""
+        view = copy.copy(self)
+        view.intake = self.intake.sent_by(sender)
+        return view
 
     async def handle(self, raw: bytes) -> Reply:
         try:
@@ -193,6 +201,7 @@ class Hl7Intake:
         errors += [AckError(p.code, p.describe(), p.location, "W") for p in result.warnings]
         _log.info(
             "mllp.message",
+            sender=self.intake.sender,
             ack=code,
             **logsafe.header_fields(header),
             events=len(result.events),
@@ -220,6 +229,7 @@ class Hl7Intake:
             return self._unavailable(header)
         _log.warning(
             "mllp.refused",
+            sender=self.intake.sender,
             **logsafe.header_fields(header),
             code=problem.code,
             label=problem.label,

@@ -12,6 +12,10 @@ connection with no frame begun for ``idle_timeout`` seconds is closed; a frame t
 within ``frame_timeout`` seconds, else the connection is closed without an answer (there is no message to
 answer). Each connection holds at most the message size limit plus one read chunk.
 
+Senders: what arrives on a connection is stamped with the name of the allow-list entry its address falls
+in (``CAREPATH_INTAKE_MLLP_ALLOWED_SOURCES``, ``name=address``; the first entry that holds it), or ``mllp``
+when there is no allow-list, so the records say which engine sent them.
+
 TLS (optional, :func:`tls_context`): with a certificate and key the listener speaks MLLP inside TLS 1.2 or
 later, and with a client CA it asks every sender for a certificate signed by it (mutual TLS). The handshake
 is made after the allow-list and connection limit have been checked, within the frame timeout; a failed
@@ -34,6 +38,7 @@ from carepath import logs
 from intake import metrics
 from intake.hl7.framing import CHUNK, END, START, FrameReader, FramingError, Oversize, ReadTimeout
 from intake.hl7.handler import Hl7Intake
+from intake.settings import MLLP_PREFIX
 
 _log = logs.get("intake.mllp")
 
@@ -130,10 +135,16 @@ class MllpServer:
         max_connections: int = 100,
         allowed_sources: Sequence[IPv4Network | IPv6Network] = (),
         tls: ssl.SSLContext | None = None,
+        source_names: Sequence[str] = (),
     ) -> None:
         self.handler = handler
         self.tls = tls  # None: plain MLLP
         self.allowed_sources = tuple(allowed_sources)  # empty: every source may connect
+        # the name of each allowed network, in the same order (unnamed: mllp-<position>)
+        named = tuple(source_names)[: len(self.allowed_sources)]
+        self.source_names = named + tuple(
+            f"{MLLP_PREFIX}-{i}" for i in range(len(named) + 1, len(self.allowed_sources) + 1)
+        )
         self.max_bytes = max_bytes
         self.idle_timeout = idle_timeout
         self.frame_timeout = frame_timeout
@@ -176,9 +187,10 @@ class MllpServer:
         if self._server is not None:
             await self._server.wait_closed()
 
-    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+    def _source(self, writer: asyncio.StreamWriter) -> str | None:
+        """The name of the allowed source the connection comes from; None when it is not allowed."""
         if not self.allowed_sources:
-            return True
+            return MLLP_PREFIX
         peer = writer.get_extra_info("peername")
         try:
             address = ip_address(peer[0]) if peer else None
@@ -186,7 +198,16 @@ class MllpServer:
             address = None
         if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        return address is not None and any(address in network for network in self.allowed_sources)
+        if address is None:
+            return None
+        return next(
+            (
+                name
+                for name, network in zip(self.source_names, self.allowed_sources, strict=True)
+                if address in network
+            ),
+            None,
+        )
 
     async def _handshake(self, writer: asyncio.StreamWriter) -> bool:
         """TLS on the accepted connection; False (counted, logged, the connection aborted) if it fails."""
@@ -212,11 +233,13 @@ class MllpServer:
         return True
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._allowed(writer):
+        source = self._source(writer)
+        if source is None:
             # an address outside the allow-list: closed before a byte is read, counted, never logged
             metrics.MLLP_SOURCES_REFUSED.inc()
             writer.transport.abort()
             return
+        handler = self.handler.sent_by(source)
         if self._open >= self.max_connections:
             metrics.MLLP_CONNECTIONS_REFUSED.inc()
             _log.warning("mllp.connection_refused", open=self._open, max_connections=self.max_connections)
@@ -238,11 +261,11 @@ class MllpServer:
                 if frame is None:
                     break
                 if isinstance(frame, Oversize):
-                    reply = await self.handler.oversize(frame, self.max_bytes)
+                    reply = await handler.oversize(frame, self.max_bytes)
                 elif isinstance(frame, FramingError):
-                    reply = await self.handler.framing_error(frame)
+                    reply = await handler.framing_error(frame)
                 else:
-                    reply = await self.handler.handle(frame.payload)
+                    reply = await handler.handle(frame.payload)
                 for ack in reply.encoded_frames():  # none, one, or (enhanced mode) commit then application
                     writer.write(START + ack + END)
                 await writer.drain()

@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from intake.deps import Engine, IntakeDep, SettingsDep, read_body
+from intake.deps import EngineCaller, IntakeDep, SettingsDep, read_body
 from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
 from intake.responses import json_response
 from intake.service import Unavailable
 
-router = APIRouter(tags=["events"], dependencies=[Engine])  # the integration engines
+router = APIRouter(tags=["events"])  # the integration engines (each stamped on what it sends)
 
 # JSON, and the CloudEvents JSON formats (structured mode, one event or a batch)
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json")
@@ -67,7 +67,10 @@ _BODY_DOC: dict[str, Any] = {
         503: {"description": "Broker unavailable: retry"},
     },
 )
-async def post_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> Response:
+async def post_events(
+    request: Request, caller: EngineCaller, intake: IntakeDep, settings: SettingsDep
+) -> Response:
+    intake = intake.sent_by(caller.sender)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in EVENT_MEDIA_TYPES:
         shown = media[:60] if media.isprintable() else "(not printable)"

@@ -5,10 +5,11 @@ Every answer, errors included, is FHIR JSON: an OperationOutcome (or a transacti
 batch-response Bundle) whose issues name the failing element. Every route, metadata included, needs a
 bearer token (carepath's rule: every route but the health probes needs a credential): an integration
 engine's (``CAREPATH_INTAKE_TOKENS``), which is also how FHIR Communications and Tasks recording care steps
-arrive; the CapabilityStatement answers a clinician system's token (``CAREPATH_INTAKE_ACK_TOKENS``) too, and
-that token on any other FHIR route is 403 (its route is ``POST /v1/acknowledgements``). An escalation
-acknowledgement (a Communication) is checked with followup before it is stored, as
-``POST /v1/acknowledgements`` is (:mod:`intake.acknowledging`).
+arrive; the CapabilityStatement answers an acknowledging system's token (``CAREPATH_INTAKE_ACK_TOKENS``) too,
+and that token on any other FHIR route is 403 (its route is ``POST /v1/acknowledgements``). Everything a
+request stores or refuses is stamped with the engine's name. An escalation acknowledgement (a Communication)
+is checked with followup before it is stored, as ``POST /v1/acknowledgements`` is
+(:mod:`intake.acknowledging`); who acknowledged is the Communication's sender, asserted by the engine.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intake import metrics
 from intake.acknowledging import CheckedIntake, TargetsRefused, TargetsUnchecked
-from intake.deps import CLINICIAN, ENGINE, Credentials, IntakeDep, SettingsDep, read_body, refusal
+from intake.deps import (
+    ACK_SYSTEM,
+    ENGINE,
+    Caller,
+    Credentials,
+    IntakeDep,
+    SettingsDep,
+    read_body,
+    system_caller,
+)
 from intake.fhir.capability import capability_statement
 from intake.fhir.channel import Answer, FhirChannel
 from intake.fhir.codemap import CodeMap
@@ -56,7 +66,7 @@ FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 FORBIDDEN = "forbidden"  # FHIR IssueType: the caller may not perform this action
 _SENDERS = frozenset({ENGINE})
-_READERS = frozenset({ENGINE, CLINICIAN})  # the CapabilityStatement
+_READERS = frozenset({ENGINE, ACK_SYSTEM})  # the CapabilityStatement
 
 router = APIRouter(tags=["fhir"])
 
@@ -124,10 +134,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 async def post_resource(
     resource_type: str, request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
-    async def handle(raw: bytes) -> Answer:
+    async def handle(raw: bytes, intake: Intake) -> Answer:
         return await _channel(request, intake, settings).resource(resource_type, raw)
 
-    return await _serve(request, settings, credentials, handle)
+    return await _serve(request, intake, settings, credentials, handle)
 
 
 @router.put(
@@ -154,7 +164,7 @@ async def put_resource(
     settings: SettingsDep,
     credentials: Credentials,
 ) -> Response:
-    async def handle(raw: bytes) -> Answer:
+    async def handle(raw: bytes, intake: Intake) -> Answer:
         # A type carepath does not read is refused as POST refuses it, whatever the body's id says.
         mismatch = _id_mismatch(raw, resource_type, resource_id) if resource_type in SUPPORTED else None
         if mismatch is not None:
@@ -165,7 +175,7 @@ async def put_resource(
             return Answer(mismatch.status, operation_outcome(mismatch.issues))
         return await _channel(request, intake, settings).resource(resource_type, raw)
 
-    return await _serve(request, settings, credentials, handle)
+    return await _serve(request, intake, settings, credentials, handle)
 
 
 @router.post(
@@ -183,7 +193,7 @@ async def put_resource(
 async def post_bundle(
     request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
-    async def handle(raw: bytes) -> Answer:
+    async def handle(raw: bytes, intake: Intake) -> Answer:
         doc = _object(raw)
         atomic = doc is not None and doc.get("type") == "transaction"
         try:
@@ -199,7 +209,7 @@ async def post_bundle(
             )
             return Answer(422, operation_outcome([*issues, note]))
 
-    return await _serve(request, settings, credentials, handle)
+    return await _serve(request, intake, settings, credentials, handle)
 
 
 @router.get(
@@ -216,9 +226,9 @@ async def post_bundle(
 async def metadata(
     request: Request, intake: IntakeDep, settings: SettingsDep, credentials: Credentials
 ) -> Response:
-    refused = _unauthorised(settings, credentials, _READERS)
-    if refused is not None:
-        return refused
+    found = _caller(settings, credentials, _READERS)
+    if isinstance(found, Response):
+        return found
     return _fhir(Answer(200, capability_statement(intake.clock.now(), request.app.version)))
 
 
@@ -226,13 +236,15 @@ async def metadata(
 # refusals are OperationOutcomes like every other FHIR answer.
 async def _serve(
     request: Request,
+    intake: Intake,
     settings: IntakeSettings,
     credentials: HTTPAuthorizationCredentials | None,
-    handle: Callable[[bytes], Awaitable[Answer]],
+    handle: Callable[[bytes, Intake], Awaitable[Answer]],
 ) -> Response:
-    refused = _unauthorised(settings, credentials, _SENDERS)
-    if refused is not None:
-        return refused
+    found = _caller(settings, credentials, _SENDERS)
+    if isinstance(found, Response):
+        return found
+    intake = intake.sent_by(found.sender)
     content_type = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
     if content_type not in _JSON_TYPES:
         shown = content_type[:60] if content_type.isprintable() else "(not printable)"
@@ -243,7 +255,7 @@ async def _serve(
     except HTTPException as exc:
         return _fhir(Answer(exc.status_code, operation_outcome([Issue(TOO_COSTLY, str(exc.detail))])))
     try:
-        return _fhir(await handle(raw))
+        return _fhir(await handle(raw, intake))
     except TargetsUnchecked:
         text = (
             "followup could not be asked whether the acknowledged id exists; nothing was stored, retry later"
@@ -254,12 +266,12 @@ async def _serve(
         return _fhir(Answer(503, operation_outcome([issue]), {"Retry-After": "5"}))
 
 
-def _unauthorised(
+def _caller(
     settings: IntakeSettings, credentials: HTTPAuthorizationCredentials | None, roles: frozenset[str]
-) -> Response | None:
-    refused = refusal(settings, credentials, roles, "fhir")
-    if refused is None:
-        return None
+) -> Caller | Response:
+    refused = system_caller(settings, credentials, roles, "fhir")
+    if isinstance(refused, Caller):
+        return refused
     code = LOGIN if refused.status_code == 401 else FORBIDDEN
     issue = Issue(code, str(refused.detail))
     return _fhir(Answer(refused.status_code, operation_outcome([issue]), dict(refused.headers or {})))

@@ -1,15 +1,20 @@
 """One alert: its explanation (``/alerts/{id}``) and acknowledging it from the page.
 
-The acknowledgement goes to intake's ``POST /v1/acknowledgements`` with the clinician system's token;
-the reminder chain is read from followup before, and again after until followup has recorded it (a few
-seconds at most), so the page shows both. Every acknowledgement is logged with who, how they logged in
-and when - never the patient or the reason - and added to the patient's timeline.
+The acknowledgement goes to intake's ``POST /v1/acknowledgements`` with the clinician's own access token
+(an OpenID Connect login): intake records the clinician it verifies, and the role is one of the roles the
+token carries - the form offers those only, and intake checks it. A development login (no identity
+provider) acknowledges with the page's system token, naming the person in ``on_behalf_of``: intake records
+them as asserted by the page. The reminder chain is read from followup before, and again after until
+followup has recorded it (a few seconds at most), so the page shows both. Every acknowledgement is logged
+with who (a pseudonym), how they logged in and when - never the patient or the reason - and added to the
+patient's timeline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -17,19 +22,43 @@ from fastapi.responses import HTMLResponse
 
 from carepath import envelope, logs
 from worklist import login, metrics, roles
-from worklist.login import UserDep
+from worklist.login import User, UserDep
 from worklist.rows import awaiting_acknowledgement, chain
-from worklist.sources import SourceUnavailable
+from worklist.sources import Clinician, SourceUnavailable
 from worklist.view import Entry
 from worklist.web import Services, ServicesDep
 
 router = APIRouter()
 log = logs.get("worklist")
 AFTER_WAIT_S = 5.0  # how long the page waits to show the chain as followup holds it after acknowledging
-STATUS_LABEL = {202: "stored", 404: "unknown", 422: "invalid"}
+STATUS_LABEL = {202: "stored", 401: "refused", 403: "refused", 404: "unknown", 422: "invalid"}
+LOGIN_AGAIN = "Your login has expired: log in again to acknowledge."
+NO_ROLE = (
+    "Your account has no carepath role at the identity provider, so you cannot acknowledge here; "
+    "ask for one to be given to you."
+)
 
 
-async def context(svc: Services, escalation_id: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Acting:
+    """How the user acknowledges: the roles they may choose and who intake is told they are."""
+
+    roles: tuple[str, ...]
+    clinician: Clinician | None  # None: an OpenID Connect login whose token for intake is gone or expired
+    problem: str | None = None
+
+
+def acting(request: Request, svc: Services, who: User) -> Acting:
+    if who.method != "oidc":  # the development login: the page asserts who, any role of the contract
+        return Acting(roles.roles(), Clinician(who.subject, who.name))
+    token = login.intake_token(request)
+    if token is None or not token.usable():
+        return Acting((), None, LOGIN_AGAIN)
+    offered = token.roles(svc.settings.oidc_role_claim)
+    return Acting(offered, Clinician(who.subject, who.name, token.value), None if offered else NO_ROLE)
+
+
+async def context(svc: Services, escalation_id: str, acts: Acting) -> dict[str, Any] | None:
     alert = svc.view.alert(escalation_id)
     if alert is None:
         return None
@@ -47,7 +76,8 @@ async def context(svc: Services, escalation_id: str) -> dict[str, Any] | None:
         "chain": rows,
         "awaiting_ack": awaiting_acknowledgement(rows) if patient is not None else not alert.acknowledged,
         "followup_problem": problem,
-        "roles": roles.roles(),
+        "roles": acts.roles,
+        "ack_problem": acts.problem,
         "reminders": sorted(alert.reminders.values(), key=lambda r: (r.fired_at, r.level)),
     }
 
@@ -58,7 +88,7 @@ def not_found(svc: Services, request: Request) -> Response:
 
 @router.get("/alerts/{escalation_id}", response_class=HTMLResponse)
 async def alert_page(request: Request, escalation_id: str, who: UserDep, svc: ServicesDep) -> Response:
-    ctx = await context(svc, escalation_id)
+    ctx = await context(svc, escalation_id, acting(request, svc, who))
     if ctx is None:
         return not_found(svc, request)
     return svc.page(request, "alert.html", ctx | {"form": {}, "error": None})
@@ -76,20 +106,25 @@ async def acknowledge(
     override: Annotated[str, Form()] = "",
 ) -> Response:
     login.check_csrf(request, csrf)
-    ctx = await context(svc, escalation_id)
+    acts = acting(request, svc, who)
+    ctx = await context(svc, escalation_id, acts)
     if ctx is None:
         return not_found(svc, request)
     reason = reason.strip()
     is_override = override in ("on", "true", "1")
     form = {"role": role, "reason": reason, "override": is_override}
-    error = roles.acknowledgement_problem(role, reason, is_override)
+    if acts.clinician is None or acts.problem:
+        metrics.REFUSED.labels("login_expired" if acts.clinician is None else "no_role").inc()
+        status = 401 if acts.clinician is None else 403
+        return svc.page(request, "alert.html", ctx | {"form": form, "error": acts.problem}, status)
+    error = roles.acknowledgement_problem(role, reason, is_override, acts.roles)
     if error:
         metrics.REFUSED.labels("invalid").inc()
         return svc.page(request, "alert.html", ctx | {"form": form, "error": error}, 422)
     alert, before = ctx["alert"], ctx["chain"]
     try:
         outcome = await svc.intake.acknowledge(
-            alert.patient_id, escalation_id, role, reason or None, is_override
+            acts.clinician, alert.patient_id, escalation_id, role, reason or None, is_override
         )
     except SourceUnavailable:
         metrics.ACKNOWLEDGEMENTS.labels("unavailable").inc()
@@ -104,12 +139,13 @@ async def acknowledge(
         target=logs.token(escalation_id),
         role=logs.token(role),
         override=is_override,
+        identity="verified" if acts.clinician.token is not None else "asserted",
         answer=outcome.status,
         at=at,
     )
     if not outcome.stored:
         msg = f"intake refused the acknowledgement ({outcome.status}): {outcome.detail}"
-        status = outcome.status if outcome.status in (404, 422) else 503
+        status = outcome.status if outcome.status in (401, 403, 404, 422) else 503
         return svc.page(request, "alert.html", ctx | {"form": form, "error": msg}, status)
     how = "Override" if is_override else "Acknowledged"
     title = f"{how} on the worklist by {who.name} ({roles.label(role)})"
@@ -127,6 +163,7 @@ async def acknowledge(
             "already": not ctx["awaiting_ack"],
             "role": role,
             "override": is_override,
+            "verified": outcome.verified,
             "at": at,
             "event_id": outcome.event_id,
         },
