@@ -187,6 +187,20 @@ def test_worklist_live_explanation_acknowledgement_and_overdue(stack: Stack, bro
     page.wait_for_selector("#ack-done")
     assert "already been acknowledged" in page.inner_text("main")
 
+    # a development login has no identity provider: the page names the person, recorded as asserted by it
+    acknowledgements = TopicReader(stack.bootstrap or "", topics.ACKNOWLEDGEMENTS)
+    both = acknowledgements.wait_for(lambda r: r.get("subject") == acked, count=2)
+    acknowledgements.close()
+    assert {(r["data"]["role"], r["data"]["sent_by"]) for r in both} == {
+        ("mscc_coordinator", "ack-system-1"),
+        ("consultant", "ack-system-1"),
+    }
+    assert all(
+        r["data"]["acknowledged_by"]
+        == {"subject": "dev:dr-ward-test", "name": "Dr Ward Test", "verified": False}
+        for r in both
+    ), both
+
     # the acknowledged chain stops; the twin's climbs to level 3
     def a1(patient: str) -> Any:
         return lambda r: (
