@@ -126,17 +126,6 @@ def system_caller(
     return _refused("forbidden" if held else "invalid", channel)
 
 
-def refusal(
-    settings: IntakeSettings,
-    credentials: HTTPAuthorizationCredentials | None,
-    roles: frozenset[str],
-    channel: str = "http",
-) -> HTTPException | None:
-    """None when ``credentials`` hold a system token of one of ``roles``; else the refusal (401 or 403)."""
-    found = system_caller(settings, credentials, roles, channel)
-    return found if isinstance(found, HTTPException) else None
-
-
 def _role(*roles: str) -> Callable[[IntakeSettings, HTTPAuthorizationCredentials | None], Caller]:
     allowed = frozenset(roles)
 
