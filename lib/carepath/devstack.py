@@ -22,7 +22,7 @@ import httpx
 from carepath import topics
 from carepath.broker import EmbeddedBroker, create_topics, free_port, wait_until_answers
 from carepath.clock import Clock, make_clock
-from carepath.processes import terminate, track
+from carepath.processes import terminate, terminate_all, track
 
 DEV_TOKEN = "dev-only-token"  # noqa: S105 - accepted only with CAREPATH_ENVIRONMENT=development/test
 
@@ -222,9 +222,13 @@ class Stack:
             raise
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Every service sent SIGTERM at once and given ``timeout`` in all, then the broker."""
+        procs = []
         for svc in reversed(list(self.services.values())):
-            svc.stop()
+            procs.append(svc.proc)
+            svc.proc = None
+        terminate_all(procs, timeout)
         if self.broker:
             self.broker.stop()
             self.broker = None

@@ -7,7 +7,9 @@ from __future__ import annotations
 import atexit
 import signal
 import subprocess
+import time
 import weakref
+from collections.abc import Iterable
 
 _children: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
 
@@ -33,3 +35,19 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout)
+
+
+def terminate_all(procs: Iterable[subprocess.Popen[bytes] | None], timeout: float) -> None:
+    """:func:`terminate` for several processes at once: each is sent SIGTERM, then all get ``timeout`` in
+    all to end before those still running are killed (one after another they could take ``timeout`` each:
+    a minute for a stack on a busy machine)."""
+    running = [p for p in procs if p is not None and p.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in running:
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)

@@ -87,7 +87,7 @@ def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
             break
     assert len(pids) == 5, f"expected the broker, three services and the worklist page, saw pids {pids}"
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
+    rest, _ = proc.communicate(timeout=120)  # the audit report, then every process stopped
     assert proc.returncode == 0
     assert "stopped: broker and services." in rest
     assert [p for p in pids if _alive(p)] == []

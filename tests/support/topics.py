@@ -59,6 +59,17 @@ class TopicReader:
                 )
             self.poll()
 
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Read until every partition is at the end it has now: afterwards ``records`` holds everything
+        published before this call (one :meth:`poll` may return only part of it on a busy machine)."""
+        parts = self.consumer.assignment()
+        ends = self.consumer.end_offsets(list(parts))
+        deadline = time.monotonic() + timeout
+        while any(self.consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic}: not read to its end within {timeout:.0f}s")
+            self.poll()
+
     def settle(self, seconds: float) -> None:
         """Keep reading for ``seconds`` (to show that nothing more arrives)."""
         deadline = time.monotonic() + seconds

@@ -34,3 +34,18 @@ def test_a_forgotten_child_is_stopped_when_the_parent_exits() -> None:
         time.sleep(0.1)
     os.kill(pid, 9)
     raise AssertionError("the child outlived its parent")
+
+
+def test_terminate_all_gives_every_process_one_grace_period_together() -> None:
+    from carepath.processes import terminate_all
+
+    # Three processes that ignore SIGTERM: one after another they would take three grace periods.
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(120)"
+    procs = [subprocess.Popen([sys.executable, "-c", stubborn], stdout=subprocess.PIPE) for _ in range(3)]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline()  # the handler is in place
+    started = time.monotonic()
+    terminate_all([*procs, None], timeout=2.0)
+    took = time.monotonic() - started
+    assert [proc.returncode for proc in procs] == [-9, -9, -9]  # killed after the grace period
+    assert took < 5.5, took  # one after another: at least 6 s
