@@ -104,3 +104,22 @@ def test_the_synthetic_workload_is_deterministic_and_valid() -> None:
     assert workload.validate_sample(a.events, size=len(a.events)) == len(a.events)
     assert len({e.key for e in a.events}) == 200
     assert workload.body(a.events[:2]).startswith(b"[{") and workload.body(a.events[:2]).endswith(b"}]")
+
+
+def test_the_schema_validators_are_listed_fastest_first_beside_jsonschema() -> None:
+    results = {
+        "validators": {
+            "events": 20_000,
+            "validators": {
+                "jsonschema": {"us_per_event": 400.0, "per_s": 2_500},
+                "jsonschema-rs": {"us_per_event": 8.0, "per_s": 125_000},
+            },
+        }
+    }
+    assert report.validator_rows(results) == [
+        ["jsonschema-rs", "8.00", "125,000", "50.0x"],
+        ["jsonschema", "400.00", "2,500", "1.0x"],
+    ]
+    text = report.render(results)
+    assert "schema validation of 20,000 events, in-process" in text
+    assert report.validator_rows({"raw": {"ceiling_per_s": 1.0}}) == []

@@ -4,12 +4,14 @@ One run measures, one phase at a time (never two heavy phases at once), each on 
 unless ``KAFKA_BOOTSTRAP_SERVERS`` points at a cluster:
 
 1. a deterministic synthetic workload of realistic clinical events (:mod:`carepath.bench.workload`);
-2. the raw broker ceiling with plain clients (:mod:`carepath.bench.phase_raw`);
-3. a naive one-event-per-iteration Faust stage (:mod:`carepath.bench.phase_naive`);
-4. one triage worker draining a backlog, and the triage core in-process (:mod:`carepath.bench.phase_triage`);
-5. intake, triage and followup as processes under sustained HTTP load (:mod:`carepath.bench.phase_pipeline`);
-6. escalation latency at a paced 1,000 events/s (:mod:`carepath.bench.phase_latency`);
-7. reminder lateness on a fast clock (:mod:`carepath.bench.phase_reminders`);
+2. the schema validators on the same events, in-process, and their agreement
+   (:mod:`carepath.bench.phase_validators`);
+3. the raw broker ceiling with plain clients (:mod:`carepath.bench.phase_raw`);
+4. a naive one-event-per-iteration Faust stage (:mod:`carepath.bench.phase_naive`);
+5. one triage worker draining a backlog, and the triage core in-process (:mod:`carepath.bench.phase_triage`);
+6. intake, triage and followup as processes under sustained HTTP load (:mod:`carepath.bench.phase_pipeline`);
+7. escalation latency at a paced 1,000 events/s (:mod:`carepath.bench.phase_latency`);
+8. reminder lateness on a fast clock (:mod:`carepath.bench.phase_reminders`);
 
 then prints every figure beside the project's targets and writes them all to a JSON file. It is a
 measurement, not a test: a missed target is reported as MISSED and the run still succeeds.

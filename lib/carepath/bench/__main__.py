@@ -27,6 +27,7 @@ OTHERS_WARNING_PCT = 10.0  # other processes' share of the machine above which a
 
 # name -> module (each has ``run(ctx) -> dict``), in the order they run; never two at once.
 PHASES: dict[str, str] = {
+    "validators": "carepath.bench.phase_validators",
     "raw": "carepath.bench.phase_raw",
     "naive": "carepath.bench.phase_naive",
     "triage": "carepath.bench.phase_triage",
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run: Callable[[Context], dict[str, Any]] = importlib.import_module(PHASES[name]).run
             figures = run(ctx)
+            failure = figures.pop("failed", None)  # a phase that measured but found a fault
             figures["phase_seconds"] = round(time.monotonic() - phase_started, 1)
             figures["cpu"] = usage = window.stop()
             if usage.get("others_pct", 0) >= OTHERS_WARNING_PCT:
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"note: other processes used {usage['others_pct']:.0f} % of the machine during this phase"
                 )
             results[name] = figures
+            if failure:
+                errors[name] = str(failure)
+                console.say(f"FAILED: {failure}")
         except KeyboardInterrupt:
             console.say("interrupted: every process started has been stopped")
             interrupted = True

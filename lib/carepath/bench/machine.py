@@ -20,6 +20,7 @@ PACKAGES = (
     "uvicorn",
     "httpx",
     "jsonschema",
+    "jsonschema-rs",
 )
 
 

@@ -27,6 +27,10 @@ class Params:
     reminder_patients: int = 1000  # R1 episodes, ~13 reminders each within the observed day
     reminder_spread_s: float = 8.0  # real seconds over which they are opened (8 simulated hours)
     ready_timeout_s: float = 90.0
+    validator_events: int = 20_000  # events of the feed checked by each schema validator
+    validator_malformed: int = 2_000  # mutants of them, for the validators' agreement
+    validator_rounds: int = 3  # the hand-written predicate's and jsonschema-rs's best of
+    validator_reference_rounds: int = 1  # jsonschema's (about a millisecond an event)
 
     @classmethod
     def quick(cls) -> Params:

@@ -181,10 +181,32 @@ def render(results: Results) -> str:
         "",
         format_table(["throughput", "measured", "of raw ceiling"], ceiling_rows(results), right=(1, 2)),
     ]
+    validators = validator_rows(results)
+    if validators:
+        events = _get(results, "validators", "events")
+        header = f"schema validation of {fmt(events, 'events')}, in-process"
+        parts += [
+            "",
+            format_table([header, "µs/event", "events/s", "vs jsonschema"], validators, right=(1, 2, 3)),
+        ]
     shares = contention(results)
     if shares:
         parts += ["", "share of the machine used by other processes during each phase: " + shares]
     return "\n".join(parts)
+
+
+def validator_rows(results: Results) -> list[list[str]]:
+    """Each schema validator's figures on the same events (the ``validators`` phase), fastest first."""
+    phase = results.get("validators")
+    measured = phase.get("validators") if isinstance(phase, Mapping) else None
+    if not isinstance(measured, Mapping) or not measured:
+        return []
+    reference = _get(results, "validators", "validators", "jsonschema", "us_per_event")
+    rows = []
+    for name, figures in sorted(measured.items(), key=lambda item: float(item[1]["us_per_event"])):
+        us = float(figures["us_per_event"])
+        rows.append([name, f"{us:,.2f}", fmt(figures["per_s"], "").strip(), fmt(_ratio(reference, us), "x")])
+    return rows
 
 
 def contention(results: Results) -> str:
