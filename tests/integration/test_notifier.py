@@ -80,6 +80,7 @@ def start_notifier(
         "CAREPATH_BROKER_PROFILE": broker.profile,
         "CAREPATH_ENVIRONMENT": "test",
         "CAREPATH_BIND_HOST": "127.0.0.1",
+        topics.PARTITIONS_VARIABLE: str(topics.partitions()),  # what the session's broker was given
         "CAREPATH_NOTIFIER_CONFIG": str(config),
         "CAREPATH_NOTIFIER_PORT": str(port),
         "CAREPATH_NOTIFIER_GROUP_ID": group,

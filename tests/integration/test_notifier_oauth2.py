@@ -25,6 +25,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from carepath import topics
 from carepath.broker import free_port
 from carepath.devstack import Service
 from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
@@ -165,6 +166,7 @@ def start_notifier(broker: BrokerInfo, config: Path, folder: Path) -> Service:
         "CAREPATH_BROKER_PROFILE": broker.profile,
         "CAREPATH_ENVIRONMENT": "test",
         "CAREPATH_BIND_HOST": "127.0.0.1",
+        topics.PARTITIONS_VARIABLE: str(topics.partitions()),  # what the session's broker was given
         "CAREPATH_NOTIFIER_CONFIG": str(config),
         "CAREPATH_NOTIFIER_PORT": str(port),
         "CAREPATH_NOTIFIER_GROUP_ID": f"notifier-oauth2-{uuid.uuid4().hex[:6]}",
