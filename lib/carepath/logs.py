@@ -215,7 +215,9 @@ def configure(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[*_processors(), structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write per line (message and newline together): print() writes them apart, and a standard
+        # library line written from another thread (kafka-python's I/O thread) could land between them.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

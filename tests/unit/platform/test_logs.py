@@ -154,3 +154,32 @@ def test_a_person_is_logged_as_a_pseudonym_never_as_the_identifier() -> None:
     logged = logs.pseudonym(subject)
     assert logged.startswith("sha256:") and "jane" not in logged and "@" not in logged
     assert logged == logs.pseudonym(subject) != logs.pseudonym("john.roe@northgate.nhs.uk")
+
+
+RACE = """
+import logging, threading
+from carepath import logs
+logs.configure("race", "info")
+std, own = logging.getLogger("kafka.conn"), logs.get("race")
+def third_party():
+    for i in range(3000): std.warning("standard library line %d", i)
+def carepath():
+    for i in range(3000): own.info("carepath line", n=i)
+threads = [threading.Thread(target=f) for f in (third_party, carepath, third_party, carepath)]
+[t.start() for t in threads]; [t.join() for t in threads]
+"""
+
+
+def test_lines_from_two_threads_and_two_loggers_never_share_a_line() -> None:
+    # carepath's lines and a library's (kafka-python logs from its own I/O thread) go to one stream; a
+    # line written in two parts lets the other's land between them: two JSON objects on one line.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CAREPATH_ENVIRONMENT": "development"}
+    done = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=60, env=env)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 12_000, done.stderr[-500:]
+    for line in lines:
+        json.loads(line)
