@@ -3,7 +3,8 @@
 Every schema file is read once. An event type is a schema file named ``<type>.schema.json`` whose
 ``x-kind`` says whether intake accepts it (``input``) or a service publishes it (``output``); the other
 files (envelope, shared definitions, DLQ record) are building blocks. Validators are compiled once per
-type, on first use.
+type, on first use: jsonschema-rs answers whether an event is valid, and jsonschema explains one it
+rejects (:mod:`carepath.compiled_schema`).
 
 Errors come back as :class:`ContractError`: a JSON pointer to the offending field and a message. A missing
 field is reported at the pointer where it should be (``/data/nrs``) and an unexpected one at its own
@@ -24,13 +25,14 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema import FormatChecker, ValidationError
 from jsonschema.exceptions import best_match, relevance
+from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from carepath.compiled_schema import compile_schema, explainer
 from carepath.resources import schemas_dir
-from carepath.schema_predicate import Predicate, UnsupportedSchema, compile_predicate
 
 ENVELOPE_SCHEMA = "cloudevent.v1.schema.json"
 DLQ_SCHEMA = "dlq-record.v1.schema.json"
@@ -160,14 +162,15 @@ _FORMATS = _format_checker()
 
 @dataclass(frozen=True)
 class _Checker:
-    """Both forms of one schema: ``accepts`` answers fast, ``explain`` (jsonschema) says what is wrong.
+    """Both forms of one schema: ``accepts`` (jsonschema-rs) answers fast, ``explain`` (jsonschema) says
+    what is wrong.
 
-    ``explain`` is the authority: it runs whenever ``accepts`` says no, so a valid event the fast form
+    ``explain`` runs whenever ``accepts`` says no, and has the last word: a valid event the fast form
     rejected by mistake would still pass. The contract tests hold the two to the same verdict.
     """
 
-    accepts: Predicate
-    explain: Draft202012Validator
+    accepts: Callable[[object], bool]
+    explain: Validator
 
     def errors(self, instance: object) -> list[ContractError]:
         return [] if self.accepts(instance) else _errors(self.explain, instance)
@@ -177,14 +180,11 @@ class _Checker:
 def _checker(schema_file: str) -> _Checker:
     catalogue = _catalogue()
     schema = catalogue.schemas[schema_file]
-    validator = Draft202012Validator(schema, registry=catalogue.registry, format_checker=_FORMATS)
-    try:
-        accepts = compile_predicate(
-            schema, catalogue.registry.resolver(base_uri=schema["$id"]), _FORMAT_CHECKS
-        )
-    except UnsupportedSchema:
-        accepts = validator.is_valid
-    return _Checker(accepts, validator)
+    resources = catalogue.schemas.values()
+    return _Checker(
+        accepts=compile_schema(schema, resources, _FORMAT_CHECKS),
+        explain=explainer(schema, resources, _FORMATS),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _type_error(type_name: object, known: _EventType | None, accepted: frozenset
     return ContractError("/type", f"event type {type_name!r} is not accepted here; {listing}")
 
 
-def _errors(validator: Draft202012Validator, instance: object) -> list[ContractError]:
+def _errors(validator: Validator, instance: Any) -> list[ContractError]:
     raw = sorted(validator.iter_errors(instance), key=relevance, reverse=True)
     if not raw:
         return []

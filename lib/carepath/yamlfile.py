@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
+from jsonschema.protocols import Validator
 
+from carepath.compiled_schema import compile_schema, explainer
 from carepath.resources import schemas_dir
-from carepath.schema_predicate import Predicate, UnsupportedSchema, compile_predicate
 
 # Every kind of configuration file carepath reads, by the name of its schema in schemas/config/.
 KINDS = (
@@ -127,10 +125,10 @@ def load(path: Path, kind: str) -> Any:
 
 @dataclass(frozen=True)
 class _Checker:
-    """A schema's fast yes/no predicate, and jsonschema to explain a no (the authority, as for events)."""
+    """A schema's fast yes/no check (jsonschema-rs), and jsonschema to explain a no (as for events)."""
 
-    accepts: Predicate
-    explain: Draft202012Validator
+    accepts: Callable[[object], bool]
+    explain: Validator
 
 
 @cache
@@ -138,15 +136,7 @@ def _checker(folder: str, kind: str) -> _Checker:
     if kind not in KINDS:
         raise ValueError(f"{kind!r} is not a kind of configuration file ({', '.join(KINDS)})")
     schema = json.loads((Path(folder) / "config" / f"{kind}.schema.json").read_text(encoding="utf-8"))
-    validator = Draft202012Validator(schema)
-    resource = DRAFT202012.create_resource(schema)
-    try:
-        accepts = compile_predicate(
-            schema, Registry().with_resource(schema["$id"], resource).resolver(schema["$id"]), {}
-        )
-    except UnsupportedSchema:
-        accepts = validator.is_valid
-    return _Checker(accepts, validator)
+    return _Checker(compile_schema(schema, [], {}), explainer(schema, []))
 
 
 _NAMES = {

@@ -188,9 +188,9 @@ def test_every_contract_has_at_least_two_valid_and_two_invalid_examples(name: st
 
 # --------------------------------------------------------------------------------------------- fast path
 
-# The compiled predicate answers "valid?" for the hot path; jsonschema explains rejections. They must
-# agree, or an event could pass the fast path that jsonschema would reject. Every example and a few
-# thousand mutations of the valid ones are put to both.
+# jsonschema-rs answers "valid?" for the hot path; jsonschema explains rejections. They must agree, or
+# an event could pass the fast path that jsonschema would reject. Every example and a few thousand
+# mutations of the valid ones are put to both.
 
 SUBSTITUTES: list[object] = [
     None,

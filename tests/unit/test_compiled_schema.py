@@ -1,4 +1,5 @@
-"""The compiled yes/no check of a schema gives the verdict jsonschema gives, and never reaches the network."""
+"""The compiled yes/no check of a schema (jsonschema-rs) gives the verdict the explainer (jsonschema) gives,
+reads patterns as ECMA-262 like it, and never reaches the network."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
-from carepath.compiled_schema import compile_schema
+from carepath.compiled_schema import compile_schema, explainer
 
 pytestmark = pytest.mark.unit
 
@@ -24,11 +23,8 @@ def both(
 ) -> list[tuple[bool, bool]]:
     """(compiled verdict, jsonschema verdict) for each instance."""
     schema = {"$schema": DRAFT, "$id": BASE + "s.json", **schema}
-    registry = Registry().with_resources(
-        (s["$id"], DRAFT202012.create_resource(s)) for s in [schema, *others]
-    )
     compiled = compile_schema(schema, others, {})
-    reference = Draft202012Validator(schema, registry=registry)
+    reference = explainer(schema, others)
     return [(compiled(i), reference.is_valid(i)) for i in instances]
 
 
@@ -182,3 +178,16 @@ def test_a_value_json_cannot_hold_is_a_no_not_a_crash() -> None:
     assert check({"on": "2026-01-01"})
     assert not check({"on": date(2026, 1, 1)})
     assert not check({1: "an integer key"})
+
+
+def test_patterns_are_ecma_262_in_both_not_python_re() -> None:
+    """Python's ``$`` also matches before a final line break, and its ``\\s`` leaves out U+FEFF: the
+    contract's patterns mean what they mean to every other JSON Schema implementation."""
+    one_line = {"type": "string", "pattern": "^[A-Za-z0-9._:-]+$"}
+    assert agrees(one_line, ["bench-1", "bench-1\n", "bench 1"]) == [True, False, False]
+    no_spaces = {"type": "string", "pattern": "^\\S+$"}
+    assert agrees(no_spaces, ["urn:a:b", "urn:a:b\ufeff", "urn:a:b\u00a0"]) == [True, False, False]
+    python = Draft202012Validator({"pattern": "^[a-z]+$"})
+    assert python.is_valid("abc\n")  # what jsonschema alone would accept
+    errors = list(explainer({"$id": BASE + "s.json", "pattern": "^[a-z]+$"}, []).iter_errors("abc\n"))
+    assert [e.message for e in errors] == ["'abc\\n' does not match '^[a-z]+$'"]

@@ -250,3 +250,15 @@ def test_each_type_names_its_topic() -> None:
     assert topic_for(PAIN) == "clinical.events"
     assert topic_for("carepath.escalation.acknowledged.v1") == "care.acknowledgements"
     assert topic_for("carepath.reminder.due.v1") == "care.reminders"
+
+
+def test_patterns_are_read_as_ecma_262_so_a_final_line_break_is_not_ignored() -> None:
+    """Python's ``re`` would let ``$`` match before a final line break and count U+FEFF as no space."""
+    patient = event()
+    patient["subject"] = "MRN-204731\n"
+    assert first(validate_event(patient)) == ContractError(
+        "/subject", "'MRN-204731\\n' is not a patient id: 1-64 characters from letters, digits and . _ : -"
+    )
+    sender = event()
+    sender["source"] = "urn:hospital:mirth:oncology-ward\ufeff"
+    assert first(validate_event(sender)).field == "/source"

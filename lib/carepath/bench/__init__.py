@@ -4,7 +4,7 @@ One run measures, one phase at a time (never two heavy phases at once), each on 
 unless ``KAFKA_BOOTSTRAP_SERVERS`` points at a cluster:
 
 1. a deterministic synthetic workload of realistic clinical events (:mod:`carepath.bench.workload`);
-2. the schema validators on the same events, in-process, and their agreement
+2. jsonschema-rs and jsonschema on the same events, in-process, and their agreement
    (:mod:`carepath.bench.phase_validators`);
 3. the raw broker ceiling with plain clients (:mod:`carepath.bench.phase_raw`);
 4. a naive one-event-per-iteration Faust stage (:mod:`carepath.bench.phase_naive`);

@@ -29,7 +29,7 @@ class Params:
     ready_timeout_s: float = 90.0
     validator_events: int = 20_000  # events of the feed checked by each schema validator
     validator_malformed: int = 2_000  # mutants of them, for the validators' agreement
-    validator_rounds: int = 3  # the hand-written predicate's and jsonschema-rs's best of
+    validator_rounds: int = 3  # jsonschema-rs's best of
     validator_reference_rounds: int = 1  # jsonschema's (about a millisecond an event)
 
     @classmethod
