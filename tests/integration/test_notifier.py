@@ -71,8 +71,14 @@ def write_config(path: Path, endpoints: list[dict[str, Any]]) -> Path:
 
 
 def start_notifier(
-    broker: BrokerInfo, config: Path, log_dir: Path, group: str, name: str = "notifier"
+    broker: BrokerInfo,
+    config: Path,
+    log_dir: Path,
+    group: str,
+    name: str = "notifier",
+    extra: dict[str, str] | None = None,
 ) -> Service:
+    """A notifier process on the session's broker; ``extra``: more environment (an endpoint's secrets)."""
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -87,7 +93,7 @@ def start_notifier(
         "NOTIFIER_TEST_SECRET": SECRET,
         "NOTIFIER_TEST_OLD_SECRET": OLD_SECRET,
         "PYTHONUNBUFFERED": "1",
-    }
+    } | (extra or {})
     svc = Service(name, "notifier", port, env, log_dir / f"{name}.log")
     svc.start()
     svc.wait_ready(90)

@@ -13,7 +13,6 @@ a rule id only this module publishes, and its own patients.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,12 +24,11 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from carepath import topics
-from carepath.broker import free_port
 from carepath.devstack import Service
 from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
 from tests.conftest import BrokerInfo
 from tests.integration.test_notifier import SECRET, escalation, patient, publish, write_config
+from tests.integration.test_notifier import start_notifier as notifier_process
 from tests.support.bearer import AccessTokens
 from tests.support.oidc_provider import MachineClients, Provider, provider
 from tests.support.topics import TopicReader
@@ -159,26 +157,13 @@ def hospital(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def start_notifier(broker: BrokerInfo, config: Path, folder: Path) -> Service:
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "CAREPATH_BROKER_PROFILE": broker.profile,
-        "CAREPATH_ENVIRONMENT": "test",
-        "CAREPATH_BIND_HOST": "127.0.0.1",
-        topics.PARTITIONS_VARIABLE: str(topics.partitions()),  # what the session's broker was given
-        "CAREPATH_NOTIFIER_CONFIG": str(config),
-        "CAREPATH_NOTIFIER_PORT": str(port),
-        "CAREPATH_NOTIFIER_GROUP_ID": f"notifier-oauth2-{uuid.uuid4().hex[:6]}",
-        "NOTIFIER_TEST_SECRET": SECRET,
+    secrets = {
         "FHIR_CLIENT_SECRET": CC_SECRET,
         "FHIR_WRONG_CLIENT_SECRET": "not-the-secret-the-authorization-server-holds",
-        "PYTHONUNBUFFERED": "1",
     }
-    svc = Service("notifier-oauth2", "notifier", port, env, folder / "notifier.log")
-    svc.start()
-    svc.wait_ready(90)
-    return svc
+    return notifier_process(
+        broker, config, folder, f"notifier-oauth2-{uuid.uuid4().hex[:6]}", "notifier-oauth2", secrets
+    )
 
 
 def send(broker: BrokerInfo, p: str, endpoint: str, count: int = 1) -> list[dict[str, Any]]:
