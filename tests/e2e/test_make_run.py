@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,14 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
-def run_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def run_demo(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``make run``'s demo as a process; stopped when the test ends, whatever happened. A test that gave up
+    waiting stops reading the demo's output, and the demo would block on its next line forever, its
+    broker and services still running beside the tests that follow: it is sent SIGTERM (it then stops its
+    stack) and read to its end, or killed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREPATH_", "KAFKA_"))}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "carepath.demo", "--no-colour", "--log-dir", str(tmp_path), *args],
         cwd=ROOT,
         env=env,
@@ -35,13 +42,23 @@ def run_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benign_case(
     tmp_path: Path,
 ) -> None:
-    proc = run_demo(tmp_path, "--duration", "45")
-    out, _ = proc.communicate(timeout=180)
+    with run_demo(tmp_path, "--duration", "45") as proc:
+        out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, out
     lines = out.splitlines()
 
@@ -77,17 +94,17 @@ def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benig
 
 
 def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
-    proc = run_demo(tmp_path)
-    assert proc.stdout is not None
-    pids: list[int] = []
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:
-        pids += [int(p) for p in re.findall(r"pid (\d+)", line)]
-        if "RAISED" in line or time.monotonic() > deadline:
-            break
-    assert len(pids) == 5, f"expected the broker, three services and the worklist page, saw pids {pids}"
-    proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)  # the audit report, then every process stopped
-    assert proc.returncode == 0
-    assert "stopped: broker and services." in rest
-    assert [p for p in pids if _alive(p)] == []
+    with run_demo(tmp_path) as proc:
+        assert proc.stdout is not None
+        pids: list[int] = []
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            pids += [int(p) for p in re.findall(r"pid (\d+)", line)]
+            if "RAISED" in line or time.monotonic() > deadline:
+                break
+        assert len(pids) == 5, f"expected the broker, three services and the worklist page, saw pids {pids}"
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)  # the audit report, then every process stopped
+        assert proc.returncode == 0
+        assert "stopped: broker and services." in rest
+        assert [p for p in pids if _alive(p)] == []
