@@ -54,6 +54,7 @@ def run_demo(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
                 proc.communicate()
 
 
+@pytest.mark.timeout(300)  # the demo's 45 s feed, its start and stop on a busy machine (180 s allowed)
 def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benign_case(
     tmp_path: Path,
 ) -> None:
@@ -93,6 +94,7 @@ def test_demo_shows_the_emergency_then_the_overdue_mri_and_nothing_for_the_benig
     assert lines[-1] == "stopped: broker and services."
 
 
+@pytest.mark.timeout(300)  # up to 120 s to the first alert, then up to 120 s to stop everything
 def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
     with run_demo(tmp_path) as proc:
         assert proc.stdout is not None
