@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(
         log_dir=args.log_dir, time_scale=scale, worklist=True, worklist_port=_free_or_none(WORKLIST_PORT)
     )
+    # Ctrl-C stops the demo even when a shell started it with SIGINT ignored (a background job of a script:
+    # Python then keeps SIG_IGN and Ctrl-C or kill -INT would do nothing); SIGTERM the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(
         f"carepath demo: clock x{scale:g} (24 h of care in {24 * 3600 / scale:.0f} s). Logs: {args.log_dir}"
