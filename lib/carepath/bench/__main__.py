@@ -34,6 +34,7 @@ PHASES: dict[str, str] = {
     "pipeline": "carepath.bench.phase_pipeline",
     "latency": "carepath.bench.phase_latency",
     "reminders": "carepath.bench.phase_reminders",
+    "scaleout": "carepath.bench.phase_scaleout",
 }
 
 

@@ -31,6 +31,9 @@ class Params:
     validator_malformed: int = 2_000  # mutants of them, for the validators' agreement
     validator_rounds: int = 3  # jsonschema-rs's best of
     validator_reference_rounds: int = 1  # jsonschema's (about a millisecond an event)
+    scaleout_partitions: int = 12  # the scale-out phase's topic set (1, 2, 3 and 4 workers share it evenly)
+    scaleout_rate: float = 100.0  # events per second offered through intake, steadily
+    scaleout_seconds: float = 100.0  # the feed; workers are added and stopped at 1/5, 2/5, 3/5 and 4/5 of it
 
     @classmethod
     def quick(cls) -> Params:
@@ -47,6 +50,7 @@ class Params:
             reminder_scale=14_400.0,
             reminder_patients=200,
             reminder_spread_s=2.0,
+            scaleout_seconds=50.0,
         )
 
     def with_overrides(self, **overrides: Any) -> Params:

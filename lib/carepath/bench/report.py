@@ -189,10 +189,65 @@ def render(results: Results) -> str:
             "",
             format_table([header, "µs/event", "events/s", "vs jsonschema"], validators, right=(1, 2, 3)),
         ]
+    scaleout = scaleout_rows(results)
+    if scaleout:
+        parts += ["", *scaleout]
     shares = contention(results)
     if shares:
         parts += ["", "share of the machine used by other processes during each phase: " + shares]
     return "\n".join(parts)
+
+
+def scaleout_rows(results: Results) -> list[str]:
+    """The ``scaleout`` phase: the pause each membership change caused, and throughput by worker count."""
+    phase = results.get("scaleout")
+    if not isinstance(phase, Mapping) or "throughput" not in phase:
+        return []
+    feed = phase["feed"]
+    lines = [
+        f"scale-out on {phase['partitions']} partitions, {feed['rate']:g} ev/s offered steadily for "
+        f"{feed['duration_s']:.0f} s: {phase.get('plan', '')}"
+    ]
+    pauses = phase["pause_s"]
+
+    def stats(s: Mapping[str, float] | None) -> str:
+        return f"median {s['p50']:.1f} s, max {s['max']:.1f} s" if s else "-"
+
+    lines.append(
+        "rebalance pause (change -> every worker ready, what was waiting processed): "
+        + "; ".join(f"{k} {stats(v)}" for k, v in pauses.items())
+    )
+    lines.append(f"until the group's committed offsets caught up too: {stats(phase.get('committed_s'))}")
+    rows = []
+    for role, figures in phase["throughput"].items():
+        for label, key in (("one throughout", "reference"), ("scale-out", "by_workers")):
+            for r in figures[key]:
+                rows.append(
+                    [
+                        f"{role} x{r['workers']}",
+                        label,
+                        f"{r['seconds']:.0f} s",
+                        fmt(r["records_per_s"], "/s"),
+                        fmt(r["cpu_us_per_record"], "µs"),
+                    ]
+                )
+    lines.append(
+        format_table(
+            ["workers", "run", "under the feed", "input records", "processor per record"],
+            rows,
+            right=(2, 3, 4),
+        )
+    )
+    processors = phase.get("processors")
+    lines.append(
+        f"On {processors or 'these'} cores shared by every process, more workers add coordination, not "
+        "processors: the rows show its overhead, not a speed-up."
+    )
+    broken = phase.get("broken") or []
+    lines.append(
+        "scale-out promises: kept" if not broken else "scale-out promises BROKEN: " + "; ".join(broken)
+    )
+    return lines
 
 
 def validator_rows(results: Results) -> list[list[str]]:

@@ -52,17 +52,31 @@ class Monitor:
         with self._lock:
             return {tp: hw for tp, hw in self._high.items() if tp[0] in wanted}
 
-    def caught_up(self, role: str, marks: dict[TP, int]) -> bool:
-        """Has ``role``'s group committed past every mark (a high-watermark taken earlier)?"""
+    def caught_up(self, role: str, marks: dict[TP, int], positions: dict[TP, int] | None = None) -> bool:
+        """Has ``role``'s group committed past every mark (a high-watermark taken earlier)? With
+        ``positions`` (the next offset each partition's worker will process), processed counts as well."""
+        seen = positions or {}
         with self._lock:
             done = self._committed[self.groups[role]]
-            return all(done.get(tp, self.start.get(tp, 0)) >= hw for tp, hw in marks.items())
+            return all(
+                max(done.get(tp, self.start.get(tp, 0)), seen.get(tp, 0)) >= hw for tp, hw in marks.items()
+            )
 
     def lag(self, role: str) -> int:
         marks = self.highwaters(role)
         with self._lock:
             done = self._committed[self.groups[role]]
             return sum(max(hw - done.get(tp, self.start.get(tp, 0)), 0) for tp, hw in marks.items())
+
+    def processed(self, role: str, positions: dict[TP, int] | None = None) -> int:
+        """Input records ``role``'s group has committed since the run began (every input partition); with
+        ``positions`` (the next offset each partition's worker will process), processed counts as well."""
+        wanted = set(INPUTS[role])
+        seen = positions or {}
+        with self._lock:
+            done = dict(self._committed[self.groups[role]])
+        tps = {tp for tp in (*done, *seen) if tp[0] in wanted}
+        return sum(max(max(done.get(tp, 0), seen.get(tp, 0)) - self.start.get(tp, 0), 0) for tp in tps)
 
     # --- the thread -----------------------------------------------------------------------------------------
     def _run(self) -> None:

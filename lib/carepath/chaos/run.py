@@ -1,11 +1,12 @@
-"""One chaos run: a whole stack, the feed at a steady rate, SIGKILLs at random (or none), the drain, and
-what came out (escalations and reminders on their topics, deliveries at the webhook).
+"""One chaos run: a whole stack, the feed at a steady rate, SIGKILLs at random (or none) or a schedule of
+membership changes (:mod:`carepath.chaos.schedule`), the drain, and what came out (escalations and
+reminders on their topics, deliveries at the webhook).
 
 The stack: the broker (embedded, or ``KAFKA_BOOTSTRAP_SERVERS`` with consumer groups of the run's own
-started at the end of their topics), intake, two triage workers and two followup workers (one consumer
-group per service, each worker on its own port and canonical URL), and the notifier delivering every
-escalation and reminder to a :class:`~carepath.chaos.receiver.Receiver`. Every process reads one steered
-clock file, held at :data:`~carepath.chaos.feed.EPOCH` until the feed starts.
+started at the end of their topics), intake, triage and followup workers (two of each unless told
+otherwise; one consumer group per service, each worker on its own port and canonical URL), and the
+notifier delivering every escalation and reminder to a :class:`~carepath.chaos.receiver.Receiver`. Every
+process reads one steered clock file, held at :data:`~carepath.chaos.feed.EPOCH` until the feed starts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,10 +26,11 @@ from typing import Any
 import httpx
 
 from carepath import envelope, topics
-from carepath.broker import free_port
+from carepath.broker import EmbeddedBroker, free_port
 from carepath.chaos.feed import EPOCH, Feed
 from carepath.chaos.monitor import INPUTS, TP, Monitor
 from carepath.chaos.receiver import Receiver
+from carepath.chaos.schedule import Change, Scheduler, Segment, Step
 from carepath.clock import SteeredClock, steer
 from carepath.devstack import Service, Stack
 
@@ -43,6 +45,7 @@ WEBHOOK_SECRET_ENV = "CHAOS_WEBHOOK_SECRET"  # noqa: S105 - the name of the vari
 OUTPUTS = (topics.ESCALATIONS, topics.REMINDERS)
 IN_DOUBT = "carepath_notifier_redeliveries_in_doubt_total"
 STALLED_LAG = 300  # records behind on a worker's inputs that count as a stalled pipeline
+WORKERS: Mapping[str, int] = {"triage": 2, "followup": 2}  # workers of each stateful service at the start
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class Output:
     log_dir: Path
     monitor_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)  # a schedule's membership changes
+    segments: list[Segment] = field(default_factory=list)  # throughput between them (see the schedule)
+    schedule_error: str | None = None
 
 
 Say = Callable[[str], None]
@@ -133,15 +139,34 @@ class _Workers:
         return sorted(out)
 
 
-def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, say: Say) -> Output:
+def run(
+    params: Params,
+    feed: Feed,
+    log_dir: Path,
+    *,
+    faulty: bool,
+    tag: str,
+    say: Say,
+    workers: Mapping[str, int] = WORKERS,
+    steps: Sequence[Step] | None = None,
+    min_segment_s: float = 4.0,
+    name: str | None = None,
+    embedded: bool = False,
+    hold_clock_at_end: bool = False,
+) -> Output:
+    """One run. ``faulty``: SIGKILLs at random (``params.kills``). ``steps``: membership changes on a
+    schedule instead, measured (an empty schedule measures throughput only). ``embedded``: a broker of the
+    run's own even when ``KAFKA_BOOTSTRAP_SERVERS`` is set (a topic set of this process's partition count).
+    ``hold_clock_at_end``: the clock stands still from the end of the observed timeline (past the cutoff)
+    while the run drains, instead of running on and firing deadlines nothing compares."""
     started = time.monotonic()
-    name = "faulty" if faulty else "fault-free"
+    name = name or ("faulty" if faulty else "fault-free")
     log_dir.mkdir(parents=True, exist_ok=True)
     for old in log_dir.glob("*.log"):
         old.unlink()
     clock_file = log_dir / "clock.json"
     steer(clock_file, EPOCH, 0.0)  # held still until the feed starts
-    external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    external = not embedded and bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     suffix = f"-chaos-{tag}-{name}" if external else ""
     groups = {role: f"carepath-{role}{suffix}" for role in ("triage", "followup", "notifier")}
     receiver = Receiver().start()
@@ -170,17 +195,26 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
         "CAREPATH_NOTIFIER_GROUP_ID": groups["notifier"],
         "CAREPATH_LOG_LEVEL": "warning",
     }
-    stack = Stack(log_dir=log_dir, time_scale=params.scale, extra_env=extra_env)
+    own_broker = EmbeddedBroker(log_path=log_dir / "broker.log") if embedded else None
+    stack = Stack(
+        log_dir=log_dir,
+        time_scale=params.scale,
+        extra_env=extra_env,
+        bootstrap=own_broker.bootstrap if own_broker else None,
+        profile="embedded" if own_broker else None,
+    )
     monitor: Monitor | None = None
     try:
+        if own_broker:
+            own_broker.start()
         bootstrap = stack.start_broker()
         start_offsets: dict[TP, int] = {}
         if external:
             start_offsets = _start_at_end(bootstrap, groups)
-        _add_services(stack, config, receiver)
+        _add_services(stack, config, receiver, workers)
         _start_all(stack, params.ready_timeout_s, say)
         monitor = Monitor(bootstrap, groups, start_offsets).begin()
-        workers = _Workers(stack)
+        pool = _Workers(stack)
         clock = SteeredClock(clock_file)
         cutoff = EPOCH + timedelta(seconds=(feed.duration_s + params.cutoff_offset_s) * params.scale)
 
@@ -191,15 +225,38 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
         pacer = _Pacer(clock_file, clock, params.scale, feeder, monitor).begin()
         kills: list[KillRecord] = []
         killer: threading.Thread | None = None
-        republished_at_kill: list[float] = []  # counters of the processes killed, read just before
+        republished_at_kill: list[float] = []  # counters of the processes killed or stopped, read just before
         in_doubt_at_kill: list[float] = []
+        scheduler: Scheduler | None = None
+        if steps is not None:
+
+            def before_stop(svc: Service) -> None:
+                if svc.name.startswith("followup"):
+                    republished_at_kill.append(_scrape(svc, "carepath_followup_reminders_republished_total"))
+                if svc.name.startswith("notifier"):
+                    in_doubt_at_kill.append(_scrape(svc, IN_DOUBT))
+
+            scheduler = Scheduler(
+                steps=steps,
+                roles=tuple(workers),
+                stack=stack,
+                monitor=monitor,
+                port_vars=PORT_VARS,
+                before_stop=before_stop,
+                feed=feeder.thread,
+                t0=t0,
+                duration_s=feed.duration_s,
+                min_segment_s=min_segment_s,
+                timeout_s=params.ready_timeout_s,
+                say=lambda m: say(f"[{name}] {m}"),
+            ).begin()
         if faulty and params.kills:
             active_end = feed.duration_s + params.cutoff_offset_s * 0.85
             killer = threading.Thread(
                 target=_kill_loop,
                 args=(
                     params,
-                    workers,
+                    pool,
                     monitor,
                     feeder,
                     t0,
@@ -215,23 +272,33 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
             killer.start()
         say(
             f"[{name}] feeding {feed.events:,} events for {feed.patients:,} patients over "
-            f"{feed.duration_s:.0f} s" + (f", {params.kills} kills" if faulty and params.kills else "")
+            f"{feed.duration_s:.0f} s"
+            + (f", {params.kills} kills" if faulty and params.kills else "")
+            + (f", {len(steps)} scheduled changes" if steps else "")
         )
         end = cutoff + timedelta(seconds=2 * params.scale)
         give_up = t0 + feed.duration_s + params.cutoff_offset_s + params.drain_timeout_s
         next_say = time.monotonic() + 10
-        while clock.now() < end or feeder.thread.is_alive() or (killer and killer.is_alive()):
+        while (
+            clock.now() < end
+            or feeder.thread.is_alive()
+            or (killer and killer.is_alive())
+            or (scheduler and scheduler.alive())
+        ):
             time.sleep(0.2)
             if time.monotonic() >= next_say:
                 next_say += 10
                 say(
                     f"[{name}] t={time.monotonic() - t0:.0f}s posted {feeder.posted:,} "
                     f"deliveries {sum(receiver.snapshot()[0].values()):,} kills {len(kills)}"
-                    f" clock held {pacer.held_s:.0f}s"
+                    + (f" changes {len(scheduler.changes)}" if scheduler else "")
+                    + f" clock held {pacer.held_s:.0f}s"
                 )
             if time.monotonic() > give_up:
                 break
         pacer.stop()
+        if hold_clock_at_end:  # nothing falls due after this, so the notifier's backlog can only shrink
+            steer(clock_file, clock.now(), 0.0)
         drained, note = _drain(stack, monitor, params.drain_timeout_s, clock, cutoff)
         say(f"[{name}] {'drained' if drained else 'NOT drained'}: {note}")
         # No more reminders from here on, then the notifier's last deliveries: the topics and the webhook
@@ -278,20 +345,30 @@ def run(params: Params, feed: Feed, log_dir: Path, *, faulty: bool, tag: str, sa
             elapsed_s=time.monotonic() - started,
             log_dir=log_dir,
             monitor_error=monitor.error,
-            extra={"clock_held_s": round(pacer.held_s, 1)},
+            extra={
+                "clock_held_s": round(pacer.held_s, 1),
+                "input_partitions": len({tp[1] for tp in monitor.highwaters("triage")}),
+            },
+            changes=scheduler.changes if scheduler else [],
+            segments=scheduler.segments if scheduler else [],
+            schedule_error=(scheduler.error or ("still running" if scheduler.alive() else None))
+            if scheduler
+            else None,
         )
     finally:
         if monitor is not None:
             monitor.stop()
         stack.stop()
+        if own_broker:
+            own_broker.stop()
         receiver.stop()
 
 
 # --- the stack ----------------------------------------------------------------------------------------------
 
 
-def _add_services(stack: Stack, config: Path, receiver: Receiver) -> None:
-    followup_ports = [free_port(), free_port()]
+def _add_services(stack: Stack, config: Path, receiver: Receiver, workers: Mapping[str, int]) -> None:
+    followup_ports = [free_port() for _ in range(workers["followup"])]
     stack.add(
         "intake",
         "intake",
@@ -301,7 +378,7 @@ def _add_services(stack: Stack, config: Path, receiver: Receiver) -> None:
             "CAREPATH_INTAKE_MLLP_PORT": str(free_port()),
         },
     )
-    for i in (1, 2):
+    for i in range(1, workers["triage"] + 1):
         stack.add(f"triage-{i}", "triage", PORT_VARS["triage"])
     for i, port in enumerate(followup_ports, start=1):
         # Its own port, so its own canonical URL: the group's workers route worklist reads by it.
