@@ -34,14 +34,7 @@ def chaos(params: Params, out: Path, say: Callable[[str], None] = print) -> Outc
     fault-free run of the same feed; compared by id."""
     started = time.monotonic()
     tag = uuid.uuid4().hex[:8]  # consumer groups of this invocation on a shared cluster
-    feed = feeds.build(
-        events=params.events,
-        min_patients=params.patients,
-        rate=params.rate,
-        scale=params.scale,
-        lead_s=params.lead_s,
-        seed=params.seed,
-    )
+    feed = params.feed()
     say(
         f"feed: {feed.events:,} events, {feed.patients:,} patients ({feed.red_flag_patients} with MSCC red "
         f"flags), {feed.duration_s:.0f} s at {params.rate:g} ev/s; clock {params.scale:g}x"

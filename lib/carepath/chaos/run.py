@@ -28,6 +28,7 @@ import httpx
 from carepath import envelope, topics
 from carepath.broker import EmbeddedBroker, free_port
 from carepath.chaos.feed import EPOCH, Feed
+from carepath.chaos.feed import build as build_feed
 from carepath.chaos.monitor import INPUTS, TP, Monitor
 from carepath.chaos.receiver import Receiver
 from carepath.chaos.schedule import Change, Scheduler, Segment, Step
@@ -67,6 +68,17 @@ class Params:
     def cutoff_offset_s(self) -> float:
         """Real seconds after the feed start (plus the feed) up to which due deadlines are compared."""
         return self.lead_s + self.window_s
+
+    def feed(self) -> Feed:
+        """The deterministic feed these parameters describe (the same for every run compared)."""
+        return build_feed(
+            events=self.events,
+            min_patients=self.patients,
+            rate=self.rate,
+            scale=self.scale,
+            lead_s=self.lead_s,
+            seed=self.seed,
+        )
 
 
 @dataclass

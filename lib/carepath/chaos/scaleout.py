@@ -88,14 +88,7 @@ def partitions(count: int) -> Iterator[None]:
 def scale_out(params: Params, out: Path, setup: Setup = Setup(), say: Say = print) -> Outcome:
     """The scale-out run first (the machine freshest), then the reference; or both at once."""
     started = time.monotonic()
-    feed = feeds.build(
-        events=params.events,
-        min_patients=params.patients,
-        rate=params.rate,
-        scale=params.scale,
-        lead_s=params.lead_s,
-        seed=params.seed,
-    )
+    feed = params.feed()
     say(
         f"feed: {feed.events:,} events, {feed.patients:,} patients, {feed.duration_s:.0f} s at "
         f"{params.rate:g} ev/s; {setup.partitions} partitions; clock {params.scale:g}x"
