@@ -74,9 +74,26 @@ def escalation(
 
 
 def resolved(
-    rule: str, when: datetime, escalation_id: str | None = None, revision: int = 2
+    rule: str,
+    when: datetime,
+    escalation_id: str | None = None,
+    revision: int = 2,
+    cause: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return escalation(rule, raised_at=when, escalation_id=escalation_id, kind="resolved", revision=revision)
+    """A resolution; with ``cause``, its evidence names that event, as triage's does (the MRI that
+    excluded compression)."""
+    out = escalation(rule, raised_at=when, escalation_id=escalation_id, kind="resolved", revision=revision)
+    if cause is not None:
+        out["data"]["evidence"] = [
+            {
+                "event_id": cause["id"],
+                "event_type": cause["type"],
+                "fact": "mri whole_spine (final)",
+                "value": ["none of the findings in question"],
+                "time": cause["time"],
+            }
+        ]
+    return out
 
 
 def imaging(

@@ -14,7 +14,15 @@ import pytest
 from carepath import envelope
 from carepath.contracts import validate_output
 from followup.batch import FollowupResult, Incoming, run_inputs, run_tick
-from tests.unit.followup.followup_timeline import PATHWAY, PATIENT, at, care_step, escalation, imaging
+from tests.unit.followup.followup_timeline import (
+    PATHWAY,
+    PATIENT,
+    at,
+    care_step,
+    escalation,
+    imaging,
+    resolved,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +72,19 @@ def test_an_mri_reported_in_time_is_opened_then_satisfied_within_target_with_its
     assert done["data"]["at"] == envelope.iso(at(hours=10))
     assert done["data"]["recorded_at"] == envelope.iso(at(hours=12))
     assert done["id"] == done["data"]["audit_id"] == f"{done['data']['expectation_id']}.satisfied"
+
+
+def test_an_mri_read_after_the_resolution_it_caused_is_still_the_step_done_in_time() -> None:
+    """The resolution (from triage, on another topic) overtakes the MRI on the way to followup: QS56 was
+    met, and the trail says so, not "cancelled"."""
+    w = Worker()
+    w.receive(escalation("R1", evidence_at=at(0)), at(minutes=1))
+    mri = imaging(at(hours=6), findings=[("cord_compression", "excluded")])
+    w.receive(resolved("R1", at(hours=6), cause=mri), at(hours=6, minutes=1))
+    w.tick(at(hours=6, minutes=2))
+    assert w.of("F3") == [("opened", None, None)]
+    w.receive(mri, at(hours=6, minutes=3))
+    assert w.of("F3") == [("opened", None, None), ("satisfied", True, 6 * 3600.0)]
 
 
 def test_an_mri_reported_after_its_deadline_is_satisfied_outside_the_target() -> None:

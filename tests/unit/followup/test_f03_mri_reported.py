@@ -115,6 +115,48 @@ def test_resolved_escalation_cancels_it() -> None:
     assert p.open_rules() == []
 
 
+def test_the_mri_that_resolved_the_escalation_meets_it_whichever_arrives_first() -> None:
+    """Triage resolves R1 on reading the MRI; followup reads the MRI and the resolution from two topics,
+    in either order. Either way the MRI, done in 6 h, met the expectation: it is not "cancelled"."""
+    for mri_first in (True, False):
+        p = Patient()
+        p.receive(escalation("R1"))
+        mri = imaging(at(hours=6), findings=[("cord_compression", "excluded")])
+        resolution = resolved("R1", at(hours=6, minutes=1), cause=mri)
+        for e in (mri, resolution) if mri_first else (resolution, mri):
+            p.receive(e, at(hours=6, minutes=2))
+        assert p.open_rules() == []
+        [closed] = [c for c in p.exps.closed.values() if c.rule == "F3"]
+        assert (closed.outcome, mri_first) == ("satisfied", mri_first)
+        p.run_until(at(days=3))
+        assert p.reminders("F3") == []
+
+
+def test_a_resolution_waiting_for_its_cause_sends_nothing_and_cancels_after_the_wait() -> None:
+    """The cited MRI never arrives (parked on its way, say): no reminder while the resolution waits,
+    then the expectation is cancelled, dated when the resolution was read."""
+    p = Patient()
+    p.receive(escalation("R1"))
+    lost = imaging(at(hours=6))
+    p.receive(resolved("R1", at(hours=6, minutes=1), cause=lost), at(hours=6, minutes=2))
+    assert p.open_rules() == []  # resolved: off the worklist while it waits
+    assert p.exps.next_due() == at(hours=12, minutes=2)
+    p.run_until(at(days=3))
+    assert p.reminders("F3") == []
+    [closed] = [c for c in p.exps.closed.values() if c.rule == "F3"]
+    assert (closed.outcome, closed.closed_at) == ("cancelled", at(hours=6, minutes=2))
+
+
+def test_a_new_escalation_joining_a_waiting_expectation_brings_its_reminders_back() -> None:
+    p = Patient()
+    p.receive(escalation("R1"))
+    p.receive(resolved("R1", at(hours=1), cause=imaging(at(hours=1))), at(hours=1))
+    p.receive(escalation("R8", evidence_at=at(hours=2), escalation_id="esc-R8-1"))
+    assert "F3" in p.open_rules()
+    p.run_until(at(days=3))
+    assert [kind for kind, *_ in p.reminders("F3")] == ["warning", "overdue", "overdue"]
+
+
 def test_discharge_cancels_it() -> None:
     p = Patient()
     p.receive(escalation("R1"))

@@ -17,6 +17,7 @@ from tests.unit.followup.followup_timeline import (
     at,
     escalation,
     imaging,
+    resolved,
     treatment,
 )
 
@@ -39,6 +40,18 @@ def test_round_trip_through_json_keeps_everything() -> None:
     restored = PatientExpectations.from_dict(stored)
     assert restored == p.exps
     assert restored.next_due() == p.exps.next_due()
+
+
+def test_a_resolution_waiting_for_its_cause_survives_a_restart() -> None:
+    p = busy_patient()
+    mri = imaging(at(hours=14))
+    p.receive(resolved("R1", at(hours=14), cause=mri))
+    [waiting] = [e for e in p.exps.open.values() if e.resolving is not None and e.rule == "F3"]
+    restored = PatientExpectations.from_dict(json.loads(json.dumps(p.exps.to_dict())))
+    assert restored == p.exps
+    assert restored.open[waiting.id].resolving == waiting.resolving
+    after = advance(restored, parse_input(mri), at(hours=14, minutes=5), PATHWAY).expectations
+    assert after.closed[waiting.id].outcome == "satisfied"
 
 
 def test_a_restored_state_fires_the_same_reminders() -> None:

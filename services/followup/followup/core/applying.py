@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from followup.core.ids import escalation_of
-from followup.core.inputs import ESCALATION_UPDATED, Input
+from followup.core.inputs import ESCALATION_UPDATED, KIND_BY_TYPE, Input
 from followup.core.opening import open_expectation
 from followup.core.pathway import ExpectationRule, FollowupPathway, Satisfier
 from followup.core.patterns import EventPattern
-from followup.core.state import Ack, Fact, OpenExpectation, PatientExpectations, Step
+from followup.core.state import Ack, Fact, OpenExpectation, PatientExpectations, Resolving, Step
 from followup.core.windows import in_window, names_opening, names_reminder
 
 
@@ -33,6 +33,7 @@ def apply_event(state: PatientExpectations, event: Input, now: datetime, pathway
         rule = pathway.find(exp.rule)
         if rule is not None and kind in rule.answered_by:
             _update(state, exp, rule, event, moment, ack, now)
+    _release_resolutions(state, event.id)
     if event.type == ESCALATION_UPDATED and kind == "escalation_raised":
         _retime(state, event, pathway)
     opened: set[str] = set()
@@ -90,6 +91,11 @@ def _update(
         state.close(exp, "satisfied", now)
         return
     if dropped is not None:
+        if len(exp.escalations) == 1 and not exp.events and event.kind == "escalation_resolved":
+            awaiting = _unseen_causes(state, rule, event)
+            if awaiting:
+                exp.resolving = Resolving(dropped, now, awaiting)
+                return
         exp.escalations.remove(dropped)
         if not exp.escalations and not exp.events:
             state.close(exp, "cancelled", now)
@@ -100,6 +106,53 @@ def _update(
         for step in exp.steps:
             if step.status == "pending" and (stopped == "overdue" or step.kind == "warning"):
                 step.status = "stopped"
+
+
+def _unseen_causes(state: PatientExpectations, rule: ExpectationRule, resolution: Input) -> tuple[str, ...]:
+    """The events a resolution cites as its evidence that could meet ``rule`` and have not reached this
+    patient's state yet (the MRI that excluded compression, still on its way here)."""
+    kinds = {
+        satisfier.pattern.kind
+        for requirement in rule.satisfied_when
+        for satisfier in requirement.any_of
+        if isinstance(satisfier.pattern, EventPattern)
+    }
+    causes = []
+    for item in resolution.data.get("evidence") or ():
+        if not isinstance(item, dict):
+            continue
+        event_id, event_type = item.get("event_id"), item.get("event_type")
+        if (
+            isinstance(event_id, str)
+            and KIND_BY_TYPE.get(str(event_type)) in kinds
+            and event_id not in state.seen
+            and event_id not in causes
+        ):
+            causes.append(event_id)
+    return tuple(causes)
+
+
+def _release_resolutions(state: PatientExpectations, event_id: str) -> None:
+    """``event_id`` has been applied: a resolution waiting for it (and nothing else) now cancels what the
+    event did not meet, dated when the resolution was read."""
+    for exp in list(state.open.values()):
+        waiting = exp.resolving
+        if waiting is None or event_id not in waiting.awaiting:
+            continue
+        rest = tuple(e for e in waiting.awaiting if e != event_id)
+        exp = state.open[exp.id] = exp.copy()
+        exp.resolving = Resolving(waiting.escalation_id, waiting.at, rest) if rest else None
+        if not rest:
+            cancel_resolved(state, exp, waiting)
+
+
+def cancel_resolved(state: PatientExpectations, exp: OpenExpectation, waiting: Resolving) -> None:
+    """Apply a resolution that waited: the escalation drops off ``exp``, which is cancelled."""
+    exp.resolving = None
+    if waiting.escalation_id in exp.escalations:
+        exp.escalations.remove(waiting.escalation_id)
+    if not exp.escalations and not exp.events:
+        state.close(exp, "cancelled", waiting.at)
 
 
 def _satisfies(

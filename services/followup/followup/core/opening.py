@@ -27,6 +27,10 @@ def open_expectation(state: PatientExpectations, rule: ExpectationRule, event: I
             if exp.rule == rule.id and anchor <= exp.deadline:
                 joined = exp.copy()
                 (joined.escalations if from_escalation else joined.events).append(ref)
+                if joined.resolving is not None:  # a resolution waiting for its cause no longer cancels it
+                    if joined.resolving.escalation_id in joined.escalations:
+                        joined.escalations.remove(joined.resolving.escalation_id)
+                    joined.resolving = None
                 state.open[exp.id] = joined
                 return
     exp_id = expectation_id(state.patient_id, rule.id, ref)

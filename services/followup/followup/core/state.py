@@ -20,6 +20,10 @@ ACKS_KEPT = 32  # acknowledgement targets remembered (an acknowledgement may arr
 CLOSED_KEPT = 64  # closed expectations remembered at most...
 CLOSED_KEPT_FOR = timedelta(days=30)  # ...and for at most this long after closing
 OPEN_ESCALATIONS_KEPT = 64  # open escalations remembered (id -> rule), for "while an escalation is open"
+# How long a resolution waits for the event it names as its cause (see ``Resolving``); after this it
+# cancels the expectation as it would have at once. The event is on the topic followup reads, so it
+# normally arrives within seconds; the wait only bounds a cause that never comes (parked, say).
+RESOLUTION_CAUSE_WAIT = timedelta(hours=6)
 
 
 @dataclass(slots=True)
@@ -39,6 +43,22 @@ class Step:
         return f"{self.kind}.{self.level}"
 
 
+@dataclass(frozen=True, slots=True)
+class Resolving:
+    """The escalation that opened an expectation was resolved, citing events not yet seen here.
+
+    Triage publishes a resolution after reading its cause (the whole-spine MRI that excluded
+    compression) from the same topic followup reads; the two reach followup in either order. Applied at
+    once, a resolution read first would cancel the expectation the MRI then arrives to meet, and the
+    audit would say "cancelled" where the standard was met. So the cancellation waits for the cited
+    events (``awaiting``): each is applied first (it may meet the expectation), then the cancellation
+    takes effect, dated ``at``, when the resolution was read. No reminder fires while it waits."""
+
+    escalation_id: str
+    at: datetime
+    awaiting: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class OpenExpectation:
     id: str
@@ -50,6 +70,7 @@ class OpenExpectation:
     events: list[str]  # other events that opened it
     met: dict[str, str]  # requirement name -> id of the event that met it
     steps: list[Step]
+    resolving: Resolving | None = None
 
     def copy(self) -> OpenExpectation:
         return OpenExpectation(
@@ -62,6 +83,7 @@ class OpenExpectation:
             list(self.events),
             dict(self.met),
             [Step(s.kind, s.level, s.due, s.notify, s.status, s.fired_at) for s in self.steps],
+            self.resolving,
         )
 
     def reminder_ids(self) -> list[str]:
@@ -127,11 +149,15 @@ class PatientExpectations:
     # --- questions -------------------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
-        """The earliest pending warning, overdue or re-notification time (it may already have passed)."""
-        return min(
-            (step.due for exp in self.open.values() for step in exp.steps if step.status == "pending"),
-            default=None,
-        )
+        """The earliest pending warning, overdue or re-notification time, or the end of a resolution's
+        wait for its cause (it may already have passed)."""
+        moments = [
+            exp.resolving.at + RESOLUTION_CAUSE_WAIT
+            if exp.resolving is not None
+            else min((s.due for s in exp.steps if s.status == "pending"), default=None)
+            for exp in self.open.values()
+        ]
+        return min((m for m in moments if m is not None), default=None)
 
     def knows(self, target_id: str) -> bool:
         """Whether ``target_id`` is an escalation or a sent reminder of an open or closed expectation."""
@@ -144,6 +170,8 @@ class PatientExpectations:
         """JSON-safe summaries of the open expectations, earliest deadline first."""
         items = []
         for exp in sorted(self.open.values(), key=lambda e: (e.deadline, e.id)):
+            if exp.resolving is not None:  # its escalation is resolved: nothing left to act on
+                continue
             fired = [s for s in exp.steps if s.status == "fired"]
             pending = [s.due for s in exp.steps if s.status == "pending"]
             if any(s.status == "stopped" for s in exp.steps if s.kind == "overdue"):
@@ -293,6 +321,17 @@ def _open_to_dict(e: OpenExpectation) -> dict[str, Any]:
             ]
             for s in e.steps
         ],
+        **(
+            {
+                "resolving": {
+                    "escalation_id": e.resolving.escalation_id,
+                    "at": _iso(e.resolving.at),
+                    "awaiting": list(e.resolving.awaiting),
+                }
+            }
+            if e.resolving is not None
+            else {}
+        ),
     }
 
 
@@ -319,7 +358,14 @@ def _open_from_dict(e: dict[str, Any]) -> OpenExpectation:
         list(e["events"]),
         dict(e["met"]),
         steps,
+        _resolving_from_dict(e.get("resolving")),
     )
+
+
+def _resolving_from_dict(r: dict[str, Any] | None) -> Resolving | None:
+    if r is None:
+        return None
+    return Resolving(str(r["escalation_id"]), datetime.fromisoformat(r["at"]), tuple(r["awaiting"]))
 
 
 def _iso(moment: datetime) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from followup.core.applying import cancel_resolved
 from followup.core.ids import reminder_id
 from followup.core.pathway import FollowupPathway
 from followup.core.reminders import Reminder, build_reminder
-from followup.core.state import PatientExpectations
+from followup.core.state import RESOLUTION_CAUSE_WAIT, PatientExpectations
 
 
 def fire_due(
@@ -19,14 +20,29 @@ def fire_due(
     A step listed in ``exps.sending`` was handed to the broker before a restart without its "fired"
     state being written: it fires again as it fired then (same moment, so the same reminder, byte for
     byte), and ``sending`` is emptied.
+
+    An expectation whose escalation's resolution waits for its cause fires nothing; when the wait is
+    over (``RESOLUTION_CAUSE_WAIT``) the resolution is applied as it stands.
     """
+    expired = [
+        exp.id
+        for exp in exps.open.values()
+        if exp.resolving is not None and exp.resolving.at + RESOLUTION_CAUSE_WAIT <= now
+    ]
+    if expired:
+        exps = exps.copy()
+        for exp_id in expired:
+            waiting = exps.open[exp_id] = exps.open[exp_id].copy()
+            assert waiting.resolving is not None
+            cancel_resolved(exps, waiting, waiting.resolving)
     due = sorted(
         (step.due, exp.id, index)
         for exp in exps.open.values()
+        if exp.resolving is None
         for index, step in enumerate(exp.steps)
         if step.status == "pending" and step.due <= now
     )
-    if not due:
+    if not due and not expired:
         if not exps.needs_prune(now) and not exps.sending:
             return exps, []
         state = exps.copy()
