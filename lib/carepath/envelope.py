@@ -61,9 +61,18 @@ def parse_time(value: str) -> datetime:
 
 
 def cloudevent(
-    *, id: str, type: str, source: str, subject: str, time: datetime, data: Mapping[str, Any]
+    *,
+    id: str,
+    type: str,
+    source: str,
+    subject: str,
+    time: datetime,
+    data: Mapping[str, Any],
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """``traceparent``: the W3C trace context of the work that made it (CloudEvents distributed-tracing
+    extension), when there is one."""
+    out = {
         "specversion": SPECVERSION,
         "id": id,
         "source": source,
@@ -73,6 +82,9 @@ def cloudevent(
         "datacontenttype": "application/json",
         "data": dict(data),
     }
+    if traceparent is not None:
+        out["traceparent"] = traceparent
+    return out
 
 
 def patient_key(event: Mapping[str, Any]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carepath import logs
+from carepath import logs, tracing
 from carepath.settings import load
 from carepath.streaming import run_worker
 from followup.app import build
@@ -13,6 +13,7 @@ from followup.settings import FollowupSettings
 def main() -> None:
     settings = load(FollowupSettings)
     logs.configure("followup", settings.log_level)
+    tracing.configure("followup")
     try:
         app = build(settings)
     except PathwayError as exc:

@@ -6,12 +6,13 @@ stored state, and get back the states to store and the reminder events to publis
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from carepath import envelope
+from carepath import envelope, tracing
 from followup.core import FollowupPathway, InputError, PatientExpectations, Tick, advance, parse_input
 from followup.core.audit import AuditRecord, audit
 from followup.core.engine import Reminder
@@ -78,10 +79,29 @@ def _load(key: bytes, load_state: Loader) -> PatientExpectations:
 
 
 def _emit(result: FollowupResult, key: bytes, patient_id: str, reminders: Iterable[Reminder]) -> None:
+    """The reminders as events. Each is traced as a span of the trace of the event that opened its
+    expectation (untraced, it carries that event's trace context as it is: the same bytes however often
+    it is published)."""
     for r in reminders:
-        ce = envelope.cloudevent(
-            id=r.cloudevent_id, type=r.type, source=SOURCE, subject=patient_id, time=r.at, data=r.data
-        )
+        with tracing.span(
+            "followup remind",
+            r.trace,
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={
+                "carepath.expectation": r.expectation_rule,
+                "carepath.reminder.kind": r.kind,
+                "carepath.reminder.level": r.level,
+            },
+        ) as span:
+            ce = envelope.cloudevent(
+                id=r.cloudevent_id,
+                type=r.type,
+                source=SOURCE,
+                subject=patient_id,
+                time=r.at,
+                data=r.data,
+                traceparent=span.traceparent,
+            )
         result.outgoing.append(Outgoing(key, envelope.encode(ce), r))
 
 
@@ -97,6 +117,10 @@ def _store(result: FollowupResult, key: bytes, exps: PatientExpectations) -> Non
     result.states[key] = Stored(envelope.encode_for_storage(exps.to_dict()), exps)
 
 
+# A followup span's attributes: fixed words, and the event type once it is known to be one followup reads.
+_traced = {"messaging.system": "kafka"}
+
+
 def run_inputs(
     incoming: Sequence[Incoming], load_state: Loader, now: datetime, pathway: FollowupPathway
 ) -> FollowupResult:
@@ -109,19 +133,28 @@ def run_inputs(
         changed = False
         for rec in records:
             try:
-                item = parse_input(envelope.decode(rec.value))
+                raw = envelope.decode(rec.value)
+                item = parse_input(raw)
             except (InputError, ValueError, TypeError, KeyError) as exc:
                 result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
                 continue
             result.types[item.type] += 1
-            try:
-                outcome = advance(exps, item, now, pathway)
-            except Exception as exc:  # a defect must not stop the partition: dead-letter and go on
-                result.failures.append(Failure(rec, "processing_failed", f"{type(exc).__name__}: {exc}"))
-                continue
-            if outcome.duplicate:
-                result.duplicates += 1
-                continue
+            with tracing.span(
+                "followup apply", tracing.parent_of(raw), kind=tracing.SpanKind.CONSUMER, attributes=_traced
+            ) as span:
+                span.set("cloudevents.event_type", item.type)  # one of the types followup reads
+                if item.trace != span.traceparent:  # what it opens is traced as this span's
+                    item = dataclasses.replace(item, trace=span.traceparent)
+                try:
+                    outcome = advance(exps, item, now, pathway)
+                except Exception as exc:  # a defect must not stop the partition: dead-letter and go on
+                    result.failures.append(Failure(rec, "processing_failed", f"{type(exc).__name__}: {exc}"))
+                    span.failed("processing_failed")
+                    continue
+                if outcome.duplicate:
+                    result.duplicates += 1
+                    span.set("carepath.duplicate", True)
+                    continue
             _audit(result, key, item.patient_id, audit(exps, outcome.expectations, now, pathway, item.id))
             exps = outcome.expectations
             changed = True

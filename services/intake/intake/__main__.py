@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from carepath import logs
+from carepath import logs, tracing
 from carepath.settings import load
 from intake.app import create_app
 from intake.settings import IntakeSettings
@@ -13,6 +13,7 @@ from intake.settings import IntakeSettings
 def main() -> None:
     settings = load(IntakeSettings)
     logs.configure("intake", settings.log_level)
+    tracing.configure("intake")
     logs.get("intake").info("starting", port=settings.port, profile=settings.broker_profile)
     uvicorn.run(
         create_app(settings),

@@ -50,11 +50,15 @@ def topic_for(event_type: str) -> str:
     return topics.ACKNOWLEDGEMENTS if event_type == ACKNOWLEDGEMENT_TYPE else topics.CLINICAL_EVENTS
 
 
-def admit(item: Any, now: datetime, future_tolerance: timedelta) -> Admitted | Rejected:
+def admit(
+    item: Any, now: datetime, future_tolerance: timedelta, traceparent: str | None = None
+) -> Admitted | Rejected:
     """Check one event and, when it passes, give it in the form every consumer reads.
 
     Numbers are made canonical first (``envelope.canonical_numbers``: ``8.0`` is published as ``8``), so
-    what the contract accepts as an integer reaches triage and followup as one.
+    what the contract accepts as an integer reaches triage and followup as one. ``traceparent`` (intake's
+    span) replaces the sender's trace context. The digest that recognises a resent event leaves the
+    trace context out: a retry traced afresh is the same event.
     """
     item = envelope.canonical_numbers(item)
     event_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
@@ -68,11 +72,22 @@ def admit(item: Any, now: datetime, future_tolerance: timedelta) -> Admitted | R
             "/time", f"{item['time']} is in the future (more than {future_tolerance} after the intake clock)"
         )
         return Rejected([err], "future_time", event_id)
+    untraced = {k: v for k, v in item.items() if k not in TRACE_ATTRIBUTES} if _traced(item) else item
+    if traceparent is not None:
+        item = {**untraced, "traceparent": traceparent}
     value = envelope.encode(item)
+    plain = value if untraced is item else envelope.encode(untraced)
     return Admitted(
         event=item,
         topic=topic_for(item["type"]),
         key=envelope.patient_key(item),
         value=value,
-        digest=hashlib.blake2b(value, digest_size=16).digest(),
+        digest=hashlib.blake2b(plain, digest_size=16).digest(),
     )
+
+
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+
+
+def _traced(item: dict[str, Any]) -> bool:
+    return "traceparent" in item or "tracestate" in item

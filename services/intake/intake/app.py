@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from carepath import kafka_security
+from carepath import kafka_security, tracing
 from carepath.clinician_tokens import IssuerKeys, Verifier
 from carepath.clock import Clock
 from intake import openapi, value_sets
@@ -71,6 +71,8 @@ def create_app(
         lifespan=lifespan,
         **settings.api_documentation,
     )
+    if tracing.enabled():  # a caller's traceparent header becomes the parent of intake's spans
+        app.add_middleware(tracing.CallerTraceMiddleware)
     app.state.settings = settings
     app.state.verifier = verifier or clinician_verifier(settings)
     try:  # malformed value sets or code map refuse to start, naming the file and entry

@@ -24,7 +24,7 @@ from dataclasses import replace as replaced
 from datetime import timedelta
 from typing import Any
 
-from carepath import envelope, logs
+from carepath import envelope, logs, tracing
 from carepath.clock import Clock
 from carepath.contracts import ContractError
 from carepath.deadletter import content_digest
@@ -132,7 +132,30 @@ class Intake:
 
         ``refusals`` are dead-lettered in the same publish as the items. ``verified``: the items' who
         acknowledged was read by intake from a clinician's token it checked (else an acknowledgement saying
-        it is verified is refused)."""
+        it is verified is refused). Traced (:mod:`carepath.tracing`): one span, the parent of every event
+        it stores, itself the child of the caller's trace context when the request carried one."""
+        with tracing.span(
+            f"intake {channel}",
+            tracing.caller(),
+            kind=tracing.SpanKind.SERVER,
+            attributes={"carepath.channel": channel},
+        ) as span:
+            results = await self._submit(
+                items, raws, channel, refusals, verified, span.traceparent if tracing.enabled() else None
+            )
+            span.set("carepath.events.accepted", sum(1 for r in results if r.status == "accepted"))
+            span.set("carepath.events.refused", sum(1 for r in results if r.status == "rejected"))
+            return results
+
+    async def _submit(
+        self,
+        items: list[Any],
+        raws: list[bytes] | None,
+        channel: str,
+        refusals: Sequence[Refusal],
+        verified: bool,
+        traceparent: str | None,
+    ) -> list[ItemResult]:
         now = self.clock.now()
         results: list[ItemResult] = []
         to_publish: list[Record] = []
@@ -146,7 +169,7 @@ class Intake:
             if not verified and _claims_verified(item):
                 verdict = Rejected([UNVERIFIED], "identity_not_verified", _event_id(item))
             else:
-                verdict = admit(item, now, self.future_tolerance)
+                verdict = admit(item, now, self.future_tolerance, traceparent)
             if isinstance(verdict, Admitted):
                 key = (verdict.source, verdict.id)
                 previous = in_request.get(key) or self.recent.lookup(*key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carepath import logs
+from carepath import logs, tracing
 from carepath.settings import load
 from carepath.streaming import run_worker
 from notifier.app import build
@@ -12,6 +12,7 @@ from notifier.settings import NotifierSettings
 def main() -> None:
     settings = load(NotifierSettings)
     logs.configure("notifier", settings.log_level)
+    tracing.configure("notifier")
     endpoints = settings.endpoints()
     if not endpoints:
         logs.get("notifier").warning("no endpoints configured: notifications are read but not delivered")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from carepath import envelope, logs, topics
+from carepath import envelope, logs, topics, tracing
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
@@ -166,6 +166,7 @@ class NotifierShell:
             attempts=attempts,
             last_error=error,
             in_doubt=in_doubt,
+            traceparent=tracing.parent_of(event),
         )
         if courier.submit(job) and in_doubt:
             metrics.REDELIVERIES_IN_DOUBT.labels(endpoint).inc()

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import httpx
 
-from carepath import logs
+from carepath import logs, tracing
 from notifier import metrics, oauth2, signing
 from notifier.backoff import (
     AttemptResult,
@@ -53,6 +53,7 @@ class Job:
     attempts: int = 0  # made so far (before a restart too)
     last_error: str = ""
     in_doubt: bool = False  # the last attempt was in flight when a worker stopped: it may have arrived
+    traceparent: str | None = None  # the notification's trace context: each attempt is a span of it
 
 
 class Store(Protocol):
@@ -151,7 +152,20 @@ class Courier:
             return
         attempt = job.attempts + 1
         await self.store.attempting(job, name, attempt)
-        result = await self._post(job, attempt)
+        with tracing.span(
+            "notifier deliver",
+            job.traceparent,
+            kind=tracing.SpanKind.CLIENT,
+            attributes={
+                "carepath.endpoint": name,
+                "carepath.attempt": attempt,
+                "cloudevents.event_type": job.event_type,
+            },
+        ) as span:
+            result = await self._post(job, attempt, span.traceparent)
+            span.set("carepath.outcome", result.result)
+            if not result.delivered:
+                span.failed(result.result)
         metrics.ATTEMPTS.labels(name, result.result).inc()
         job = replace(job, attempts=attempt, last_error=result.error, in_doubt=False)
         if result.delivered:
@@ -165,7 +179,7 @@ class Courier:
         else:
             await self._give_up(job)
 
-    async def _post(self, job: Job, attempt: int) -> AttemptResult:
+    async def _post(self, job: Job, attempt: int, traceparent: str | None) -> AttemptResult:
         token = None
         if self._tokens is not None:
             try:
@@ -173,14 +187,14 @@ class Courier:
             except oauth2.TokenError as exc:
                 return no_token(exc)
         try:
-            response = await self._send(job, attempt, token)
+            response = await self._send(job, attempt, token, traceparent)
             if response.status_code == 401 and self._tokens is not None and token is not None:
                 log.info("bearer token refused; fetching a new one", endpoint=self.endpoint.name)
                 try:
                     token = await self._tokens.refresh(token)
                 except oauth2.TokenError as exc:
                     return no_token(exc)
-                response = await self._send(job, attempt, token)
+                response = await self._send(job, attempt, token, traceparent)
                 if response.status_code == 401:
                     return refused_again()
         except httpx.TimeoutException:
@@ -189,7 +203,9 @@ class Courier:
             return unreachable(exc)
         return from_status(response.status_code, response.headers.get("retry-after"))
 
-    async def _send(self, job: Job, attempt: int, token: str | None) -> httpx.Response:
+    async def _send(
+        self, job: Job, attempt: int, token: str | None, traceparent: str | None
+    ) -> httpx.Response:
         assert self._client is not None
         body = job.payload.body
         headers = signing.headers(
@@ -205,6 +221,8 @@ class Courier:
         )
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if traceparent is not None:  # W3C Trace Context: the receiver may continue the trace
+            headers["traceparent"] = traceparent
         return await self._client.post(
             self.endpoint.url, content=body, headers=headers, timeout=self.endpoint.timeout_s
         )

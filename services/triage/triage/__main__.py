@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carepath import logs
+from carepath import logs, tracing
 from carepath.settings import load
 from carepath.streaming import run_worker
 from triage.app import build
@@ -13,6 +13,7 @@ from triage.settings import TriageSettings
 def main() -> None:
     settings = load(TriageSettings)
     logs.configure("triage", settings.log_level)
+    tracing.configure("triage")
     try:
         app = build(settings)
     except PathwayError as exc:

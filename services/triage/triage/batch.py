@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from carepath import envelope
+from carepath import envelope, topics, tracing
 from triage.core import EventError, Pathway, PatientState, evaluate, parse_event
 from triage.core.engine import Escalation
 
@@ -52,6 +52,10 @@ class BatchResult:
     evaluation_seconds: float = 0.0
 
 
+# A triage span's attributes: fixed words, and the event type once it is known to be one triage reads.
+_traced = {"messaging.system": "kafka", "messaging.destination.name": topics.CLINICAL_EVENTS}
+
+
 def run_batch(
     incoming: Sequence[Incoming],
     load_state: Callable[[bytes], bytes | None],
@@ -70,23 +74,31 @@ def run_batch(
         changed = False
         for rec in records:
             try:
-                event = parse_event(envelope.decode(rec.value))
+                raw = envelope.decode(rec.value)
+                event = parse_event(raw)
             except (EventError, ValueError, TypeError, KeyError) as exc:
                 result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
                 continue
             result.types[event.type] += 1
-            started = time.perf_counter()
-            try:
-                outcome = evaluate(state, event, now, pathway)
-            except Exception as exc:  # a defect must not stop the partition: dead-letter and go on
-                result.failures.append(Failure(rec, "evaluation_failed", f"{type(exc).__name__}: {exc}"))
-                continue
-            finally:
-                result.evaluation_seconds += time.perf_counter() - started
-                result.evaluations += 1
-            if outcome.duplicate:
-                result.duplicates += 1
-                continue
+            with tracing.span(
+                "triage evaluate", tracing.parent_of(raw), kind=tracing.SpanKind.CONSUMER, attributes=_traced
+            ) as span:
+                span.set("cloudevents.event_type", event.type)  # one of the types triage reads
+                started = time.perf_counter()
+                try:
+                    outcome = evaluate(state, event, now, pathway)
+                except Exception as exc:  # a defect must not stop the partition: dead-letter and go on
+                    result.failures.append(Failure(rec, "evaluation_failed", f"{type(exc).__name__}: {exc}"))
+                    span.failed("evaluation_failed")
+                    continue
+                finally:
+                    result.evaluation_seconds += time.perf_counter() - started
+                    result.evaluations += 1
+                if outcome.duplicate:
+                    result.duplicates += 1
+                    span.set("carepath.duplicate", True)
+                    continue
+                span.set("carepath.escalations", len(outcome.escalations))
             state = outcome.state
             changed = True
             for esc in outcome.escalations:
@@ -97,6 +109,7 @@ def run_batch(
                     subject=event.patient_id,
                     time=now,
                     data=esc.data,
+                    traceparent=span.traceparent,
                 )
                 result.outgoing.append(Outgoing(key, envelope.encode(ce), esc, rec.timestamp))
         if changed:

@@ -60,13 +60,15 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Input:
-    """One event for one patient. ``time`` is when it happened clinically (timezone-aware)."""
+    """One event for one patient. ``time`` is when it happened clinically (timezone-aware). ``trace``: the
+    W3C trace context of the work that read it (an expectation it opens keeps it for its reminders)."""
 
     id: str
     type: str
     patient_id: str
     time: datetime
     data: Mapping[str, Any] = field(repr=False)
+    trace: str | None = None
 
     @cached_property
     def kind(self) -> str:
@@ -106,7 +108,8 @@ def parse_input(cloudevent: Mapping[str, Any]) -> Input:
         raise InputError("/data/cancer: must be an object")
     elif event_type == ESCALATION_ACKNOWLEDGED and not isinstance(data.get("override", False), bool):
         raise InputError("/data/override: must be a boolean")
-    return Input(event_id, event_type, subject, time, data)
+    trace = cloudevent.get("traceparent")
+    return Input(event_id, event_type, subject, time, data, trace if isinstance(trace, str) else None)
 
 
 def parse_time(value: object, where: str) -> datetime:

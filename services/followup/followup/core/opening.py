@@ -48,6 +48,7 @@ def open_expectation(state: PatientExpectations, rule: ExpectationRule, event: I
         events=[] if from_escalation else [ref],
         met={},
         steps=[Step(p.kind, p.level, anchor + p.offset, p.notify) for p in timing.plan()],
+        trace=event.trace,
     )
     state.open[exp_id] = exp
     _apply_record(state, rule, exp, now)

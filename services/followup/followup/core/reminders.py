@@ -27,6 +27,7 @@ class Reminder:
     lateness_seconds: float
     data: dict[str, Any]
     at: datetime  # when it fired: the event's time and ``data.fired_at``
+    trace: str | None = None  # the trace context of the event that opened the expectation
 
 
 def build_reminder(
@@ -54,7 +55,9 @@ def build_reminder(
             "pathway": pathway.stamp,
         }
     )
-    return Reminder(rid, TYPE_BY_KIND[step.kind], rule.id, step.kind, step.level, lateness, data, now)
+    return Reminder(
+        rid, TYPE_BY_KIND[step.kind], rule.id, step.kind, step.level, lateness, data, now, exp.trace
+    )
 
 
 def rfc3339(moment: datetime) -> str:

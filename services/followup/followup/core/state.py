@@ -71,6 +71,7 @@ class OpenExpectation:
     met: dict[str, str]  # requirement name -> id of the event that met it
     steps: list[Step]
     resolving: Resolving | None = None
+    trace: str | None = None  # the trace context of the event that opened it; its reminders carry it
 
     def copy(self) -> OpenExpectation:
         return OpenExpectation(
@@ -84,6 +85,7 @@ class OpenExpectation:
             dict(self.met),
             [Step(s.kind, s.level, s.due, s.notify, s.status, s.fired_at) for s in self.steps],
             self.resolving,
+            self.trace,
         )
 
     def reminder_ids(self) -> list[str]:
@@ -332,6 +334,7 @@ def _open_to_dict(e: OpenExpectation) -> dict[str, Any]:
             if e.resolving is not None
             else {}
         ),
+        **({"trace": e.trace} if e.trace is not None else {}),
     }
 
 
@@ -359,6 +362,7 @@ def _open_from_dict(e: dict[str, Any]) -> OpenExpectation:
         dict(e["met"]),
         steps,
         _resolving_from_dict(e.get("resolving")),
+        e.get("trace"),
     )
 
 
