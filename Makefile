@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock audit sbom sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
+.PHONY: help setup lock audit sbom capacity sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -133,6 +133,11 @@ typecheck: setup
 
 bench: setup
 	$(PY) -m carepath.bench $(BENCH_ARGS)
+
+# The capacity model: the conformance corpus measured (events per patient-day, state and event bytes), with
+# the make bench figures and the stated population, for one hospital and a region (README "Capacity model").
+capacity: setup
+	$(PY) -m tools.capacity $(CAPACITY_ARGS)
 
 # SIGKILL and restart workers at random under a steady feed, then the same feed fault-free; compared by
 # escalation and reminder id and by deliveries at the webhook. Exit status 1 when a promise is broken.
