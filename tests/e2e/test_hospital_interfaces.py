@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,17 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from carepath import topics
 from carepath.broker import free_port
 from carepath.devstack import Stack
 from tests.conftest import BrokerInfo
-from tests.support.fhir import FHIR_JSON, cancer_condition, pain_observation
+from tests.support.fhir import cancer_condition, pain_observation
+from tests.support.hospital import oru_pain_report, post_fhir, r1_for, send_mllp
 from tests.support.topics import TopicReader
 from tests.support.webhook import Receiver
-from tests.unit.hl7 import samples
 
 pytestmark = pytest.mark.e2e
 
@@ -45,24 +43,10 @@ class Hospital:
     mllp_port: int
 
     def fhir(self, resource: dict[str, Any]) -> httpx.Response:
-        return httpx.post(
-            f"{self.stack.intake_url}/fhir/{resource['resourceType']}",
-            content=orjson.dumps(resource),
-            headers={"Authorization": f"Bearer {self.stack.token}", "Content-Type": FHIR_JSON},
-            timeout=15,
-        )
+        return post_fhir(self.stack, resource)
 
     def mllp(self, message: str) -> str:
-        """Send one HL7 v2 message over MLLP and return the ACK's MSA-1 (AA when stored)."""
-        with socket.create_connection(("127.0.0.1", self.mllp_port), timeout=15) as sock:
-            sock.sendall(b"\x0b" + message.encode() + b"\x1c\r")
-            reply = b""
-            while b"\x1c\r" not in reply:
-                chunk = sock.recv(65536)
-                assert chunk, "intake closed the MLLP connection without an ACK"
-                reply += chunk
-        msa = next(s for s in reply.strip(b"\x0b\x1c\r").decode().split("\r") if s.startswith("MSA|"))
-        return msa.split("|")[1]
+        return send_mllp(self.mllp_port, message)
 
 
 @pytest.fixture(scope="module")
@@ -101,39 +85,6 @@ def hospital(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> It
     yield Hospital(stack, pager, mllp_port)
     stack.stop()
     pager.stop()
-
-
-def hl7_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
-
-
-def oru_pain_report(control_id: str, mrn: str, when: datetime) -> str:
-    """An ORU^R01 from the ward's EPR: NRS 8 thoracic pain with new leg weakness and difficulty walking."""
-    ts = hl7_time(when)
-    return samples.SEP.join(
-        [
-            samples.msh(control_id, "ORU^R01^ORU_R01", app="EPR", when=ts),
-            samples.pid(mrn),
-            samples.PV1,
-            f"OBR|1|PA{control_id}||PAINASSESS^Pain assessment^L|||{ts}",
-            "OBX|1|NM|72514-3^Pain severity - 0-10 verbal numeric rating [Score] - Reported^LN||8"
-            f"|{{score}}^score^UCUM|0-10||||F|||{ts}||||||122495006^Thoracic spine structure^SCT",
-            "OBX|2|CWE|limb_weakness^Limb weakness^99CP||Y^Yes^HL70136||||||F",
-            "OBX|3|CWE|walking_difficulty^Difficulty walking^99CP||Y^Yes^HL70136||||||F",
-        ]
-    )
-
-
-def r1_for(reader: TopicReader, patient: str) -> dict[str, Any]:
-    def raised_r1(r: dict[str, Any]) -> bool:
-        return (
-            r.get("subject") == patient
-            and r.get("type") == "carepath.escalation.raised.v1"
-            and r["data"]["rule"]["id"] == "R1"
-        )
-
-    [esc] = reader.wait_for(raised_r1, timeout=40)
-    return esc
 
 
 def assert_paged_exactly_once(pager: Receiver, esc: dict[str, Any]) -> None:

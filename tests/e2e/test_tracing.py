@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,18 +20,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from carepath import topics
 from carepath.broker import free_port
 from carepath.devstack import Stack
 from tests.conftest import BrokerInfo
-from tests.support.fhir import FHIR_JSON, cancer_condition, pain_observation
+from tests.support.fhir import cancer_condition, pain_observation
+from tests.support.hospital import oru_pain_report, post_fhir, r1_for, send_mllp
 from tests.support.otlp import Collector, Exported
 from tests.support.topics import TopicReader
 from tests.support.webhook import Receiver
-from tests.unit.hl7 import samples
 
 pytestmark = pytest.mark.e2e
 
@@ -48,26 +46,10 @@ class Traced:
     mllp_port: int
 
     def fhir(self, resource: dict[str, Any], traceparent: str | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.stack.token}", "Content-Type": FHIR_JSON}
-        if traceparent:
-            headers["traceparent"] = traceparent
-        return httpx.post(
-            f"{self.stack.intake_url}/fhir/{resource['resourceType']}",
-            content=orjson.dumps(resource),
-            headers=headers,
-            timeout=15,
-        )
+        return post_fhir(self.stack, resource, traceparent)
 
     def mllp(self, message: str) -> str:
-        with socket.create_connection(("127.0.0.1", self.mllp_port), timeout=15) as sock:
-            sock.sendall(b"\x0b" + message.encode() + b"\x1c\r")
-            reply = b""
-            while b"\x1c\r" not in reply:
-                chunk = sock.recv(65536)
-                assert chunk, "intake closed the MLLP connection without an ACK"
-                reply += chunk
-        msa = next(s for s in reply.strip(b"\x0b\x1c\r").decode().split("\r") if s.startswith("MSA|"))
-        return msa.split("|")[1]
+        return send_mllp(self.mllp_port, message)
 
 
 @pytest.fixture(scope="module")
@@ -121,34 +103,6 @@ def escalations(broker: BrokerInfo) -> Iterator[TopicReader]:
     reader.close()
 
 
-def oru_pain_report(control_id: str, mrn: str, when: datetime) -> str:
-    ts = when.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
-    return samples.SEP.join(
-        [
-            samples.msh(control_id, "ORU^R01^ORU_R01", app="EPR", when=ts),
-            samples.pid(mrn),
-            samples.PV1,
-            f"OBR|1|PA{control_id}||PAINASSESS^Pain assessment^L|||{ts}",
-            "OBX|1|NM|72514-3^Pain severity - 0-10 verbal numeric rating [Score] - Reported^LN||8"
-            f"|{{score}}^score^UCUM|0-10||||F|||{ts}||||||122495006^Thoracic spine structure^SCT",
-            "OBX|2|CWE|limb_weakness^Limb weakness^99CP||Y^Yes^HL70136||||||F",
-            "OBX|3|CWE|walking_difficulty^Difficulty walking^99CP||Y^Yes^HL70136||||||F",
-        ]
-    )
-
-
-def r1_for(reader: TopicReader, patient: str) -> dict[str, Any]:
-    [esc] = reader.wait_for(
-        lambda r: (
-            r.get("subject") == patient
-            and r.get("type") == "carepath.escalation.raised.v1"
-            and r["data"]["rule"]["id"] == "R1"
-        ),
-        timeout=60,
-    )
-    return esc
-
-
 def ids(traceparent: str) -> tuple[str, str]:
     _, trace_id, span_id, _ = traceparent.split("-")
     return trace_id, span_id
@@ -185,7 +139,7 @@ def test_an_hl7_message_is_one_trace_through_triage_followup_a_reminder_and_the_
     # already overdue when the escalation opens it: its reminder goes out at once.
     control = f"{mrn}-1"
     assert traced.mllp(oru_pain_report(control, mrn, now - timedelta(hours=25))) == "AA"
-    esc = r1_for(escalations, mrn)
+    esc = r1_for(escalations, mrn, timeout=60)
     trace_id, triage_span = ids(esc["traceparent"])
     c = traced.collector
 
@@ -237,7 +191,7 @@ def test_a_fhir_resource_continues_the_engines_trace_through_to_the_delivery(
     engine_trace, engine_span = secrets.token_hex(16), secrets.token_hex(8)
     pain = pain_observation(f"pain-{mrn}", mrn, (now - timedelta(minutes=2)).isoformat())
     assert traced.fhir(pain, traceparent=f"00-{engine_trace}-{engine_span}-01").status_code == 201
-    esc = r1_for(escalations, mrn)
+    esc = r1_for(escalations, mrn, timeout=60)
     trace_id, triage_span = ids(esc["traceparent"])
     assert trace_id == engine_trace  # intake continued the integration engine's trace
     c = traced.collector
