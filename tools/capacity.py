@@ -6,7 +6,7 @@ them) replayed through intake and the triage and followup cores exactly as the r
 - events per patient per day of an active episode (stored events, acknowledgements included, over the
   days from the first to the last step);
 - bytes of state per patient as the workers store it (the table value, which is also the changelog
-  record and the RocksDB value), triage's and followup's, the largest each patient's state reached.
+  record), triage's and followup's, the largest each patient's state reached.
 
 Taken from ``make bench`` (the README's Benchmark section; pass others with the options): processor time
 per event per service and the broker, and the resident memory of a triage worker holding 100,000
