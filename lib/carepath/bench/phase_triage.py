@@ -132,11 +132,14 @@ def _restart(ctx: Context, stack: Any, patients: int) -> dict[str, Any]:
 
 def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
     """``triage.batch.run_batch`` in this process over the same events, state in a dict, no broker."""
+    from carepath.resources import pathways_dir
     from triage.batch import Incoming, run_batch
     from triage.core import load_pathway
-    from triage.settings import TriageSettings
 
-    pathway = load_pathway(TriageSettings().pathway_dir)
+    # The pathway the workers load by default (CAREPATH_PATHWAY_DIR unset). Not through TriageSettings:
+    # the bench's own process is not a configured service, and production settings refuse its plaintext
+    # connection to the embedded broker.
+    pathway = load_pathway(pathways_dir() / "mscc")
     states: dict[bytes, bytes] = {}
     now = datetime.now(UTC)
     stamp = time.time()
