@@ -259,6 +259,27 @@ class CommonSettings(KafkaConnectionSettings):
         return make_clock(self.time_scale, self.time_origin, self.time_file)
 
 
+class TableSettings(CommonSettings):
+    """Where a worker with tables (triage, followup) keeps them: on disk (RocksDB, restarted in seconds)
+    or in memory (rebuilt from the changelog at every start; faster for short-lived test stacks)."""
+
+    table_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb",
+        description="rocksdb: each table partition a RocksDB database under CAREPATH_STATE_DIR, read back from "
+        "its changelog only past what it holds; memory: rebuilt from the whole changelog at every start",
+    )
+    state_dir: Path | None = Field(
+        default=None,
+        description="directory of this worker's tables on disk, one per worker process (a volume in a "
+        "cluster); default <temp>/carepath/<group id>-<port>",
+    )
+
+    def table_dir(self, app_id: str, web_port: int) -> Path:
+        import tempfile
+
+        return self.state_dir or Path(tempfile.gettempdir()) / "carepath" / f"{app_id}-{web_port}"
+
+
 S = TypeVar("S", bound=BaseSettings)
 
 

@@ -19,10 +19,10 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import fetch_batches, kafka_security, logs
+from carepath import fetch_batches, kafka_security, logs, table_state
 from carepath.fetch_batches import BatchSource
 from carepath.profile import BrokerProfile
-from carepath.settings import CommonSettings
+from carepath.settings import CommonSettings, TableSettings
 
 P = ParamSpec("P")
 MAX_POLL_RECORDS = 1000
@@ -126,19 +126,26 @@ class App(faust.App):
 
 def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **overrides: Any) -> App:
     p: BrokerProfile = settings.profile
-    datadir = (
-        Path(tempfile.gettempdir()) / "carepath" / app_id
-    )  # Faust wants one; memory tables leave it empty
+    on_disk = isinstance(settings, TableSettings) and settings.table_store == "rocksdb"
+    if isinstance(settings, TableSettings) and on_disk:
+        datadir = settings.table_dir(app_id, web_port)  # one per worker process: RocksDB locks its files
+    else:
+        datadir = (
+            Path(tempfile.gettempdir()) / "carepath" / app_id
+        )  # Faust wants one; memory tables leave it empty
     datadir.mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = {
         "broker": [f"kafka://{h}" for h in settings.bootstrap_list],
         # TLS, mTLS and SASL for every connection Faust makes (consumer, producer, admin)
         "broker_credentials": kafka_security.faust_credentials(settings),
-        "store": "memory://",
+        # rocksdb (rocksdict): each table partition a database under datadir, its changelog offset beside
+        # the data, so a restart reads the changelog only past it (:func:`store`, :mod:`carepath.table_state`)
+        "store": "rocksdb://" if on_disk else "memory://",
         # Bytes in, bytes out: services encode and decode their own JSON (orjson), once per record.
         "key_serializer": "raw",
         "value_serializer": "raw",
         "datadir": str(datadir),
+        "tabledir": str(datadir),
         "processing_guarantee": "at_least_once",
         "topic_partitions": _partitions(),
         "topic_replication_factor": 1 if p.name == "embedded" else 3,
@@ -303,19 +310,31 @@ async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
     writing a thousand patients per batch outran it, the buffer grew by every write (170,000 pending
     records and 200 MB more memory while draining a backlog) and each commit waited for it to empty.
     Here the records go straight to the Kafka producer together (it batches them), partitioned by key as
-    the table's are (``use_partitioner``). The tables are in memory, rebuilt from the changelog, so no
-    persisted offset is recorded (a disk store would need the table's ``_on_changelog_sent``)."""
+    the table's are (``use_partitioner``).
+
+    A table in memory takes the values at once. A table on disk (RocksDB) takes them only once the
+    changelog holds them, each partition's records in one write together with the changelog offset of the
+    last (:func:`carepath.table_state.write_acknowledged`): the disk never holds a state the changelog
+    lacks, so after a crash the state read back from disk and the changelog past its offset is the state
+    the changelog holds."""
     if not items:
         return
     data = table.data
+    on_disk = table_state.on_disk(data)
     topic = table.changelog_topic.get_topic_name()
     send = table.app.producer.send
     pending = []
     for key, value in items.items():
-        data[key] = value
-        pending.append(await send(topic, key, value, partition=None, timestamp=None, headers=None))
-    for fut in pending:
-        await fut
+        if not on_disk:
+            data[key] = value
+        pending.append(
+            (key, value, await send(topic, key, value, partition=None, timestamp=None, headers=None))
+        )
+    written = [(key, value, await fut) for key, value, fut in pending]
+    if on_disk:
+        table_state.write_acknowledged(
+            data, [(meta.partition, meta.offset, key, value) for key, value, meta in written]
+        )
 
 
 def run_worker(app: App, settings: CommonSettings) -> None:
@@ -336,6 +355,9 @@ def run_worker(app: App, settings: CommonSettings) -> None:
         topics.verify_partitions(kafka, also=changelogs)
     except topics.PartitionCheckFailed as exc:
         raise SystemExit(f"{app.conf.id}: {exc}") from None
+    if str(app.conf.store).startswith("rocksdb"):
+        tables = {table.name: table.changelog_topic.get_topic_name() for table in app.tables.values()}
+        table_state.verify(Path(app.conf.tabledir), tables, kafka)
     level = "debug" if settings.log_level == "debug" else "info"
     sys.argv = [sys.argv[0], "--quiet", "worker", "--without-web", "--loglevel", level]
     app.main()

@@ -8,10 +8,10 @@ from pydantic import Field, SecretStr, model_validator
 
 from carepath import auth
 from carepath.resources import pathways_dir
-from carepath.settings import CommonSettings
+from carepath.settings import TableSettings
 
 
-class FollowupSettings(CommonSettings):
+class FollowupSettings(TableSettings):
     web_port: int = Field(default=6067, ge=1, le=65535, alias="CAREPATH_FOLLOWUP_PORT")
     pathway_dir: Path = Field(default_factory=lambda: pathways_dir() / "mscc", alias="CAREPATH_PATHWAY_DIR")
     tick_interval_s: float = Field(
@@ -51,4 +51,4 @@ class FollowupSettings(CommonSettings):
         secret = self.worker_token.get_secret_value()
         return auth.tokens(secret, self.environment, "CAREPATH_WORKER_TOKEN", auth.DEV_WORKER_TOKEN)
 
-    model_config = CommonSettings.model_config | {"populate_by_name": True}
+    model_config = TableSettings.model_config | {"populate_by_name": True}

@@ -7,10 +7,10 @@ from pathlib import Path
 from pydantic import Field
 
 from carepath.resources import pathways_dir
-from carepath.settings import CommonSettings
+from carepath.settings import TableSettings
 
 
-class TriageSettings(CommonSettings):
+class TriageSettings(TableSettings):
     web_port: int = Field(default=6066, ge=1, le=65535, alias="CAREPATH_TRIAGE_PORT")
     shadow_mode: bool = Field(
         default=False,
@@ -22,4 +22,4 @@ class TriageSettings(CommonSettings):
     batch_within_s: float = Field(default=0.005, gt=0, alias="CAREPATH_TRIAGE_BATCH_WITHIN_S")
     group_id: str = Field(default="carepath-triage", alias="CAREPATH_TRIAGE_GROUP_ID")
 
-    model_config = CommonSettings.model_config | {"populate_by_name": True}
+    model_config = TableSettings.model_config | {"populate_by_name": True}

@@ -1,0 +1,154 @@
+"""A triage worker's tables on disk (RocksDB), as a real process on a real broker.
+
+Killed and restarted, it keeps its databases (checked against the changelog first) and every patient's
+state: events sent again are duplicates, not new escalations. A database that was not made from the
+changelog the broker holds is removed and rebuilt, never trusted: the same events then raise their
+escalations again under that worker."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from carepath import envelope, topics
+from carepath.devstack import Service, Stack
+from tests.conftest import BrokerInfo
+from tests.integration.test_triage_worker import mscc_events
+from tests.support.topics import TopicReader
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def stack(broker: BrokerInfo, tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(log_dir=tmp_path, bootstrap=broker.bootstrap, profile=broker.profile)
+    s.start_broker()
+    yield s
+    s.stop()
+
+
+def _triage(stack: Stack, name: str, state_dir: Path, group: str) -> Service:
+    svc = stack.add(
+        name,
+        "triage",
+        "CAREPATH_TRIAGE_PORT",
+        {
+            "CAREPATH_TABLE_STORE": "rocksdb",
+            "CAREPATH_STATE_DIR": str(state_dir),
+            "CAREPATH_TRIAGE_SHADOW_MODE": "true",  # this worker's escalations on a topic of their own
+            "CAREPATH_TRIAGE_GROUP_ID": group,
+        },
+    )
+    svc.start()
+    svc.wait_ready(90)
+    return svc
+
+
+def _send(bootstrap: str, patient: str) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for e in mscc_events(patient):
+        producer.send(topics.CLINICAL_EVENTS, key=patient.encode(), value=envelope.encode(e)).get(10)
+    producer.close()
+
+
+def _r1_count(bootstrap: str, patient: str, expect: int) -> int:
+    """R1 escalations for ``patient`` on the shadow topic once ``expect`` have arrived and 2 s more passed."""
+    reader = TopicReader(bootstrap, topics.ESCALATIONS_SHADOW)
+    try:
+        reader.wait_for(
+            lambda r: r.get("subject") == patient and r["data"]["rule"]["id"] == "R1",
+            count=expect,
+            timeout=45,
+        )
+        reader.settle(2)
+        return sum(
+            1 for r in reader.records if r.get("subject") == patient and r["data"]["rule"]["id"] == "R1"
+        )
+    finally:
+        reader.close()
+
+
+def _log_events(svc: Service) -> list[dict[str, object]]:
+    lines = []
+    for raw in svc.log_path.read_bytes().splitlines():
+        try:
+            lines.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue
+    return lines
+
+
+def _duplicates(svc: Service) -> float:
+    text = httpx.get(f"{svc.url}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith("carepath_triage_duplicates_suppressed_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_killed_and_restarted_it_keeps_its_databases_and_every_patients_state(
+    broker: BrokerInfo, stack: Stack, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    group = f"triage-disk-{uuid.uuid4().hex[:6]}"
+    svc = _triage(stack, "triage", state_dir, group)
+    patients = [f"disk-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for p in patients:
+        _send(broker.bootstrap, p)
+    assert [_r1_count(broker.bootstrap, p, 1) for p in patients] == [1, 1, 1]
+    assert sorted(state_dir.glob("triage-patient-state-*.db")), "no table database on disk"
+
+    svc.kill()
+    svc.start()  # same port, same state directory
+    svc.wait_ready(90)
+    kept = [e for e in _log_events(svc) if e.get("event") == "table partition kept"]
+    removed = [e for e in _log_events(svc) if str(e.get("event", "")).startswith("table partition removed")]
+    assert kept and not removed
+
+    for p in patients:
+        _send(broker.bootstrap, p)
+    reader = TopicReader(broker.bootstrap, topics.ESCALATIONS_SHADOW)
+    reader.settle(3)
+    counts = [sum(1 for r in reader.records if r.get("subject") == p) for p in patients]
+    reader.close()
+    assert counts == [1, 1, 1], (
+        "a patient's state was lost across the restart: its escalation was raised again"
+    )
+    assert _duplicates(svc) >= 2 * len(patients)
+
+
+def test_a_database_not_made_from_this_changelog_is_removed_and_rebuilt(
+    broker: BrokerInfo, stack: Stack, tmp_path: Path
+) -> None:
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first = _triage(stack, "triage-a", first_dir, f"triage-disk-{uuid.uuid4().hex[:6]}")
+    patient = f"disk-{uuid.uuid4().hex[:8]}"
+    _send(broker.bootstrap, patient)
+    assert _r1_count(broker.bootstrap, patient, 1) == 1
+    first.stop()
+
+    # A worker of another group (its own changelog) given the first one's databases: as after a topic was
+    # recreated, or a volume was moved to another cluster.
+    shutil.copytree(first_dir, second_dir)
+    second = _triage(stack, "triage-b", second_dir, f"triage-disk-{uuid.uuid4().hex[:6]}")
+    removed = [
+        e for e in _log_events(second) if str(e.get("event", "")).startswith("table partition removed")
+    ]
+    assert removed, "a database from another changelog was kept"
+    assert {e["reason"] for e in removed} <= {
+        "changelog has no record at its offset",
+        "differs from the changelog at its offset",
+    }
+    assert all(str(patient) not in orjson.dumps(e).decode() for e in _log_events(second))
+
+    # Its state is what its own changelog holds (nothing yet): reading the patient's events (its group starts
+    # at the beginning of the topic) it raises R1 again, where the first worker's state would call them
+    # duplicates.
+    assert _r1_count(broker.bootstrap, patient, 2) == 2
