@@ -30,7 +30,7 @@ from typing import Any
 from faust.types import TP
 from mode.types.signals import BaseSignalT
 
-from carepath import envelope, logs, topics
+from carepath import envelope, logs, table_state, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
@@ -63,7 +63,12 @@ class FollowupShell:
         # use_partitioner: the timer writes outside any stream event; the key (patient id) picks the
         # changelog partition, the same one the inputs for that patient arrive on.
         self.table = app.Table(
-            STATE_TABLE, default=None, key_type=bytes, value_type=bytes, use_partitioner=True
+            STATE_TABLE,
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            use_partitioner=True,
+            options=table_state.rocksdb_options(),
         )
         self.index = DueIndex()
         self.summaries: dict[bytes, Summary] = {}
