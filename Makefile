@@ -110,7 +110,7 @@ sbom: setup
 	$(PY) -m tools.supply_chain sbom --python $(PYTHON) --out $(SBOM)
 
 run: setup
-	$(PY) -m carepath.demo
+	$(PY) -m carepath_tools.demo
 
 test: setup sysdeps oidc-provider asyncapi-parser lint typecheck k8s-check audit
 	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
@@ -132,7 +132,7 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m carepath.bench $(BENCH_ARGS)
+	$(PY) -m carepath_tools.bench $(BENCH_ARGS)
 
 # The capacity model: the conformance corpus measured (events per patient-day, state and event bytes), with
 # the make bench figures and the stated population, for one hospital and a region (README "Capacity model").
@@ -142,17 +142,17 @@ capacity: setup
 # SIGKILL and restart workers at random under a steady feed, then the same feed fault-free; compared by
 # escalation and reminder id and by deliveries at the webhook. Exit status 1 when a promise is broken.
 chaos: setup
-	$(PY) -m carepath.chaos --events 10000 --patients 1000 --kills 20 $(CHAOS_ARGS)
+	$(PY) -m carepath_tools.chaos --events 10000 --patients 1000 --kills 20 $(CHAOS_ARGS)
 
 # Fuzzing of intake (JSON events, FHIR, HL7 v2 over MLLP, schemathesis from its OpenAPI) on a real intake
 # and an embedded broker: 10,000 inputs, stopped after 5 minutes at most; fails on any 5xx, exit, hang,
 # refusal without a reason, missing dead letter or malformed input accepted.
 fuzz: setup
-	$(PY) -m carepath.fuzz --inputs $${FUZZ_INPUTS:-10000} --seed $${FUZZ_SEED:-1} --time-limit 300
+	$(PY) -m carepath_tools.fuzz --inputs $${FUZZ_INPUTS:-10000} --seed $${FUZZ_SEED:-1} --time-limit 300
 
 # The triage core over the demo feed, no broker: per-rule alert counts and alert burden.
 backtest: setup
-	$(PY) -m carepath.demo --export .run/demo-feed.jsonl
+	$(PY) -m carepath_tools.demo --export .run/demo-feed.jsonl
 	$(PY) -m triage.backtest .run/demo-feed.jsonl
 
 # The pathway rendered for clinical sign-off (docs/pathway/); a contract test keeps it current.

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from carepath.broker import EmbeddedBroker, create_topics, wait_until_answers
-from carepath.devstack import development_defaults
+from carepath.broker import create_topics, wait_until_answers
+from carepath_tools.broker import EmbeddedBroker
+from carepath_tools.devstack import development_defaults
 
 # Tests build production settings to check their other rules against a plaintext loopback broker; the
 # refusal of unencrypted Kafka in production is tested on its own (tests/unit/platform/test_kafka_security.py

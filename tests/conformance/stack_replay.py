@@ -42,9 +42,9 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from carepath import topics
-from carepath.broker import free_port
 from carepath.clock import steer
-from carepath.devstack import Service, Stack
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service, Stack
 from tests.conformance import loader, shift
 from tests.conformance.replay import CHANNELS, HORIZON, SITE, Output, check, issues
 

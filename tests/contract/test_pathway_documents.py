@@ -58,7 +58,7 @@ def test_every_rule_and_expectation_is_in_the_sign_off_documents() -> None:
 def test_backtest_runs_on_the_demo_feed(tmp_path: Path) -> None:
     feed = tmp_path / "demo.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "carepath.demo", "--export", str(feed)], check=True, timeout=60, cwd=ROOT
+        [sys.executable, "-m", "carepath_tools.demo", "--export", str(feed)], check=True, timeout=60, cwd=ROOT
     )
     out = subprocess.run(
         [sys.executable, "-m", "triage.backtest", str(feed)],

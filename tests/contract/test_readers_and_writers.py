@@ -75,7 +75,7 @@ def test_followup_knows_exactly_the_triage_rules_of_the_pathway() -> None:
 
 
 def demo_events() -> list[dict[str, Any]]:
-    from carepath.demo import duration
+    from carepath_tools.demo import duration
 
     feed = yaml.safe_load((Path(schemas_dir()).parent / "demo" / "feed.yaml").read_text())
     origin = envelope.parse_time("2026-01-05T08:00:00Z")

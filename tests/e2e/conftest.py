@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from carepath.devstack import Stack
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 
 # 3600 simulated seconds per real second: the 24 h MRI deadline passes in 24 s.

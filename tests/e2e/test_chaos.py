@@ -1,5 +1,5 @@
 """Chaos, short: SIGKILL and restart workers at random under a steady feed, then the same feed without
-faults, compared by id (``make chaos`` is the long version; see carepath.chaos).
+faults, compared by id (``make chaos`` is the long version; see carepath_tools.chaos).
 
 Two triage and two followup workers, intake and the notifier delivering to a webhook on 127.0.0.1, on
 a steered clock at 3600x: timelines end 10 real seconds ahead of the clock, and every deadline due in
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from carepath.chaos.experiment import chaos
-from carepath.chaos.run import Params
+from carepath_tools.chaos.experiment import chaos
+from carepath_tools.chaos.run import Params
 
 pytestmark = pytest.mark.e2e
 

@@ -35,7 +35,7 @@ def run_demo(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
     stack) and read to its end, or killed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREPATH_", "KAFKA_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "carepath.demo", "--no-colour", "--log-dir", str(tmp_path), *args],
+        [sys.executable, "-m", "carepath_tools.demo", "--no-colour", "--log-dir", str(tmp_path), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

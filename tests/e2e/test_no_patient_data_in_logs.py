@@ -31,8 +31,8 @@ import pytest
 from kafka import KafkaProducer
 
 from carepath import auth, topics
-from carepath.broker import free_port
-from carepath.devstack import Stack
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.fhir import FHIR_JSON, LOINC, SNOMED, cancer_condition, concept, pain_observation
 from tests.support.topics import TopicReader

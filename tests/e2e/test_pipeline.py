@@ -22,7 +22,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from carepath import auth, envelope, topics
-from carepath.devstack import Stack
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.events import post_event
 from tests.support.topics import TopicReader, for_patient

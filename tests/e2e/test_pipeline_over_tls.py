@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from carepath import topics
-from carepath.devstack import Stack
+from carepath_tools.devstack import Stack
 from tests.support.events import post_event
 from tests.support.tls import TlsBroker, broker_behind_tls
 from tests.support.topics import TopicReader, for_patient

@@ -1,8 +1,8 @@
 """Scale-out, short: triage and followup go from one worker each to two and three on a 12-partition topic
 set under a steady feed, then one is stopped with SIGTERM and another killed with SIGKILL; the same feed
 through one worker each, never changed, must give the same escalations, reminders and webhook deliveries
-(``make bench`` runs the long version: ``python -m carepath.bench --phases scaleout``; see
-carepath.chaos.scaleout).
+(``make bench`` runs the long version: ``python -m carepath_tools.bench --phases scaleout``; see
+carepath_tools.chaos.scaleout).
 
 Both runs at once, each on an embedded broker of its own, intake, the notifier delivering to a webhook on
 127.0.0.1 and a steered clock at 3600x: 100 events a second for 50 s, timelines ending 8 real seconds ahead
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from carepath import topics
-from carepath.chaos.run import Params
-from carepath.chaos.scaleout import ROLES, Setup, planned_workers, scale_out
-from carepath.chaos.schedule import SCALE_OUT, SIGKILL, SIGTERM, START
+from carepath_tools.chaos.run import Params
+from carepath_tools.chaos.scaleout import ROLES, Setup, planned_workers, scale_out
+from carepath_tools.chaos.schedule import SCALE_OUT, SIGKILL, SIGTERM, START
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from carepath import topics
-from carepath.broker import free_port
-from carepath.devstack import Stack
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.fhir import cancer_condition, pain_observation
 from tests.support.hospital import oru_pain_report, post_fhir, r1_for, send_mllp

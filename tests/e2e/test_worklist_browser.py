@@ -26,8 +26,8 @@ import pytest
 from playwright.sync_api import expect
 
 from carepath import auth, logs, topics
-from carepath.devstack import Stack
 from carepath.resources import ROOT
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.events import post_event
 from tests.support.topics import TopicReader

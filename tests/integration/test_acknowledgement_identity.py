@@ -29,9 +29,9 @@ import pytest
 from kafka import KafkaProducer
 
 from carepath import auth, envelope, topics
-from carepath.broker import free_port
-from carepath.devstack import Service, Stack
 from carepath.resources import schemas_dir
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.support.clinician_login import access_token, signed_in
 from tests.support.oidc_provider import Provider, provider

@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from carepath import topics
-from carepath.broker import EmbeddedBroker, free_port
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.broker import EmbeddedBroker, free_port
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.support.topics import TopicReader
 from tests.unit.hl7 import samples
 

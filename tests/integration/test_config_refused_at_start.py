@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from carepath.broker import free_port
 from carepath.resources import ROOT
+from carepath_tools.broker import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +204,7 @@ CASES: dict[str, Case] = {
         lambda f: [
             PYTHON,
             "-m",
-            "carepath.demo",
+            "carepath_tools.demo",
             "--feed",
             str(f / "feed.yaml"),
             "--log-dir",

@@ -17,9 +17,9 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from carepath import topics
 from carepath.auth import DEV_ACK_TOKEN, bearer
-from carepath.broker import EmbeddedBroker
 from carepath.contracts import validate_dlq_record, validate_event
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.broker import EmbeddedBroker
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_intake_on_broker import start_intake
 from tests.support.fhir import FHIR_JSON, bundle, cancer_condition, entry, lab_observation, pain_observation

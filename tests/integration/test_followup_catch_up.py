@@ -23,8 +23,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from kafka import KafkaProducer
 
 from carepath import auth, envelope, topics
-from carepath.bench.workload import CARE_STEP, benign
-from carepath.devstack import Service, Stack
+from carepath_tools.bench.workload import CARE_STEP, benign
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_followup_worker import r1_escalation
 from tests.support.topics import TopicReader

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from carepath import auth, topics
-from carepath.devstack import Service, Stack
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_followup_worker import publish, r1_escalation
 from tests.support.topics import TopicReader

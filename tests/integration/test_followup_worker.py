@@ -15,8 +15,8 @@ import pytest
 from kafka import KafkaProducer
 
 from carepath import envelope, topics
-from carepath.devstack import Stack
 from carepath.resources import schemas_dir
+from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
 from tests.support.topics import TopicReader
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carepath.fuzz.harness import Config, run
+from carepath_tools.fuzz.harness import Config, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

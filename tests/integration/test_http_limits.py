@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_intake_on_broker import start_intake
 

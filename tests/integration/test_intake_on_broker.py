@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from carepath import topics
-from carepath.broker import EmbeddedBroker
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.broker import EmbeddedBroker
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.support.topics import TopicReader
 
@@ -22,7 +22,7 @@ AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 
 
 def start_intake(bootstrap: str, profile: str, log_dir: Path, **extra: str) -> Service:
-    from carepath.broker import free_port
+    from carepath_tools.broker import free_port
 
     port = free_port()
     env = {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carepath.broker import free_port
+from carepath_tools.broker import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from carepath import topics
-from carepath.broker import free_port
-from carepath.devstack import Service
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_mllp import SITE_CODES, MllpClient, msa, new_patient, start_intake
 from tests.support.topics import TopicReader

@@ -27,10 +27,10 @@ from fhir.resources.R4B.bundle import Bundle
 from kafka import KafkaProducer
 
 from carepath import envelope, topics
-from carepath.broker import free_port
 from carepath.clock import SystemClock
-from carepath.devstack import Service
 from carepath.resources import schemas_dir
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service
 from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
 from tests.conftest import BrokerInfo
 from tests.support.topics import TopicReader

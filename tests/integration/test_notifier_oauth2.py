@@ -24,7 +24,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from carepath.devstack import Service
+from carepath_tools.devstack import Service
 from notifier.dead_letters import TOPIC as NOTIFICATIONS_DLQ
 from tests.conftest import BrokerInfo
 from tests.integration.test_notifier import SECRET, escalation, patient, publish, write_config

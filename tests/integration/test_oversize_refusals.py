@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from carepath import topics
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_intake_on_broker import start_intake
 from tests.support.topics import TopicReader

@@ -17,7 +17,7 @@ import pytest
 
 from carepath import topics
 from carepath.deadletter import validate_parked_record
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_mllp import MllpClient, msa, start_intake
 from tests.support.topics import TopicReader

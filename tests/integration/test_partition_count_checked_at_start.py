@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from carepath import topics
-from carepath.broker import free_port
+from carepath_tools.broker import free_port
 from tests.conftest import BrokerInfo
 
 pytestmark = pytest.mark.integration

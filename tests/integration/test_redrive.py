@@ -24,7 +24,7 @@ from kafka import KafkaProducer
 
 from carepath import envelope, topics
 from carepath.deadletter import dead_letter, unprocessable
-from carepath.devstack import DEV_TOKEN, Service
+from carepath_tools.devstack import DEV_TOKEN, Service
 from tests.conftest import BrokerInfo
 from tests.integration.test_mllp import start_intake
 from tests.support.fhir import pain_observation

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from carepath.broker import free_port
 from carepath.resources import ROOT
+from carepath_tools.broker import free_port
 from tools.supply_chain import RUNTIME_LOCK, canonical, pins
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from kafka import KafkaProducer
 
 from carepath import envelope, topics
-from carepath.devstack import Service, Stack
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_triage_worker import mscc_events
 from tests.support.topics import TopicReader

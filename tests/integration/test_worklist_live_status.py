@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from carepath.broker import EmbeddedBroker, free_port
-from carepath.devstack import Stack
+from carepath_tools.broker import EmbeddedBroker, free_port
+from carepath_tools.devstack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from carepath.broker import free_port
-from carepath.devstack import Service, Stack
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.support.oidc_provider import Provider, provider
 

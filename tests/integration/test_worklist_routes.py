@@ -18,9 +18,9 @@ import pytest
 from kafka import KafkaProducer
 
 from carepath import envelope, topics
-from carepath.broker import free_port
-from carepath.devstack import Service, Stack
 from carepath.resources import schemas_dir
+from carepath_tools.broker import free_port
+from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 
 pytestmark = pytest.mark.integration

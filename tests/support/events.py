@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from carepath import auth, envelope
-from carepath.devstack import Stack
+from carepath_tools.devstack import Stack
 
 
 def post_event(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
-from carepath.devstack import Stack
+from carepath_tools.devstack import Stack
 from tests.support.fhir import FHIR_JSON
 from tests.support.topics import TopicReader
 from tests.unit.hl7 import samples

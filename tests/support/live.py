@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from carepath.broker import free_port
+from carepath_tools.broker import free_port
 
 
 @contextmanager

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from carepath.broker import free_port
-from carepath.processes import terminate, track
+from carepath_tools.broker import free_port
+from carepath_tools.processes import terminate, track
 
 HERE = Path(__file__).parent / "oidc"
 CLIENT_ID = "carepath-worklist"

@@ -209,9 +209,10 @@ def broker_behind_tls(
 ) -> Iterator[TlsBroker]:
     """A fresh embedded broker reachable only through a TLS terminator (mTLS unless told otherwise), with
     the catalogue's topics created over TLS."""
-    from carepath.broker import EmbeddedBroker, create_topics, free_port, wait_until_answers
+    from carepath.broker import create_topics, wait_until_answers
     from carepath.kafka_security import kafka_python_kwargs
     from carepath.settings import KafkaConnectionSettings
+    from carepath_tools.broker import EmbeddedBroker, free_port
 
     pki = make_pki(directory)
     port = free_port()

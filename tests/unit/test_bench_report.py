@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carepath.bench import report, stats, workload
+from carepath_tools.bench import report, stats, workload
 
 pytestmark = pytest.mark.unit
 

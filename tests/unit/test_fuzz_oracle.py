@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from carepath.fuzz import mutate, oracle, seeds
-from carepath.fuzz.harness import event_input, fhir_input, hl7_input
-from carepath.fuzz.target import Limits
+from carepath_tools.fuzz import mutate, oracle, seeds
+from carepath_tools.fuzz.harness import event_input, fhir_input, hl7_input
+from carepath_tools.fuzz.target import Limits
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from carepath.bench.profile_parts import OTHER, parse_raw, part_of, per_event
+from carepath_tools.bench.profile_parts import OTHER, parse_raw, part_of, per_event
 
 # Lines as py-spy 0.4 writes them with --format raw (collapsed stacks, module-relative file names)
 RAW = """\

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from carepath.broker import free_port
+from carepath_tools.broker import free_port
 from intake.publisher import MemoryPublisher
 from tests.unit.intake.support import ACK_AUTH, served
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from carepath.broker import free_port
+from carepath_tools.broker import free_port
 
 pytestmark = pytest.mark.unit
 

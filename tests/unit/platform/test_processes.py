@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 SCRIPT = """
 import subprocess, sys
-from carepath.processes import track
+from carepath_tools.processes import track
 child = track(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True))
 print(child.pid, flush=True)
 # exits without stopping it, as an error path might
@@ -37,7 +37,7 @@ def test_a_forgotten_child_is_stopped_when_the_parent_exits() -> None:
 
 
 def test_terminate_all_gives_every_process_one_grace_period_together() -> None:
-    from carepath.processes import terminate_all
+    from carepath_tools.processes import terminate_all
 
     # Three processes that ignore SIGTERM: one after another they would take three grace periods.
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(120)"

@@ -1,3 +1,0 @@
-"""Fuzzing of intake's three ways in (JSON events and FHIR over HTTP, HL7 v2 over MLLP) on a real intake
-process and a real embedded broker: ``python -m carepath.fuzz`` (``make fuzz``). See
-:mod:`carepath.fuzz.harness` for what is checked."""

@@ -1,0 +1,84 @@
+"""Phase 3: the naive baseline, a one-event-per-iteration Faust stage draining a pre-loaded backlog.
+
+Its rate is read from the output topic: the records it forwarded, between the broker timestamps of the
+first and the last one (so start-up and group join do not count).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from carepath_tools.bench import kafka_io, probes
+from carepath_tools.bench.context import Context
+from carepath_tools.bench.probes import peak_rss_mb
+from carepath_tools.bench.stacks import phase_stack, start_service
+from carepath_tools.bench.stats import rate
+
+PARTITIONS = 4
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    events = ctx.workload.events[: ctx.params.naive_events]
+    n = len(events)
+    source, sink = f"bench.naive.in.{ctx.tag}", f"bench.naive.out.{ctx.tag}"
+    with phase_stack(ctx, "naive") as stack:
+        assert stack.bootstrap
+        bootstrap = stack.bootstrap
+        kafka_io.create_topic(bootstrap, source, PARTITIONS)
+        kafka_io.create_topic(bootstrap, sink, PARTITIONS)
+        seconds = kafka_io.produce(bootstrap, source, events)
+        ctx.say(f"backlog of {n:,} events loaded ({rate(n, seconds):,.0f}/s); starting the naive worker")
+        reader = kafka_io.TopicReader(bootstrap, [sink])
+        try:
+            svc = start_service(
+                stack,
+                "naive",
+                ctx.params.ready_timeout_s,
+                module="carepath_tools.bench.naive_worker",
+                extra={
+                    "CAREPATH_BENCH_NAIVE_SOURCE": source,
+                    "CAREPATH_BENCH_NAIVE_SINK": sink,
+                    "CAREPATH_BENCH_NAIVE_GROUP_ID": ctx.group_id("naive", "naive"),
+                },
+            )
+            ctx.say("worker ready; draining")
+            meter = probes.CpuMeter({"naive": svc.proc.pid if svc.proc else None}).start()
+            first = last = None
+            count = 0
+            deadline = time.monotonic() + ctx.params.drain_timeout_s
+            next_report = time.monotonic() + 5
+            while count < n and time.monotonic() < deadline:
+                got = reader.poll(200)
+                if got and first is None:
+                    ctx.say("first event forwarded")
+                for rec in got:
+                    count += 1
+                    first = rec.timestamp_ms if first is None else min(first, rec.timestamp_ms)
+                    last = rec.timestamp_ms if last is None else max(last, rec.timestamp_ms)
+                if time.monotonic() >= next_report:
+                    ctx.say(f"{count:,} of {n:,} forwarded")
+                    next_report += 5
+            meter.stop()
+            rss = peak_rss_mb(svc.proc.pid if svc.proc else None)
+        finally:
+            reader.close()
+            if ctx.external:  # an embedded broker goes with everything on it
+                for service in stack.services.values():
+                    service.stop()  # before its topics go
+                kafka_io.delete_topics(bootstrap, [source, sink])
+    span_s = (last - first) / 1000 if first is not None and last is not None else 0.0
+    drained = rate(count - 1, span_s) if count > 1 else 0.0
+    ctx.say(
+        f"naive stage: {drained:,.0f} events/s ({count:,} of {n:,} forwarded in {span_s:.1f} s), "
+        f"{meter.per_event_us(count).get('naive', 0):,.0f} us of processor time per event"
+    )
+    return {
+        "events": n,
+        "forwarded": count,
+        "complete": count >= n,
+        "seconds": round(span_s, 2),
+        "drained_per_s": round(drained),
+        "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        "cpu_us_per_event": meter.per_event_us(count),
+    }
