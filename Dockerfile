@@ -8,7 +8,8 @@
 #
 # Every target shares the same installed distribution ("carepath": packages carepath, intake, triage,
 # followup, notifier, worklist) and the same data folders; only the command, the exposed ports and the health check
-# differ.
+# differ. The development tooling (lib/carepath_tools: the embedded broker, bench, demo, chaos, fuzz) is not
+# copied in, so its `carepath-broker` script is not usable in an image (the images talk to a real Kafka).
 # Settings come from the environment (see lib/carepath/settings.py); nothing secret is baked in.
 
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -27,7 +28,7 @@ COPY requirements/build.lock requirements/runtime.lock requirements/
 RUN pip install --require-hashes -r requirements/build.lock \
  && pip install --require-hashes --no-deps -r requirements/runtime.lock
 COPY pyproject.toml ./
-COPY lib/ lib/
+COPY lib/carepath/ lib/carepath/
 COPY services/ services/
 RUN pip install --no-deps --no-build-isolation . \
  && pip check

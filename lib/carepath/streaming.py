@@ -128,7 +128,9 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
     p: BrokerProfile = settings.profile
     on_disk = isinstance(settings, TableSettings) and settings.table_store == "rocksdb"
     if isinstance(settings, TableSettings) and on_disk:
-        datadir = settings.table_dir(app_id, web_port)  # one per worker process: RocksDB locks its files
+        # one per worker process (RocksDB locks its files); absolute: Faust reads a relative tabledir from
+        # its own versioned app directory
+        datadir = settings.table_dir(app_id, web_port).resolve()
     else:
         datadir = (
             Path(tempfile.gettempdir()) / "carepath" / app_id

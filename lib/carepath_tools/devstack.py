@@ -8,8 +8,10 @@ the environment; nothing here reaches inside a service.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -117,6 +119,9 @@ class Stack:
     # The worklist page (python -m worklist), with its development login; off unless asked for.
     worklist: bool = False
     worklist_port: int | None = None  # None: any free port
+    # Where triage and followup workers keep their tables on disk (CAREPATH_STATE_DIR, one directory per
+    # worker, kept across a restart of that worker): a temporary directory removed when the stack stops.
+    state_root: Path | None = None
 
     @property
     def clock(self) -> Clock:
@@ -182,6 +187,10 @@ class Stack:
     ) -> Service:
         port = port or free_port()
         env = self.env() | {port_var: str(port)} | (extra or {})
+        if module in ("triage", "followup") and "CAREPATH_STATE_DIR" not in env:
+            if self.state_root is None:
+                self.state_root = Path(tempfile.mkdtemp(prefix="carepath-state-"))
+            env["CAREPATH_STATE_DIR"] = str(self.state_root / f"{name}-{port}")
         svc = Service(name, module, port, env, self.log_dir / f"{name}.log")
         self.services[name] = svc
         return svc
@@ -233,6 +242,9 @@ class Stack:
         if self.broker:
             self.broker.stop()
             self.broker = None
+        if self.state_root is not None:
+            shutil.rmtree(self.state_root, ignore_errors=True)
+            self.state_root = None
 
     def __enter__(self) -> Stack:
         return self.start()

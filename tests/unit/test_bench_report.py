@@ -123,3 +123,21 @@ def test_the_schema_validators_are_listed_fastest_first_beside_jsonschema() -> N
     text = report.render(results)
     assert "schema validation of 20,000 events, in-process" in text
     assert report.validator_rows({"raw": {"ceiling_per_s": 1.0}}) == []
+
+
+def test_the_restart_table_shows_each_store_at_each_size_and_the_target_at_a_million() -> None:
+    figures = {
+        "patients": 1_000_000,
+        "memory": {"seconds_to_ready": 108.07, "peak_rss_mb": 1041.8},
+        "rocksdb_first_start": {"seconds_to_ready": 133.17, "peak_rss_mb": 319.9},
+        "rocksdb_disk_mb": 392.1,
+        "rocksdb_after_sigkill": {"seconds_to_ready": 12.5, "peak_rss_mb": 159.7},
+    }
+    results = {"restart": {"sizes": {"1000000": figures}}}
+    assert report.restart_rows(results) == [
+        ["1,000,000 patients", "108.1 s, 1,042 MB", "133.2 s, 320 MB", "12.5 s, 160 MB", "392 MB"]
+    ]
+    [target] = [t for t in report.targets(results) if "SIGKILL" in t.name]
+    assert (target.value, target.status) == (12.5, report.MISSED)
+    assert "RocksDB after SIGKILL" in report.render(results)
+    assert report.restart_rows({}) == []

@@ -36,6 +36,7 @@ PHASES: dict[str, str] = {
     "latency": "carepath_tools.bench.phase_latency",
     "reminders": "carepath_tools.bench.phase_reminders",
     "scaleout": "carepath_tools.bench.phase_scaleout",
+    "restart": "carepath_tools.bench.phase_restart",
 }
 
 

@@ -34,6 +34,7 @@ class Params:
     scaleout_partitions: int = 12  # the scale-out phase's topic set (1, 2, 3 and 4 workers share it evenly)
     scaleout_rate: float = 100.0  # events per second offered through intake, steadily
     scaleout_seconds: float = 100.0  # the feed; workers are added and stopped at 1/5, 2/5, 3/5 and 4/5 of it
+    restart_patients: str = "10000,100000,1000000"  # patients in state for each restart measurement
 
     @classmethod
     def quick(cls) -> Params:
@@ -51,6 +52,7 @@ class Params:
             reminder_patients=200,
             reminder_spread_s=2.0,
             scaleout_seconds=50.0,
+            restart_patients="10000,100000",
         )
 
     def with_overrides(self, **overrides: Any) -> Params:

@@ -45,8 +45,6 @@ def run(ctx: Context) -> dict[str, Any]:
         shells = {}
         for shell in ("events", "batch"):
             shells[shell] = _drain(ctx, stack, events, shell)
-        if shells["batch"]["complete"]:
-            out["restart"] = _restart(ctx, stack, shells["batch"]["patients_in_state"])
     out |= shells["batch"]
     out["events_shell"] = shells["events"]
     out |= core_rate(ctx, events)
@@ -108,26 +106,6 @@ def _drain(ctx: Context, stack: Any, events: list[Event], shell: str) -> dict[st
         "profile_us_per_event": parts,
         "profile_samples": sum(samples.values()) if samples else 0,
     }
-
-
-def _restart(ctx: Context, stack: Any, patients: int) -> dict[str, Any]:
-    """The drained worker started again in its consumer group: its table is a memory store, so it rebuilds
-    every patient's state from the changelog before it is ready. Timed from the process's start to its
-    ``/readyz`` answering ready (partitions assigned, tables recovered)."""
-    group = ctx.group_id("triage", "triage")
-    extra = {"CAREPATH_STREAM_SHELL": "batch", "CAREPATH_TRIAGE_GROUP_ID": group}
-    ctx.say(f"restarting the triage worker: it rebuilds {patients:,} patients' state from the changelog")
-    started = time.monotonic()
-    svc = start_service(
-        stack, "triage-restart", max(ctx.params.ready_timeout_s, 600), module="triage", extra=extra
-    )
-    seconds = time.monotonic() - started
-    rss = probes.peak_rss_mb(svc.proc.pid) if svc.proc else None
-    svc.stop()
-    ctx.say(
-        f"restart: ready in {seconds:.1f} s with {patients:,} patients' state rebuilt (peak RSS {rss or 0:.0f} MB)"
-    )
-    return {"patients": patients, "seconds_to_ready": round(seconds, 2), "peak_rss_mb": rss}
 
 
 def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:

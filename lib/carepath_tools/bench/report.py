@@ -127,6 +127,13 @@ def targets(results: Results) -> list[Target]:
         ),
         Target("reminder lateness p99", _get(results, "reminders", "lateness_s", "p99"), "s", "<=", 1.0),
         Target(f"triage peak RSS, {in_state}", _get(results, "triage", "peak_rss_mb"), "MB", "<=", 300),
+        Target(
+            "triage ready after SIGKILL, 1,000,000 patients on disk",
+            _get(results, "restart", "sizes", "1000000", "rocksdb_after_sigkill", "seconds_to_ready"),
+            "s",
+            "<=",
+            10,
+        ),
     ]
     for service in ("intake", "triage", "followup"):
         out.append(
@@ -189,6 +196,22 @@ def render(results: Results) -> str:
             "",
             format_table([header, "µs/event", "events/s", "vs jsonschema"], validators, right=(1, 2, 3)),
         ]
+    restart = restart_rows(results)
+    if restart:
+        parts += [
+            "",
+            format_table(
+                [
+                    "triage restart to ready",
+                    "memory store",
+                    "RocksDB first start",
+                    "RocksDB after SIGKILL",
+                    "on disk",
+                ],
+                restart,
+                right=(1, 2, 3, 4),
+            ),
+        ]
     scaleout = scaleout_rows(results)
     if scaleout:
         parts += ["", *scaleout]
@@ -196,6 +219,27 @@ def render(results: Results) -> str:
     if shares:
         parts += ["", "share of the machine used by other processes during each phase: " + shares]
     return "\n".join(parts)
+
+
+def restart_rows(results: Results) -> list[list[str]]:
+    """Seconds to ready and peak RSS of a triage worker at each size of state, by store."""
+    sizes: Mapping[str, Any] = (results.get("restart") or {}).get("sizes") or {}
+
+    def cell(figures: Mapping[str, Any] | None) -> str:
+        if not figures:
+            return "-"
+        return f"{figures['seconds_to_ready']:.1f} s, {figures.get('peak_rss_mb') or 0:,.0f} MB"
+
+    return [
+        [
+            f"{int(n):,} patients",
+            cell(f.get("memory")),
+            cell(f.get("rocksdb_first_start")),
+            cell(f.get("rocksdb_after_sigkill")),
+            fmt(f.get("rocksdb_disk_mb"), "MB"),
+        ]
+        for n, f in sizes.items()
+    ]
 
 
 def scaleout_rows(results: Results) -> list[str]:
