@@ -109,12 +109,26 @@ ALL_FACTS = frozenset(
 
 
 class Facts:
-    __slots__ = ("_pain", "d", "symptoms")
+    """The facts of one patient's state for one evaluation, computed when a rule first asks for them.
+
+    One Facts is made for each evaluation and dropped after it. The parts of the state it reads for the
+    rules (cancer, risk, birth/age, pain, labs, imaging, steps) do not change during an evaluation: the
+    engine changes only the escalation parts ("open", "closed", "episodes") as it goes. So an answer
+    computed from them is kept on this object (the ``_`` attributes) and handed to every later rule that
+    asks the same question; a new event or a new state means a new Facts. The escalation parts are
+    always read from the state as it is now (``is_open``, ``d["open"]``), never kept. Kept answers are
+    shared between rules: read them, do not change them.
+    """
+
+    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "symptoms")
 
     def __init__(self, d: Mapping[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
         self.symptoms = symptoms
         self._pain: list[Entry] | None = None
+        self._scored_pain: list[Entry] | None = None
+        self._cancers: dict[tuple[frozenset[str], frozenset[str] | None], list[tuple[str, Entry]]] = {}
+        self._ages: dict[int, tuple[int, Entry] | None] = {}
 
     # --- background -------------------------------------------------------------------------------
 
@@ -122,14 +136,18 @@ class Facts:
         self, sites: frozenset[str], statuses: frozenset[str] | None = None
     ) -> list[tuple[str, Entry]]:
         """Recorded cancers (not refuted or entered in error) of these primaries and statuses."""
-        recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
-        return [
-            (site, entry)
-            for site, entry in recorded.items()
-            if site in sites
-            and entry["verification"] not in WITHDRAWN
-            and (statuses is None or entry["status"] in statuses)
-        ]
+        key = (sites, statuses)
+        found = self._cancers.get(key)
+        if found is None:
+            recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
+            found = self._cancers[key] = [
+                (site, entry)
+                for site, entry in recorded.items()
+                if site in sites
+                and entry["verification"] not in WITHDRAWN
+                and (statuses is None or entry["status"] in statuses)
+            ]
+        return found
 
     def spinal_metastases(self, values: frozenset[str]) -> list[tuple[str, Entry]]:
         recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
@@ -153,6 +171,11 @@ class Facts:
         From the date of birth when known; otherwise the recorded age plus the whole years since it was
         recorded.
         """
+        if t not in self._ages:
+            self._ages[t] = self._age_at(t)
+        return self._ages[t]
+
+    def _age_at(self, t: int) -> tuple[int, Entry] | None:
         birth = self.d.get("birth")
         if birth is not None:
             return _years_between(date.fromisoformat(birth["date"]), utc_date(t)), birth
@@ -173,7 +196,9 @@ class Facts:
 
     def scored_pain(self) -> list[Entry]:
         """The pain reports that carry their own score (not symptoms recorded on their own)."""
-        return [report for report in self.pain if SYMPTOM not in report]
+        if self._scored_pain is None:
+            self._scored_pain = [report for report in self.pain if SYMPTOM not in report]
+        return self._scored_pain
 
     def pain_after(self, since: int | None) -> list[Entry]:
         """Pain reports newer than ``since`` (all when None), oldest first."""

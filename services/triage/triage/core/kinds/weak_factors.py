@@ -18,8 +18,9 @@ factors are present.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from triage.core.events import DIAGNOSIS, PAIN
 from triage.core.facts import (
@@ -103,7 +104,9 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(no_cancer, nrs, persistent_after, several, tuple(factors))
 
 
-Hit = tuple[int, Factor, list[Evidence]]
+# A factor that is present: the clinical time it counts from, the factor, and its evidence. The evidence
+# is rendered only when an escalation is published (most findings are absorbed by one already open).
+Hit = tuple[int, Factor, Callable[[], list[Evidence]]]
 
 
 class WeakRiskFactors:
@@ -148,7 +151,7 @@ class WeakRiskFactors:
             for i in painful:
                 found = features_in(reports[i], factor.fields)
                 if found:
-                    return reports[i]["t"], factor, feature_evidence(reports[i], found, factor.label)
+                    return reports[i]["t"], factor, partial(feature_evidence, reports[i], found, factor.label)
             return None
         if factor.test == "age_with_new_onset":
             for i in painful:
@@ -159,30 +162,7 @@ class WeakRiskFactors:
                 days = self._duration(reports, i)
                 began = report["t"] - days * MICROS_PER_DAY
                 if days * MICROS_PER_DAY < self.p.persistent_after and (since is None or began > since):
-                    return (
-                        report["t"],
-                        factor,
-                        [
-                            evidence(
-                                age[1]["e"],
-                                DIAGNOSIS,
-                                "age",
-                                age[0],
-                                report["t"],
-                                "years",
-                                f"> {factor.age_above}",
-                            ),
-                            evidence(
-                                report["e"],
-                                PAIN,
-                                "pain duration",
-                                rounded(days),
-                                report["t"],
-                                "days",
-                                f"< {describe_duration(self.p.persistent_after)} (new onset)",
-                            ),
-                        ],
-                    )
+                    return report["t"], factor, partial(self._new_onset_evidence, factor, age, report, days)
             return None
         if factor.test == "persistence":
             i = painful[-1]
@@ -191,21 +171,7 @@ class WeakRiskFactors:
             if since is not None:
                 days = min(days, (report["t"] - since) / MICROS_PER_DAY)
             if days * MICROS_PER_DAY >= self.p.persistent_after and not report.get("improving", False):
-                return (
-                    report["t"],
-                    factor,
-                    [
-                        evidence(
-                            report["e"],
-                            PAIN,
-                            "pain duration",
-                            rounded(days),
-                            report["t"],
-                            "days",
-                            f">= {describe_duration(self.p.persistent_after)} without improvement",
-                        )
-                    ],
-                )
+                return report["t"], factor, partial(self._persistence_evidence, report, days)
             return None
         for test in factor.tests:
             result = facts.latest_lab(test)
@@ -215,9 +181,42 @@ class WeakRiskFactors:
                 return (
                     max(result["t"], reports[painful[0]]["t"]),
                     factor,
-                    [lab_evidence(test, result, raised_threshold(test, result))],
+                    partial(self._lab_evidence, test, result),
                 )
         return None
+
+    def _new_onset_evidence(
+        self, factor: Factor, age: tuple[int, Entry], report: Entry, days: float
+    ) -> list[Evidence]:
+        return [
+            evidence(age[1]["e"], DIAGNOSIS, "age", age[0], report["t"], "years", f"> {factor.age_above}"),
+            evidence(
+                report["e"],
+                PAIN,
+                "pain duration",
+                rounded(days),
+                report["t"],
+                "days",
+                f"< {describe_duration(self.p.persistent_after)} (new onset)",
+            ),
+        ]
+
+    def _persistence_evidence(self, report: Entry, days: float) -> list[Evidence]:
+        return [
+            evidence(
+                report["e"],
+                PAIN,
+                "pain duration",
+                rounded(days),
+                report["t"],
+                "days",
+                f">= {describe_duration(self.p.persistent_after)} without improvement",
+            )
+        ]
+
+    @staticmethod
+    def _lab_evidence(test: str, result: Entry) -> list[Evidence]:
+        return [lab_evidence(test, result, raised_threshold(test, result))]
 
     def cleared(self, facts: Facts, after: int, since: int | None) -> Resolution | None:
         """A newer pain report judged improving, or pain-free - unless several factors ask for investigation."""
@@ -239,7 +238,7 @@ class WeakRiskFactors:
         return pain_duration_days(reports, index, self.episode.max_gap, self.episode.nrs_at_least)
 
     def _explain(self, hits: list[Hit]) -> Explanation:
-        items = [item for _, _, found in hits for item in found]
+        items = [item for _, _, found in hits for item in found()]
         words = {
             "factors": join_words([factor.label for _, factor, _ in hits]),
             "count": number_word(len(hits)),
