@@ -105,21 +105,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     a(
         "--rebuild-per-s",
         type=float,
-        default=9_800,
+        default=11_400,
         help="make bench restart: patients a triage worker reads from its changelog a second when it starts "
-        "with nothing on disk (memory store, or a first start: 1,000,000 in 108 s)",
+        "with nothing on disk (memory store, or a first start: 1,000,000 in 93.8 s)",
     )
     a(
         "--restart-s",
         type=float,
-        default=5.9,
+        default=4.8,
         help="make bench restart: a triage worker with its tables on disk (RocksDB) ready after SIGKILL, "
         "1,000,000 patients in state",
     )
     a(
         "--disk-rss-mb",
         type=float,
-        default=320,
+        default=211,
         help="make bench restart: peak RSS of a triage worker reading 1,000,000 patients into RocksDB",
     )
     a("--retention-days", type=float, default=30, help="schemas/topics.json: clinical.events retention")
