@@ -303,6 +303,21 @@ async def current_events(app: Any, service: str, events: Iterable[Any]) -> list[
     return [e for e in events if id(e.message) in kept]
 
 
+def patient_table(app: App, name: str) -> Any:
+    """A table of bytes keyed by patient id, written with :func:`store`. ``use_partitioner``: the changelog
+    partition follows the key, exactly as the input topics' do, whichever record (or none: a timer) is
+    current when the state is written. On disk each partition's database is bounded
+    (:func:`carepath.table_state.rocksdb_options`)."""
+    return app.Table(
+        name,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        use_partitioner=True,
+        options=table_state.rocksdb_options(),
+    )
+
+
 async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
     """Write ``items`` into ``table`` and its changelog, one record per key, all sent at once, and return
     once the broker has acknowledged every record.

@@ -30,11 +30,11 @@ from typing import Any
 from faust.types import TP
 from mode.types.signals import BaseSignalT
 
-from carepath import envelope, logs, table_state, topics
+from carepath import envelope, logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, guard, store
+from carepath.streaming import App, batch_agent, guard, patient_table, store
 from carepath.worker import WorkerShell
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
@@ -60,16 +60,7 @@ class FollowupShell:
         self.reminders = app.topic(topics.REMINDERS, key_type=bytes, value_type=bytes)
         self.audit = app.topic(topics.AUDIT, key_type=bytes, value_type=bytes)
         self.dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
-        # use_partitioner: the timer writes outside any stream event; the key (patient id) picks the
-        # changelog partition, the same one the inputs for that patient arrive on.
-        self.table = app.Table(
-            STATE_TABLE,
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            use_partitioner=True,
-            options=table_state.rocksdb_options(),
-        )
+        self.table = patient_table(app, STATE_TABLE)  # the timer writes outside any input record too
         self.index = DueIndex()
         self.summaries: dict[bytes, Summary] = {}
         self.lock = asyncio.Lock()  # the agent and the timer never interleave writes for one patient

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from carepath import logs, table_state, topics
+from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, store
+from carepath.streaming import App, batch_agent, patient_table, store
 from carepath.worker import WorkerShell
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
@@ -36,16 +36,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     )
     dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
     output_name = output.get_topic_name()
-    # use_partitioner: the changelog partition follows the key (the patient id), exactly as the source
-    # topic's does, whichever event of a batch happens to be current when the state is written.
-    table = app.Table(
-        STATE_TABLE,
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        use_partitioner=True,
-        options=table_state.rocksdb_options(),
-    )
+    table = patient_table(app, STATE_TABLE)
 
     async def handle(messages: list[Any]) -> None:
         started = time.perf_counter()
