@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from triage.core.times import parse_instant
 from triage.core.units import UnitError, factor
@@ -43,7 +43,7 @@ class ClinicalEvent:
 
 
 def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
-    if not isinstance(cloudevent, Mapping):
+    if not _is_object(cloudevent):
         raise EventError("the event is not a JSON object")
     event_id = _text(cloudevent, "id", "/id")
     event_type = _text(cloudevent, "type", "/type")
@@ -54,12 +54,17 @@ def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
     except ValueError:
         raise EventError(f"/time: {raw_time!r} is not an RFC 3339 date-time with an offset") from None
     data = cloudevent.get("data")
-    if not isinstance(data, Mapping):
+    if not _is_object(data):
         raise EventError("/data: must be an object")
     check = _CHECKS.get(event_type)
     if check is not None:
         check(data)
     return ClinicalEvent(event_id, event_type, subject, moment, data)
+
+
+def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: a dict as decoded (checked first, the cheap test) or any other Mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
@@ -102,12 +107,15 @@ def _check_pain(data: Mapping[str, Any]) -> None:
     )
     _strings(data, "site", required=True)
     for key in ("character", "systemic", "neurological"):
-        _strings(data, key)
+        if key in data:
+            _strings(data, key)
     for key in ("neurological_status", "weakness_severity"):
-        _optional_text(data, key)
+        if key in data:
+            _optional_text(data, key)
     for key in ("improving", "new_episode"):
-        flag = data.get(key)
-        _require(data, key, flag is None or isinstance(flag, bool), "true or false")
+        if key in data:
+            flag = data[key]
+            _require(data, key, flag is None or isinstance(flag, bool), "true or false")
     duration = data.get("duration_days")
     _require(
         data, "duration_days", duration is None or (_number(duration) and duration >= 0), "a number >= 0"

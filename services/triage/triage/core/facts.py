@@ -55,11 +55,14 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
 REPEATED = "repeated"  # marks an entry read as stable because it repeats the one before it
 
 
-def _deficits(entry: Entry) -> set[str]:
-    found = set(entry.get("neurological") or ())
+NO_DEFICITS: frozenset[str] = frozenset()
+
+
+def _deficits(entry: Entry) -> frozenset[str]:
+    neurological = entry.get("neurological")
     if "radicular" in (entry.get("character") or ()):
-        found.add("radicular")
-    return found
+        return frozenset((*(neurological or ()), "radicular"))
+    return frozenset(neurological) if neurological else NO_DEFICITS
 
 
 def repeated_as_stable(entries: list[Entry], within: int) -> list[Entry]:

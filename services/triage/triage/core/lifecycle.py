@@ -70,13 +70,13 @@ def _data(
 ) -> dict[str, Any]:
     explanation = finding.explain()
     reason = rule.reason[finding.case].format_map(explanation.words)
+    applicable = rule.actions_for(finding.case, finding.conditions)
+    due = [finding.anchor + a.within_us for a in applicable]
     actions = [
-        {"action": a.action, "deadline": iso(finding.anchor + a.within_us), "within": a.within}
-        for a in rule.actions_for(finding.case, finding.conditions)
+        {"action": a.action, "deadline": iso(t), "within": a.within}
+        for a, t in zip(applicable, due, strict=True)
     ]
-    deadline = iso(
-        finding.anchor + min(a.within_us for a in rule.actions_for(finding.case, finding.conditions))
-    )
+    deadline = actions[due.index(min(due))]["deadline"]  # the soonest action's
     return {
         "escalation_id": esc_id,
         "revision": revision,

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # for writing times: UTC without an offset to replace by "Z"
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -42,15 +43,18 @@ def from_micros(micros: int) -> datetime:
 
 def iso(micros: int) -> str:
     """RFC 3339, millisecond precision, ``Z``: e.g. 2024-05-01T08:30:00.000Z."""
-    return from_micros(micros).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (_NAIVE_EPOCH + timedelta(0, 0, micros)).isoformat(timespec="milliseconds") + "Z"
 
 
 def iso_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_EPOCH_ORDINAL = EPOCH.toordinal()
+
+
 def utc_date(micros: int) -> date:
-    return from_micros(micros).date()
+    return date.fromordinal(_EPOCH_ORDINAL + micros // MICROS_PER_DAY)
 
 
 def parse_duration(text: str) -> int:

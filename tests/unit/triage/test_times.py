@@ -1,0 +1,49 @@
+"""Clinical time as the core writes it: the fast forms give exactly what the datetime forms give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from triage.core.times import EPOCH, iso, utc_date
+
+pytestmark = pytest.mark.unit
+
+MICROS = [
+    0,
+    1,
+    -1,
+    999,
+    1_000,
+    -1_500,
+    86_400_000_000 - 1,
+    86_400_000_000,
+    -86_400_000_000,
+    -86_400_000_001,
+    1_748_831_807_823_456,  # 2025-06-02T02:36:47.823456Z
+    951_782_400_000_000,  # 2000-02-29T00:00:00Z
+    253_402_300_799_999_999,  # the last microsecond of 9999
+]
+
+
+@pytest.mark.parametrize("micros", MICROS)
+def test_iso_is_rfc3339_utc_with_milliseconds_truncated(micros: int) -> None:
+    moment = EPOCH + timedelta(microseconds=micros)
+    assert iso(micros) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_iso_examples() -> None:
+    assert iso(1_748_831_807_823_456) == "2025-06-02T02:36:47.823Z"
+    assert iso(-1) == "1969-12-31T23:59:59.999Z"
+
+
+@pytest.mark.parametrize("micros", MICROS)
+def test_utc_date_is_the_date_in_utc(micros: int) -> None:
+    assert utc_date(micros) == (EPOCH + timedelta(microseconds=micros)).date()
+
+
+def test_utc_date_just_before_and_after_midnight() -> None:
+    midnight = int((datetime(2024, 3, 1, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
+    assert str(utc_date(midnight - 1)) == "2024-02-29"
+    assert str(utc_date(midnight)) == "2024-03-01"
