@@ -101,28 +101,29 @@ class MyelomaScreen(NeverCleared):
             i = painful[-1]
             report = reports[i]
             age = facts.age_at(report["t"])
-            days = pain_duration_days(reports, i, self.episode.max_gap, self.episode.nrs_at_least)
-            if since is not None:
-                days = min(days, (report["t"] - since) / MICROS_PER_DAY)
-            if age is not None and age[0] >= p.age_at_least and days * MICROS_PER_DAY >= p.persistent_after:
-                hits.append(
-                    (
-                        report["t"],
-                        [
-                            _age_evidence(age, report["t"], p.age_at_least),
-                            evidence(
-                                report["e"],
-                                PAIN,
-                                "pain duration",
-                                rounded(days),
-                                report["t"],
-                                "days",
-                                f">= {describe_duration(p.persistent_after)}",
-                            ),
-                        ],
-                        "persistent back pain",
+            if age is not None and age[0] >= p.age_at_least:  # how long it has lasted matters only then
+                days = pain_duration_days(reports, i, self.episode.max_gap, self.episode.nrs_at_least)
+                if since is not None:
+                    days = min(days, (report["t"] - since) / MICROS_PER_DAY)
+                if days * MICROS_PER_DAY >= p.persistent_after:
+                    hits.append(
+                        (
+                            report["t"],
+                            [
+                                _age_evidence(age, report["t"], p.age_at_least),
+                                evidence(
+                                    report["e"],
+                                    PAIN,
+                                    "pain duration",
+                                    rounded(days),
+                                    report["t"],
+                                    "days",
+                                    f">= {describe_duration(p.persistent_after)}",
+                                ),
+                            ],
+                            "persistent back pain",
+                        )
                     )
-                )
         for image in facts.imaging:
             if since is not None and image["t"] <= since:
                 continue
