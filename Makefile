@@ -112,8 +112,15 @@ sbom: setup
 run: setup
 	$(PY) -m carepath_tools.demo
 
+# The suite on TEST_WORKERS processes (pytest-xdist), a test file's tests together in one of them, each
+# with a broker of its own. The longest files are handed out first (e2e, then integration), so the
+# thousands of short unit tests fill in at the end. On a shared KAFKA_BOOTSTRAP_SERVERS the tests would
+# share topics and consumer groups, so they run one at a time there.
+TEST_WORKERS ?= $(if $(KAFKA_BOOTSTRAP_SERVERS),0,2)
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: setup sysdeps oidc-provider asyncapi-parser lint typecheck k8s-check audit
-	$(PY) -m pytest tests/unit tests/contract tests/conformance tests/integration tests/e2e
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e tests/integration tests/conformance tests/contract tests/unit
 
 unit: setup
 	$(PY) -m pytest tests/unit

@@ -76,6 +76,9 @@ def test_the_patient_id_is_in_a_header_never_in_a_url_or_a_log_line(
     }
     with (
         caplog.at_level(logging.DEBUG),
+        # the client's own logger too: a service's logging configuration (applied by any worker started in
+        # this process before) keeps it at warnings, and this test needs its request line
+        caplog.at_level(logging.DEBUG, logger="httpx"),
         TestClient(create_app(settings, publisher, FixedClock())) as client,
     ):
         reply = client.post("/v1/acknowledgements", json=body, headers=auth.bearer(auth.DEV_ACK_TOKEN))
