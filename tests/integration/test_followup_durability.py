@@ -18,6 +18,7 @@ from carepath import auth, topics
 from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_followup_worker import publish, r1_escalation
+from tests.support.service_logs import log_events
 from tests.support.topics import TopicReader
 
 pytestmark = pytest.mark.integration
@@ -133,6 +134,11 @@ def test_sigkill_with_deadlines_pending_loses_none_and_repeats_only_identical(
         f"{repeats} reminders repeated but only {counted:.0f} republished in the crash window"
     )
     reader.close()
+    # The restarted worker read each patient into its due index once, partition by partition as each
+    # caught up with its inputs (not the whole table again for every partition that joined).
+    rebuilt = [e for e in log_events(restarted) if e.get("event") == "due index rebuilt"]
+    assert rebuilt, "the restarted worker never built its due index"
+    assert sum(int(str(e["read"])) for e in rebuilt) == len(patients), rebuilt
 
 
 def without_clock(entry: dict[str, object]) -> dict[str, object]:

@@ -21,6 +21,7 @@ from carepath import envelope, topics
 from carepath_tools.devstack import Service, Stack
 from tests.conftest import BrokerInfo
 from tests.integration.test_triage_worker import mscc_events
+from tests.support.service_logs import log_events
 from tests.support.topics import TopicReader
 
 pytestmark = pytest.mark.integration
@@ -75,16 +76,6 @@ def _r1_count(bootstrap: str, patient: str, expect: int) -> int:
         reader.close()
 
 
-def _log_events(svc: Service) -> list[dict[str, object]]:
-    lines = []
-    for raw in svc.log_path.read_bytes().splitlines():
-        try:
-            lines.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            continue
-    return lines
-
-
 def _duplicates(svc: Service) -> float:
     text = httpx.get(f"{svc.url}/metrics", timeout=5).text
     for line in text.splitlines():
@@ -108,8 +99,8 @@ def test_killed_and_restarted_it_keeps_its_databases_and_every_patients_state(
     svc.kill()
     svc.start()  # same port, same state directory
     svc.wait_ready(90)
-    kept = [e for e in _log_events(svc) if e.get("event") == "table partition kept"]
-    removed = [e for e in _log_events(svc) if str(e.get("event", "")).startswith("table partition removed")]
+    kept = [e for e in log_events(svc) if e.get("event") == "table partition kept"]
+    removed = [e for e in log_events(svc) if str(e.get("event", "")).startswith("table partition removed")]
     assert kept and not removed
 
     for p in patients:
@@ -138,15 +129,13 @@ def test_a_database_not_made_from_this_changelog_is_removed_and_rebuilt(
     # recreated, or a volume was moved to another cluster.
     shutil.copytree(first_dir, second_dir)
     second = _triage(stack, "triage-b", second_dir, f"triage-disk-{uuid.uuid4().hex[:6]}")
-    removed = [
-        e for e in _log_events(second) if str(e.get("event", "")).startswith("table partition removed")
-    ]
+    removed = [e for e in log_events(second) if str(e.get("event", "")).startswith("table partition removed")]
     assert removed, "a database from another changelog was kept"
     assert {e["reason"] for e in removed} <= {
         "changelog has no record at its offset",
         "differs from the changelog at its offset",
     }
-    assert all(str(patient) not in orjson.dumps(e).decode() for e in _log_events(second))
+    assert all(str(patient) not in orjson.dumps(e).decode() for e in log_events(second))
 
     # Its state is what its own changelog holds (nothing yet): reading the patient's events (its group starts
     # at the beginning of the topic) it raises R1 again, where the first worker's state would call them

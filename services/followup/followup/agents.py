@@ -45,6 +45,7 @@ from followup.summary import Summary, summarise
 
 SERVICE = "followup"
 TICK_CHUNK = 200  # patients fired per commit: bounds what a crash inside one commit can repeat
+INDEX_CHUNK = 2_000  # patients read into the due index between two turns of the event loop
 CATCH_UP_MAX_S = 60.0  # a recovered partition fires after this long even if its backlog is not read yet
 STATE_TABLE = "followup-expectations"
 INPUT_TOPICS = (topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.ACKNOWLEDGEMENTS)
@@ -131,15 +132,35 @@ class FollowupShell:
     def _partition(self, key: bytes) -> int:
         return self.shell.partition_of(key, self._partitions)
 
-    def _reindex(self) -> None:
-        """Rebuild the due index from the table for the partitions in the fence (owned, recovered)."""
+    async def _index(self, fence: frozenset[int]) -> None:
+        """Bring the due index and the worklist summaries to ``fence``: partitions that left it are
+        forgotten; only the patients of partitions that joined it are read from the table (a worker's
+        partitions catch up one after another after a start, and each is read once), a chunk at a time
+        with the event loop let go in between, so the worker's API, readiness probe and metrics answer
+        while a large table is read. The lock stays held: no batch or timer pass writes meanwhile."""
+        added = fence - self._fence
+        self._forget(set(self._fence - fence))
+        self._fence = fence
+        if not added:
+            return
+        keys = [key for key in list(self.table.keys()) if self._partition(key) in added]
+        for start in range(0, len(keys), INDEX_CHUNK):
+            if self._fence != fence:  # a rebalance began: everything is read again once it is over
+                self._read_again()
+                return
+            for key in keys[start : start + INDEX_CHUNK]:
+                value = self.table.get(key)
+                if value:
+                    self._track(key, PatientExpectations.from_dict(envelope.decode(value)))
+            await asyncio.sleep(0)
+        log.info("due index rebuilt", patients=len(self.index), partitions=len(fence), read=len(keys))
+
+    def _read_again(self) -> None:
+        """Drop the index and the summaries: the next timer pass reads every partition of its fence from
+        the table (after a pass cut short, whatever it took from the index and did not fire is there)."""
+        self._fence = frozenset()
         self.index.clear()
         self.summaries.clear()
-        fence = self._fence
-        for key, value in list(self.table.items()):
-            if value and self._partition(key) in fence:
-                self._track(key, PatientExpectations.from_dict(envelope.decode(value)))
-        log.info("due index rebuilt", patients=len(self.index), partitions=len(fence))
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         """Faust's revocation signal: runs while the rebalance waits, before any partition moves.
@@ -222,14 +243,14 @@ class FollowupShell:
         async with self.lock:
             fence = self.caught_up(self.shell.recovered_partitions())
             if fence != self._fence:
-                self._fence = fence
-                self._reindex()  # from a table now recovered for exactly these partitions
-            if not fence:
+                await self._index(fence)  # from a table now recovered for exactly these partitions
+            if not fence or self._fence != fence:
                 return
             now = self.clock.now()
             due = [k for k in self.index.pop_due(now.timestamp()) if self._partition(k) in fence]
             for start in range(0, len(due), TICK_CHUNK):
-                if self._fence != fence:  # a rebalance started: the rest is re-read after it
+                if self._fence != fence:  # a rebalance started: the rest is read again after it
+                    self._read_again()
                     break
                 await self.commit(
                     run_tick(due[start : start + TICK_CHUNK], self.table.get, now, self.pathway)
