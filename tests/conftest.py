@@ -6,11 +6,14 @@ engine answers, otherwise the embedded broker (Tansu, started on a free loopback
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import structlog
+from structlog._config import BoundLoggerLazyProxy
 
 from carepath.broker import create_topics, wait_until_answers
 from carepath_tools.broker import EmbeddedBroker
@@ -22,6 +25,22 @@ from carepath_tools.devstack import development_defaults
 os.environ.setdefault("CAREPATH_KAFKA_ALLOW_PLAINTEXT", "true")
 # A stack on one machine: topics of the development partition count (4), as make run has them.
 development_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A test that runs a command's ``main()`` in this process (``make capacity``'s, for one)
+    configures logging as the command does: JSON lines to the stderr of the moment, each logger used meanwhile
+    assembled once and kept (structlog's ``cache_logger_on_first_use``). Left so, a later test in the same
+    process would capture none of those loggers' lines and write to a closed capture; whichever test runs
+    next, the defaults are back and no logger keeps what it assembled."""
+    yield
+    if not structlog.is_configured():
+        return
+    structlog.reset_defaults()
+    for obj in gc.get_objects():
+        if isinstance(obj, BoundLoggerLazyProxy) and "bind" in vars(obj):
+            del obj.bind  # the assembled logger kept on first use; the class's bind assembles anew
 
 
 @dataclass(frozen=True)
