@@ -110,6 +110,24 @@ ALL_FACTS = frozenset(
     {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
 )
 
+# The parts of the state each fact category is kept in (the escalation parts are not facts).
+_FACT_PARTS = {
+    "pain": PAIN_FACTS,
+    "cancer": CANCER_FACTS,
+    "risk": RISK_FACTS,
+    "birth": AGE_FACTS,
+    "age": AGE_FACTS,
+    "labs": LAB_FACTS,
+    "imaging": IMAGING_FACTS,
+    "steps": STEP_FACTS,
+}
+_FACT_PART_NAMES = frozenset(_FACT_PARTS)
+
+
+def recorded(d: Mapping[str, Any]) -> set[str]:
+    """The fact categories the state holds anything of: a rule that requires one of the others cannot be met."""
+    return {_FACT_PARTS[part] for part in d.keys() & _FACT_PART_NAMES if d[part]}
+
 
 class Facts:
     """The facts of one patient's state for one evaluation, computed when a rule first asks for them.

@@ -235,4 +235,5 @@ SPEC = KindSpec(
     grouped=True,
     check_group=check_group,
     reads=frozenset({LAB_FACTS, PAIN_FACTS}),
+    requires=frozenset({LAB_FACTS}),
 )

@@ -191,4 +191,5 @@ SPEC = KindSpec(
     cases=lambda params: ("screen", "abnormal_results"),
     words=frozenset({"presentation", "results"}),
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, AGE_FACTS, IMAGING_FACTS, LAB_FACTS}),
+    requires=frozenset({AGE_FACTS}),
 )

@@ -211,4 +211,5 @@ SPEC = KindSpec(
     clears=True,
     references=lambda params: params.open_rules,
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, IMAGING_FACTS, OPEN_ESCALATIONS}),
+    requires=frozenset({PAIN_FACTS}),
 )

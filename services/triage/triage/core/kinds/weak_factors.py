@@ -260,4 +260,5 @@ SPEC = KindSpec(
     words=frozenset({"factors", "count"}),
     clears=True,
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, AGE_FACTS, LAB_FACTS}),
+    requires=frozenset({PAIN_FACTS}),
 )
