@@ -16,7 +16,10 @@ Entry = Mapping[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS = frozenset({"H", "HH"})
-NO_STATUS = "new"  # a pain report without neurological_status: the features are new
+NO_STATUS = "new"
+_NO_CANCERS: list[
+    tuple[str, Entry]
+] = []  # the answer when no cancer is recorded (shared: never changed)  # a pain report without neurological_status: the features are new
 
 SYMPTOM = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
 FEVER = "fever"
@@ -110,23 +113,21 @@ ALL_FACTS = frozenset(
     {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
 )
 
-# The parts of the state each fact category is kept in (the escalation parts are not facts).
-_FACT_PARTS = {
-    "pain": PAIN_FACTS,
-    "cancer": CANCER_FACTS,
-    "risk": RISK_FACTS,
-    "birth": AGE_FACTS,
-    "age": AGE_FACTS,
-    "labs": LAB_FACTS,
-    "imaging": IMAGING_FACTS,
-    "steps": STEP_FACTS,
-}
-_FACT_PART_NAMES = frozenset(_FACT_PARTS)
+# The fact categories are named after the parts of the state they are kept in, except that the age is
+# also known from a date of birth (the escalation parts "open", "closed", "episodes" are not facts).
+_FACT_PARTS = frozenset(
+    {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS}
+)
+_BIRTH = "birth"
 
 
 def recorded(d: Mapping[str, Any]) -> set[str]:
-    """The fact categories the state holds anything of: a rule that requires one of the others cannot be met."""
-    return {_FACT_PARTS[part] for part in d.keys() & _FACT_PART_NAMES if d[part]}
+    """The fact categories whose part of the state is there: a rule that requires another category cannot
+    be met. A part that is there but empty counts as recorded (the rule is then run, which is never wrong)."""
+    found = d.keys() & _FACT_PARTS
+    if _BIRTH in d:
+        found.add(AGE_FACTS)
+    return found
 
 
 class Facts:
@@ -157,10 +158,12 @@ class Facts:
         self, sites: frozenset[str], statuses: frozenset[str] | None = None
     ) -> list[tuple[str, Entry]]:
         """Recorded cancers (not refuted or entered in error) of these primaries and statuses."""
+        recorded: Mapping[str, Entry] | None = self.d.get("cancer")
+        if not recorded:
+            return _NO_CANCERS
         key = (sites, statuses)
         found = self._cancers.get(key)
         if found is None:
-            recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
             found = self._cancers[key] = [
                 (site, entry)
                 for site, entry in recorded.items()
@@ -271,7 +274,9 @@ def features_in(report: Entry, fields: FeatureFields) -> list[tuple[str, str]]:
     for field_name, codes in fields:
         values = report.get(field_name)
         if values:
-            found.extend((field_name, value) for value in values if value in codes)
+            for value in values:
+                if value in codes:
+                    found.append((field_name, value))
     return found
 
 
