@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,3 +48,20 @@ def test_utc_date_just_before_and_after_midnight() -> None:
     midnight = int((datetime(2024, 3, 1, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
     assert str(utc_date(midnight - 1)) == "2024-02-29"
     assert str(utc_date(midnight)) == "2024-03-01"
+
+
+def test_iso_matches_the_datetime_form_over_many_times() -> None:
+    """Every year from 1 to 9999 and times around the epoch, including the first microsecond of year 1."""
+    rng = random.Random(3)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999
+    samples = [first, last, *(rng.randrange(first, last) for _ in range(20_000))]
+    samples += [rng.randrange(-(10**12), 10**12) for _ in range(5_000)]
+    for micros in samples:
+        moment = EPOCH + timedelta(microseconds=micros)
+        assert iso(micros) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"), micros
+
+
+@pytest.mark.parametrize("micros", [-62_135_596_800_000_001, 253_402_300_800_000_000])
+def test_iso_out_of_range_raises_as_the_datetime_form_does(micros: int) -> None:
+    with pytest.raises(OverflowError):
+        iso(micros)

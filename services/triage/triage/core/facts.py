@@ -142,7 +142,7 @@ class Facts:
     shared between rules: read them, do not change them.
     """
 
-    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "symptoms")
+    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "kept", "symptoms")
 
     def __init__(self, d: Mapping[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
@@ -151,6 +151,9 @@ class Facts:
         self._scored_pain: list[Entry] | None = None
         self._cancers: dict[tuple[frozenset[str], frozenset[str] | None], list[tuple[str, Entry]]] = {}
         self._ages: dict[int, tuple[int, Entry] | None] = {}
+        # answers a detector keeps for itself (e.g. its finding for an episode, which it asks for again when
+        # it checks whether its condition has cleared); computed from the fact parts only, like the rest
+        self.kept: dict[Any, Any] = {}
 
     # --- background -------------------------------------------------------------------------------
 

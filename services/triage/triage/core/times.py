@@ -44,9 +44,23 @@ def from_micros(micros: int) -> datetime:
 
 @lru_cache(maxsize=1 << 14)
 def iso(micros: int) -> str:
-    """RFC 3339, millisecond precision, ``Z``: e.g. 2024-05-01T08:30:00.000Z. Kept for the times written
-    most (a patient's facts appear in the evidence of each escalation they raise)."""
-    return (_NAIVE_EPOCH + timedelta(0, 0, micros)).isoformat(timespec="milliseconds") + "Z"
+    """RFC 3339, millisecond precision (truncated), ``Z``: e.g. 2024-05-01T08:30:00.000Z. Kept for the times
+    written most (a patient's facts appear in the evidence of each escalation they raise)."""
+    days, rest = divmod(micros, MICROS_PER_DAY)
+    seconds, millis = divmod(rest // 1000, 1000)
+    return "%s%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - the fastest way to write it
+        _iso_day(days),
+        seconds // 3600,
+        seconds // 60 % 60,
+        seconds % 60,
+        millis,
+    )
+
+
+@lru_cache(maxsize=1 << 12)
+def _iso_day(days: int) -> str:
+    """The date part of ``iso`` for a day since the epoch, with the ``T`` (OverflowError out of range)."""
+    return (_NAIVE_EPOCH + timedelta(days=days)).date().isoformat() + "T"
 
 
 @lru_cache(maxsize=64)
