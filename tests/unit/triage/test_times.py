@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from triage.core.times import EPOCH, iso, utc_date
+from triage.core.times import EPOCH, iso, to_micros, utc_date
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,14 @@ def test_iso_matches_the_datetime_form_over_many_times() -> None:
 def test_iso_out_of_range_raises_as_the_datetime_form_does(micros: int) -> None:
     with pytest.raises(OverflowError):
         iso(micros)
+
+
+def test_to_micros_is_the_exact_number_of_microseconds_since_the_epoch() -> None:
+    rng = random.Random(4)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999
+    for micros in [first, last, 0, -1, 1, *(rng.randrange(first, last) for _ in range(20_000))]:
+        moment = EPOCH + timedelta(microseconds=micros)
+        assert to_micros(moment) == micros == (moment - EPOCH) // timedelta(microseconds=1)
+    offset = timezone(timedelta(hours=-5, minutes=-30))
+    moment = datetime(2024, 5, 1, 8, 30, 0, 123_456, tzinfo=offset)
+    assert to_micros(moment) == (moment - EPOCH) // timedelta(microseconds=1)

@@ -32,7 +32,10 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
     that report. A symptom with a site of its own keeps it. A symptom with no report near enough is read
     without a score (rules that need one pass it by). Then each entry without a stated course is read as
     stable when it repeats the report before it (``repeated_as_stable``)."""
-    if not any(SYMPTOM in e for e in entries):
+    for e in entries:
+        if SYMPTOM in e:
+            break
+    else:
         return repeated_as_stable(entries, reading.repeated_within)
     scored = [e for e in entries if SYMPTOM not in e]
     out: list[Entry] = []
@@ -72,6 +75,11 @@ def repeated_as_stable(entries: list[Entry], within: int) -> list[Entry]:
     """An entry that states no course and lists only neurological features (and radicular pain) that the
     entry before it listed, within ``within`` (us), is read as stable: a flowsheet recording the same
     deficit again. ``repeated`` names the entry it repeats."""
+    for entry in entries:
+        if "neurological" in entry or "radicular" in (entry.get("character") or ()):
+            break
+    else:
+        return list(entries)  # no entry lists a deficit: none is read as stable
     out: list[Entry] = []
     previous: Entry | None = None
     for entry in entries:

@@ -15,7 +15,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # for writing times: UTC without an offset to replace by "Z"
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -35,7 +34,8 @@ def parse_instant(text: str) -> datetime:
 
 
 def to_micros(moment: datetime) -> int:
-    return (moment - EPOCH) // ONE_MICROSECOND
+    delta = moment - EPOCH  # normalised: only days may be negative
+    return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
