@@ -39,7 +39,10 @@ PARTS = {
 def always_run() -> Pathway:
     """The pathway with no group ever skipped for a missing fact: the reference behaviour."""
     loaded = pathway()
-    groups = tuple(dataclasses.replace(group, requires=frozenset()) for group in loaded.groups)
+    groups = tuple(
+        dataclasses.replace(group, requires=frozenset(), requires_one_of=frozenset())
+        for group in loaded.groups
+    )
     return dataclasses.replace(loaded, groups=groups)
 
 
@@ -67,8 +70,9 @@ def without(d: dict[str, Any], category: str) -> dict[str, Any]:
 def test_every_group_requires_only_facts_it_reads_and_every_kind_requires_something() -> None:
     for group in pathway().groups:
         assert group.requires, group.key
-        assert group.requires <= group.reads, group.key
-        assert group.requires <= ALL_FACTS - {OPEN_ESCALATIONS}, group.key
+        assert group.requires | group.requires_one_of <= group.reads, group.key
+        assert group.requires | group.requires_one_of <= ALL_FACTS - {OPEN_ESCALATIONS}, group.key
+        assert len(group.requires_one_of) != 1, group.key  # a single one belongs in requires
 
 
 def test_recorded_lists_the_categories_the_state_holds() -> None:
@@ -111,6 +115,22 @@ def test_a_detector_finds_nothing_without_a_fact_it_requires() -> None:
     assert checked > 10_000
 
 
+def test_a_detector_finds_nothing_without_one_of_the_facts_it_needs_one_of() -> None:
+    """As above, with every category of ``requires_one_of`` removed at once (R7: neither pain nor imaging)."""
+    groups = [group for group in pathway().groups if group.requires_one_of]
+    assert groups
+    checked = 0
+    for _, state, _ in replay():
+        for group in groups:
+            reduced = dict(state.raw)
+            for category in group.requires_one_of:
+                reduced = without(reduced, category)
+            for since in {None, (reduced.get("closed") or {}).get(group.key)}:
+                assert group.detector.detect(Facts(reduced), since) is None, group.key
+                checked += 1
+    assert checked > 1_000
+
+
 def test_every_group_fires_with_the_facts_it_requires() -> None:
     """In the cohort every group raises an escalation, and each time its required facts are recorded."""
     raised: set[str] = set()
@@ -126,6 +146,7 @@ def test_every_group_fires_with_the_facts_it_requires() -> None:
                 key = keys[escalation.rule_id]
                 group = next(g for g in pathway().groups if g.key == key)
                 assert group.requires <= recorded(outcome.state.raw), key
+                assert not group.requires_one_of or group.requires_one_of & recorded(outcome.state.raw), key
                 raised.add(key)
     assert raised == {group.key for group in pathway().groups}
 
@@ -140,6 +161,7 @@ ARRIVING_LAST = [
     ("R5",  [pain("day 2 10:00", nrs=6, systemic=["fever"]), background("day 1 09:00", risk_factors=["iv_drug_use"])]),
     ("R6b", [pain("day 1 10:00", nrs=2), lab("day 2 10:00", "adjusted_calcium", 3.1, "mmol/L")]),
     ("R7",  [pain("day 2 10:00", nrs=4, duration_days=35), background("day 1 08:00", age_years=65)]),
+    ("R7",  [background("day 1 08:00", age_years=70), imaging("day 2 10:00", "xray", "lumbar", "final", {"vertebral_collapse": "confirmed"})]),
     ("R8",  [pain("day 1 10:00", nrs=2), imaging("day 2 10:00", "mri", "thoracic", "final", {"cord_compression": "confirmed"})]),
     ("R9",  [pain("day 1 10:00", nrs=2), imaging("day 2 10:00", "mri", "lumbar", "final", {"new_vertebral_metastasis": "possible"})]),
     ("R10", [pain("day 1 10:00", nrs=2), imaging("day 2 10:00", "ct", "thoracic", "final", None, sins=7)]),

@@ -62,7 +62,10 @@ def _run_rules(
             continue
         key = group.key
         current = opened.get(key)
-        if current is None and not group.requires <= present:
+        if current is None and (
+            not group.requires <= present
+            or (group.requires_one_of and group.requires_one_of.isdisjoint(present))
+        ):
             continue  # nothing open, and a fact its detector cannot find anything without is not recorded
         since = closed.get(key)
         finding = group.detector.detect(facts, since)

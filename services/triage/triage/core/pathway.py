@@ -111,6 +111,7 @@ class RuleGroup:
     # fact categories its detector finds nothing without (KindSpec.requires): with one of them absent and no
     # escalation open, the group's answer is "nothing" without running it
     requires: frozenset[str] = frozenset()
+    requires_one_of: frozenset[str] = frozenset()  # KindSpec.requires_one_of: at least one of them recorded
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -62,6 +62,8 @@ class KindSpec:
     # Fact categories its detector cannot find anything without: with any of them absent from the state,
     # ``detect`` returns None whatever ``since`` is (so a group with nothing open need not run).
     requires: frozenset[str] = frozenset()
+    # Fact categories of which its detector needs at least one (none recorded: ``detect`` returns None).
+    requires_one_of: frozenset[str] = frozenset()
 
 
 # --- neurological signs --------------------------------------------------------------------------------

@@ -193,4 +193,5 @@ SPEC = KindSpec(
     words=frozenset({"presentation", "results"}),
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, AGE_FACTS, IMAGING_FACTS, LAB_FACTS}),
     requires=frozenset({AGE_FACTS}),
+    requires_one_of=frozenset({PAIN_FACTS, IMAGING_FACTS}),  # persistent pain or a fracture on imaging
 )
