@@ -71,6 +71,32 @@ def test_unreadable_events_name_the_field(problem: str, event: dict[str, Any], m
     assert str(caught.value).startswith(message)
 
 
+# fmt: off
+CODE_LISTS = [
+    # data,                                                          message (None: accepted)
+    ({"nrs": 3, "site": []},                                         "/data/site: must be a list of codes"),
+    ({"nrs": 3, "site": ["lumbar", 4]},                              "/data/site: must be a list of codes"),
+    ({"nrs": 3, "site": "lumbar"},                                   "/data/site: must be a list of codes"),
+    ({"nrs": 3, "site": ["lumbar"], "character": "night_pain"},      "/data/character: must be a list of codes"),
+    ({"nrs": 3, "site": ["lumbar"], "character": [None]},            "/data/character: must be a list of codes"),
+    ({"nrs": 3, "site": ["lumbar"], "character": []},                None),
+    ({"nrs": 3, "site": ["lumbar"], "character": None},              None),
+    ({"nrs": 3, "site": ["lumbar"], "duration_days": True},          "/data/duration_days: must be a number >= 0"),
+    ({"nrs": 3, "site": ["lumbar"], "duration_days": 2.5},           None),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("data", "message"), CODE_LISTS)
+def test_lists_of_codes_and_numbers_are_checked(data: dict[str, Any], message: str | None) -> None:
+    if message is None:
+        assert parse_event(ce(data=data)).data == data
+        return
+    with pytest.raises(EventError) as caught:
+        parse_event(ce(data=data))
+    assert str(caught.value) == message
+
+
 def test_event_types_triage_does_not_read_are_accepted() -> None:
     """Treatment changes (and future types) pass through: remembered for idempotency, no rule reads them."""
     event = parse_event(

@@ -72,3 +72,28 @@ def test_open_escalations_are_read_live_during_an_evaluation() -> None:
     assert not facts.is_open("R1")
     d["open"] = {"R1": {"id": "esc-r1-x"}}  # as the engine does when a rule raises
     assert facts.is_open("R1")
+
+
+def test_a_detector_keeps_its_finding_per_episode_for_the_evaluation() -> None:
+    """R4 asks for its own finding again when it checks whether its condition cleared: the answer kept on
+    Facts is the one it would compute, kept per end of episode, and a new Facts starts empty."""
+    from tests.unit.triage.triage_spec import pathway
+
+    (r4,) = [group for group in pathway().groups if group.key == "R4"]
+    d = state_dict(
+        background("day 1 08:00", age_years=40), pain("day 2 10:00", nrs=4, systemic=["weight_loss"])
+    )
+    facts = Facts(d)
+    first = r4.detector.detect(facts, None)
+    assert first is not None
+    assert r4.detector.detect(facts, None) is first
+    later = r4.detector.detect(facts, first.last)
+    assert later is None and r4.detector.detect(facts, first.last) is None
+    fresh = r4.detector.detect(Facts(d), None)
+    assert fresh is not first and fresh is not None
+    assert (fresh.rule_id, fresh.case, fresh.anchor, fresh.last) == (
+        first.rule_id,
+        first.case,
+        first.anchor,
+        first.last,
+    )

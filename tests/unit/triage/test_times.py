@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from triage.core.times import EPOCH, iso, utc_date
+from triage.core.times import EPOCH, iso, to_micros, utc_date
 
 pytestmark = pytest.mark.unit
 
@@ -47,3 +48,31 @@ def test_utc_date_just_before_and_after_midnight() -> None:
     midnight = int((datetime(2024, 3, 1, tzinfo=UTC) - EPOCH).total_seconds()) * 1_000_000
     assert str(utc_date(midnight - 1)) == "2024-02-29"
     assert str(utc_date(midnight)) == "2024-03-01"
+
+
+def test_iso_matches_the_datetime_form_over_many_times() -> None:
+    """Every year from 1 to 9999 and times around the epoch, including the first microsecond of year 1."""
+    rng = random.Random(3)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999
+    samples = [first, last, *(rng.randrange(first, last) for _ in range(20_000))]
+    samples += [rng.randrange(-(10**12), 10**12) for _ in range(5_000)]
+    for micros in samples:
+        moment = EPOCH + timedelta(microseconds=micros)
+        assert iso(micros) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"), micros
+
+
+@pytest.mark.parametrize("micros", [-62_135_596_800_000_001, 253_402_300_800_000_000])
+def test_iso_out_of_range_raises_as_the_datetime_form_does(micros: int) -> None:
+    with pytest.raises(OverflowError):
+        iso(micros)
+
+
+def test_to_micros_is_the_exact_number_of_microseconds_since_the_epoch() -> None:
+    rng = random.Random(4)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999
+    for micros in [first, last, 0, -1, 1, *(rng.randrange(first, last) for _ in range(20_000))]:
+        moment = EPOCH + timedelta(microseconds=micros)
+        assert to_micros(moment) == micros == (moment - EPOCH) // timedelta(microseconds=1)
+    offset = timezone(timedelta(hours=-5, minutes=-30))
+    moment = datetime(2024, 5, 1, 8, 30, 0, 123_456, tzinfo=offset)
+    assert to_micros(moment) == (moment - EPOCH) // timedelta(microseconds=1)

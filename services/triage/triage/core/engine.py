@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from triage.core.events import ClinicalEvent
-from triage.core.facts import ALL_FACTS, OPEN_ESCALATIONS, Facts
+from triage.core.facts import ALL_FACTS, OPEN_ESCALATIONS, Facts, recorded
 from triage.core.finding import Finding, Resolution
 from triage.core.kinds.base import Detector
 from triage.core.lifecycle import raise_escalation, resolve_escalation, update_escalation
@@ -53,6 +53,7 @@ def _run_rules(
     d: dict[str, Any], patient_id: str, now: datetime, pathway: Pathway, changed: frozenset[str]
 ) -> list[Escalation]:
     facts = Facts(d, pathway.definitions.symptoms)
+    present = recorded(d)  # the fact parts do not change during the evaluation, only the escalation parts
     published: list[Escalation] = []
     closed: dict[str, int] = d.get("closed") or {}
     opened: dict[str, Any] = d.get("open") or {}
@@ -60,9 +61,14 @@ def _run_rules(
         if changed.isdisjoint(group.reads):
             continue
         key = group.key
+        current = opened.get(key)
+        if current is None and (
+            not group.requires <= present
+            or (group.requires_one_of and group.requires_one_of.isdisjoint(present))
+        ):
+            continue  # nothing open, and a fact its detector cannot find anything without is not recorded
         since = closed.get(key)
         finding = group.detector.detect(facts, since)
-        current = opened.get(key)
         if current is None and finding is None:
             continue
         published_before = len(published)

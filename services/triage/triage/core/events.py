@@ -74,8 +74,11 @@ def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+_NUMBERS = (int, float)
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 def _require(data: Mapping[str, Any], key: str, ok: bool, expected: str) -> None:
@@ -87,12 +90,13 @@ def _strings(data: Mapping[str, Any], key: str, required: bool = False) -> None:
     value = data.get(key)
     if value is None and not required:
         return
-    _require(
-        data,
-        key,
-        isinstance(value, list) and all(isinstance(v, str) for v in value) and (bool(value) or not required),
-        "a list of codes",
-    )
+    if isinstance(value, list) and (value or not required):
+        for v in value:
+            if not isinstance(v, str):
+                break
+        else:
+            return
+    _require(data, key, False, "a list of codes")
 
 
 def _optional_text(data: Mapping[str, Any], key: str) -> None:

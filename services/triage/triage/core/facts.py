@@ -16,7 +16,10 @@ Entry = Mapping[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS = frozenset({"H", "HH"})
-NO_STATUS = "new"  # a pain report without neurological_status: the features are new
+NO_STATUS = "new"
+_NO_CANCERS: list[
+    tuple[str, Entry]
+] = []  # the answer when no cancer is recorded (shared: never changed)  # a pain report without neurological_status: the features are new
 
 SYMPTOM = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
 FEVER = "fever"
@@ -29,7 +32,10 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
     that report. A symptom with a site of its own keeps it. A symptom with no report near enough is read
     without a score (rules that need one pass it by). Then each entry without a stated course is read as
     stable when it repeats the report before it (``repeated_as_stable``)."""
-    if not any(SYMPTOM in e for e in entries):
+    for e in entries:
+        if SYMPTOM in e:
+            break
+    else:
         return repeated_as_stable(entries, reading.repeated_within)
     scored = [e for e in entries if SYMPTOM not in e]
     out: list[Entry] = []
@@ -69,6 +75,11 @@ def repeated_as_stable(entries: list[Entry], within: int) -> list[Entry]:
     """An entry that states no course and lists only neurological features (and radicular pain) that the
     entry before it listed, within ``within`` (us), is read as stable: a flowsheet recording the same
     deficit again. ``repeated`` names the entry it repeats."""
+    for entry in entries:
+        if "neurological" in entry or "radicular" in (entry.get("character") or ()):
+            break
+    else:
+        return list(entries)  # no entry lists a deficit: none is read as stable
     out: list[Entry] = []
     previous: Entry | None = None
     for entry in entries:
@@ -110,6 +121,22 @@ ALL_FACTS = frozenset(
     {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
 )
 
+# The fact categories are named after the parts of the state they are kept in, except that the age is
+# also known from a date of birth (the escalation parts "open", "closed", "episodes" are not facts).
+_FACT_PARTS = frozenset(
+    {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS}
+)
+_BIRTH = "birth"
+
+
+def recorded(d: Mapping[str, Any]) -> set[str]:
+    """The fact categories whose part of the state is there: a rule that requires another category cannot
+    be met. A part that is there but empty counts as recorded (the rule is then run, which is never wrong)."""
+    found = d.keys() & _FACT_PARTS
+    if _BIRTH in d:
+        found.add(AGE_FACTS)
+    return found
+
 
 class Facts:
     """The facts of one patient's state for one evaluation, computed when a rule first asks for them.
@@ -123,7 +150,7 @@ class Facts:
     shared between rules: read them, do not change them.
     """
 
-    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "symptoms")
+    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "kept", "symptoms")
 
     def __init__(self, d: Mapping[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
@@ -132,6 +159,9 @@ class Facts:
         self._scored_pain: list[Entry] | None = None
         self._cancers: dict[tuple[frozenset[str], frozenset[str] | None], list[tuple[str, Entry]]] = {}
         self._ages: dict[int, tuple[int, Entry] | None] = {}
+        # answers a detector keeps for itself (e.g. its finding for an episode, which it asks for again when
+        # it checks whether its condition has cleared); computed from the fact parts only, like the rest
+        self.kept: dict[Any, Any] = {}
 
     # --- background -------------------------------------------------------------------------------
 
@@ -139,10 +169,12 @@ class Facts:
         self, sites: frozenset[str], statuses: frozenset[str] | None = None
     ) -> list[tuple[str, Entry]]:
         """Recorded cancers (not refuted or entered in error) of these primaries and statuses."""
+        recorded: Mapping[str, Entry] | None = self.d.get("cancer")
+        if not recorded:
+            return _NO_CANCERS
         key = (sites, statuses)
         found = self._cancers.get(key)
         if found is None:
-            recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
             found = self._cancers[key] = [
                 (site, entry)
                 for site, entry in recorded.items()
@@ -253,7 +285,9 @@ def features_in(report: Entry, fields: FeatureFields) -> list[tuple[str, str]]:
     for field_name, codes in fields:
         values = report.get(field_name)
         if values:
-            found.extend((field_name, value) for value in values if value in codes)
+            for value in values:
+                if value in codes:
+                    found.append((field_name, value))
     return found
 
 

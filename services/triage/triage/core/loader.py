@@ -296,5 +296,8 @@ def _groups(parsed: list[tuple[Rule, Any, KindSpec]], source: str, context: Cont
             reads.update(*(resolver.reads for resolver in rule.resolvers))
             if rule.not_while_open or spec.references(params):
                 reads.add(OPEN_ESCALATIONS)
-        groups.append(RuleGroup(key, tuple(rule for rule, _, _ in items), detector, frozenset(reads)))
+        if not spec.requires | spec.requires_one_of <= spec.reads:
+            raise PathwayError(f"{where}: kind {spec.name} requires facts its detector does not read")
+        rules = tuple(rule for rule, _, _ in items)
+        groups.append(RuleGroup(key, rules, detector, frozenset(reads), spec.requires, spec.requires_one_of))
     return tuple(groups)

@@ -108,6 +108,10 @@ class RuleGroup:
     rules: tuple[Rule, ...]
     detector: Detector
     reads: frozenset[str]  # fact categories its rules and resolvers read: evaluated when one changes
+    # fact categories its detector finds nothing without (KindSpec.requires): with one of them absent and no
+    # escalation open, the group's answer is "nothing" without running it
+    requires: frozenset[str] = frozenset()
+    requires_one_of: frozenset[str] = frozenset()  # KindSpec.requires_one_of: at least one of them recorded
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

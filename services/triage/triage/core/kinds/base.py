@@ -59,6 +59,11 @@ class KindSpec:
     check_group: Callable[[Sequence[Member], str], None] | None = None
     references: Callable[[Any], tuple[str, ...]] = field(default=lambda params: ())  # rule ids it reads
     reads: frozenset[str] = ALL_FACTS  # the fact categories its detector reads
+    # Fact categories its detector cannot find anything without: with any of them absent from the state,
+    # ``detect`` returns None whatever ``since`` is (so a group with nothing open need not run).
+    requires: frozenset[str] = frozenset()
+    # Fact categories of which its detector needs at least one (none recorded: ``detect`` returns None).
+    requires_one_of: frozenset[str] = frozenset()
 
 
 # --- neurological signs --------------------------------------------------------------------------------

@@ -102,29 +102,44 @@ class AdjustedCalcium:
                 best = (test, result)
         return best
 
-    def _adjusted(self, facts: Facts, test: str, result: Entry) -> tuple[float, list[Evidence]]:
-        items = [lab_evidence(test, result)]
+    def _albumin(self, facts: Facts, test: str, result: Entry) -> Entry | None:
+        """The albumin result closest in time to a measured calcium, within the adjustment's window."""
         if test == "adjusted_calcium":
-            return result["value"], items
-        a = self.adjustment
-        albumin = min(
-            (r for r in facts.labs("albumin") if abs(r["t"] - result["t"]) <= a.albumin_within),
+            return None
+        within = self.adjustment.albumin_within
+        return min(
+            (r for r in facts.labs("albumin") if abs(r["t"] - result["t"]) <= within),
             key=lambda r: abs(r["t"] - result["t"]),
             default=None,
         )
+
+    def _adjusted(self, result: Entry, albumin: Entry | None) -> float:
+        a = self.adjustment
+        value: float = result["value"]
         if albumin is None:
+            return value
+        adjusted: float = value + a.factor * (a.reference_albumin - albumin["value"])
+        return adjusted
+
+    def _evidence(self, test: str, result: Entry, albumin: Entry | None) -> list[Evidence]:
+        """The calcium result and the albumin used to adjust it (or that none was close enough)."""
+        items = [lab_evidence(test, result)]
+        if test == "adjusted_calcium":
+            return items
+        if albumin is None:
+            within = describe_duration(self.adjustment.albumin_within)
             items.append(
                 evidence(
                     result["e"],
                     LAB,
                     "albumin",
-                    f"no albumin within {describe_duration(a.albumin_within)}: measured calcium used unadjusted",
+                    f"no albumin within {within}: measured calcium used unadjusted",
                     result["t"],
                 )
             )
-            return result["value"], items
+            return items
         items.append(lab_evidence("albumin", albumin))
-        return result["value"] + a.factor * (a.reference_albumin - albumin["value"]), items
+        return items
 
     def _symptoms(self, facts: Facts, s: Symptomatic, t: int) -> tuple[list[str], list[Evidence], list[int]]:
         """Symptoms close in time to the calcium: words, evidence and the times they were reported."""
@@ -165,7 +180,8 @@ class AdjustedCalcium:
         if latest is None or (since is not None and latest[1]["t"] <= since):
             return None
         test, result = latest
-        value, items = self._adjusted(facts, test, result)
+        albumin = self._albumin(facts, test, result)
+        value = self._adjusted(result, albumin)
         in_band = [m for m in self.members if m.params.band.contains(value)]
         if not in_band:
             return None
@@ -199,7 +215,7 @@ class AdjustedCalcium:
                     "band": band.describe(),
                     "symptoms": join_words(words),
                 },
-                [*items, adjusted, *symptom_items],
+                [*self._evidence(test, result, albumin), adjusted, *symptom_items],
             )
 
         return Finding(member.rule_id, case, anchor, last, explain)
@@ -209,9 +225,11 @@ class AdjustedCalcium:
         if latest is None or latest[1]["t"] < after:
             return None
         test, result = latest
-        value, items = self._adjusted(facts, test, result)
+        albumin = self._albumin(facts, test, result)
+        value = self._adjusted(result, albumin)
         if any(m.params.band.contains(value) for m in self.members):
             return None
+        items = self._evidence(test, result, albumin)
         lowest = min(
             (m.params.band for m in self.members), key=lambda b: b.lower if b.lower is not None else -1e9
         )
@@ -235,4 +253,5 @@ SPEC = KindSpec(
     grouped=True,
     check_group=check_group,
     reads=frozenset({LAB_FACTS, PAIN_FACTS}),
+    requires=frozenset({LAB_FACTS}),
 )

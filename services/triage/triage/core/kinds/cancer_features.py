@@ -142,4 +142,5 @@ SPEC = KindSpec(
     build=build,
     words=frozenset({"cancer", "features"}),
     reads=frozenset({PAIN_FACTS, CANCER_FACTS}),
+    requires=frozenset({CANCER_FACTS, PAIN_FACTS}),
 )

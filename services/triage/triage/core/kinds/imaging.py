@@ -146,4 +146,5 @@ SPEC = KindSpec(
     conditions=lambda p: ("unknown_primary",) if p.known_primaries is not None else (),
     words=frozenset({"modality", "region", "findings", "neurological_signs"}),
     reads=frozenset({IMAGING_FACTS, PAIN_FACTS, CANCER_FACTS}),
+    requires=frozenset({IMAGING_FACTS}),
 )

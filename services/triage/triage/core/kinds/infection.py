@@ -92,4 +92,5 @@ SPEC = KindSpec(
     build=build,
     words=frozenset({"features", "risk_factors"}),
     reads=frozenset({PAIN_FACTS, RISK_FACTS}),
+    requires=frozenset({RISK_FACTS, PAIN_FACTS}),
 )

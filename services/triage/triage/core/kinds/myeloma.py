@@ -96,9 +96,10 @@ class MyelomaScreen(NeverCleared):
             return None
         hits: list[tuple[int, list[Evidence], str]] = []
         reports = facts.scored_pain()
-        painful = [i for i, r in enumerate(reports) if r["nrs"] >= p.nrs_at_least]
-        if painful and (since is None or reports[painful[-1]]["t"] > since):
-            i = painful[-1]
+        i = len(reports) - 1  # the newest painful report
+        while i >= 0 and reports[i]["nrs"] < p.nrs_at_least:
+            i -= 1
+        if i >= 0 and (since is None or reports[i]["t"] > since):
             report = reports[i]
             age = facts.age_at(report["t"])
             if age is not None and age[0] >= p.age_at_least:  # how long it has lasted matters only then
@@ -191,4 +192,6 @@ SPEC = KindSpec(
     cases=lambda params: ("screen", "abnormal_results"),
     words=frozenset({"presentation", "results"}),
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, AGE_FACTS, IMAGING_FACTS, LAB_FACTS}),
+    requires=frozenset({AGE_FACTS}),
+    requires_one_of=frozenset({PAIN_FACTS, IMAGING_FACTS}),  # persistent pain or a fracture on imaging
 )

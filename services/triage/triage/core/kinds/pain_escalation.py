@@ -111,8 +111,10 @@ class PainEscalation:
             )
         new: list[tuple[str, str]] = []
         if earlier:
-            seen = {pair for r in earlier for pair in features_in(r, p.new_features)}
-            new = [pair for pair in features_in(report, p.new_features) if pair not in seen]
+            found = features_in(report, p.new_features)
+            if found:  # only then does it matter which the earlier reports carried
+                seen = {pair for r in earlier for pair in features_in(r, p.new_features)}
+                new = [pair for pair in found if pair not in seen]
         return Assessment(report, baseline, nrs >= p.nrs_at_least, rise, new)
 
     def _metastases(self, facts: Facts) -> list[Evidence]:
@@ -211,4 +213,5 @@ SPEC = KindSpec(
     clears=True,
     references=lambda params: params.open_rules,
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, IMAGING_FACTS, OPEN_ESCALATIONS}),
+    requires=frozenset({PAIN_FACTS}),
 )

@@ -124,4 +124,5 @@ SPEC = KindSpec(
     build=build,
     words=frozenset({"features"}),
     reads=frozenset({PAIN_FACTS}),
+    requires=frozenset({PAIN_FACTS}),
 )

@@ -103,4 +103,5 @@ SPEC = KindSpec(
     words=frozenset({"tests"}),
     clears=True,
     reads=frozenset({LAB_FACTS, PAIN_FACTS}),
+    requires=frozenset({LAB_FACTS, PAIN_FACTS}),
 )

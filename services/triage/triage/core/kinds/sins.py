@@ -137,4 +137,5 @@ SPEC = KindSpec(
     cases=cases,
     words=frozenset({"score", "band", "extras"}),
     reads=frozenset({IMAGING_FACTS, PAIN_FACTS}),
+    requires=frozenset({IMAGING_FACTS}),
 )

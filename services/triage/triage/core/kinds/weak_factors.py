@@ -117,6 +117,15 @@ class WeakRiskFactors:
         self.episode = context.definitions.pain_episode
 
     def detect(self, facts: Facts, since: int | None) -> Finding | None:
+        # kept: ``cleared`` asks again for the finding the engine has just asked for (facts only, so the same)
+        key = (self, since)
+        if key in facts.kept:
+            found: Finding | None = facts.kept[key]
+            return found
+        found = facts.kept[key] = self._detect(facts, since)
+        return found
+
+    def _detect(self, facts: Facts, since: int | None) -> Finding | None:
         p = self.p
         if facts.cancers(p.no_cancer):
             return None
@@ -260,4 +269,5 @@ SPEC = KindSpec(
     words=frozenset({"factors", "count"}),
     clears=True,
     reads=frozenset({PAIN_FACTS, CANCER_FACTS, AGE_FACTS, LAB_FACTS}),
+    requires=frozenset({PAIN_FACTS}),
 )
