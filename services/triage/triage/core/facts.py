@@ -16,10 +16,8 @@ Entry = Mapping[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS = frozenset({"H", "HH"})
-NO_STATUS = "new"
-_NO_CANCERS: list[
-    tuple[str, Entry]
-] = []  # the answer when no cancer is recorded (shared: never changed)  # a pain report without neurological_status: the features are new
+NO_STATUS = "new"  # a pain report without neurological_status: the features are new
+_NO_CANCERS: list[tuple[str, Entry]] = []  # the answer when no cancer is recorded (shared: never changed)
 
 SYMPTOM = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
 FEVER = "fever"
