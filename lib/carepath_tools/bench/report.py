@@ -125,7 +125,7 @@ def targets(results: Results) -> list[Target]:
             "<=",
             50,
         ),
-        Target("reminder lateness p99", _get(results, "reminders", "lateness_s", "p99"), "s", "<=", 1.0),
+        Target("reminder lateness p99", _get(results, "reminders", "lateness_s", "p99"), "s", "<=", 0.5),
         Target(f"triage peak RSS, {in_state}", _get(results, "triage", "peak_rss_mb"), "MB", "<=", 300),
         Target(
             "triage ready after SIGKILL, 1,000,000 patients on disk",
