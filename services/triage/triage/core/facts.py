@@ -121,9 +121,7 @@ ALL_FACTS = frozenset(
 
 # The fact categories are named after the parts of the state they are kept in, except that the age is
 # also known from a date of birth (the escalation parts "open", "closed", "episodes" are not facts).
-_FACT_PARTS = frozenset(
-    {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS}
-)
+_FACT_PARTS = ALL_FACTS - {OPEN_ESCALATIONS}
 _BIRTH = "birth"
 
 

@@ -16,7 +16,7 @@ from triage.core.events import DIAGNOSIS, LAB, PAIN, SYMPTOM
 from triage.core.facts import ALL_FACTS, FEVER, Entry, Facts, features_in, status_of
 from triage.core.facts import SYMPTOM as SYMPTOM_ENTRY
 from triage.core.fields import Fields
-from triage.core.finding import Evidence, Finding, Resolution, evidence
+from triage.core.finding import Evidence, Finding, Resolution, evidence, rounded
 from triage.core.pathway import CodeSet, Labels, join_words
 from triage.core.times import describe_duration
 from triage.core.units import from_canonical
@@ -160,6 +160,11 @@ def nrs_filter(fields: Fields, key: str = "pain_nrs_at_least") -> int | None:
 def lab_evidence(test: str, result: Entry, threshold: str | None = None) -> Evidence:
     value, unit = result["reported"]
     return evidence(result["e"], LAB, test, value, result["t"], unit=unit, threshold=threshold)
+
+
+def pain_duration_evidence(report: Entry, days: float, threshold: str) -> Evidence:
+    """How long the pain of ``report`` has lasted, in days, against the rule's ``threshold``."""
+    return evidence(report["e"], PAIN, "pain duration", rounded(days), report["t"], "days", threshold)
 
 
 def raised_threshold(test: str, result: Entry) -> str:

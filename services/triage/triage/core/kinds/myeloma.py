@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from triage.core.events import DIAGNOSIS, PAIN
+from triage.core.events import DIAGNOSIS
 from triage.core.facts import (
     AGE_FACTS,
     CANCER_FACTS,
@@ -25,7 +25,7 @@ from triage.core.facts import (
     raised,
 )
 from triage.core.fields import Fields
-from triage.core.finding import Evidence, Explanation, Finding, evidence, rounded
+from triage.core.finding import Evidence, Explanation, Finding, evidence
 from triage.core.kinds.base import (
     Context,
     Detector,
@@ -33,6 +33,7 @@ from triage.core.kinds.base import (
     Member,
     NeverCleared,
     lab_evidence,
+    pain_duration_evidence,
     raised_threshold,
 )
 from triage.core.kinds.imaging import matching, report_evidence
@@ -112,14 +113,8 @@ class MyelomaScreen(NeverCleared):
                             report["t"],
                             [
                                 _age_evidence(age, report["t"], p.age_at_least),
-                                evidence(
-                                    report["e"],
-                                    PAIN,
-                                    "pain duration",
-                                    rounded(days),
-                                    report["t"],
-                                    "days",
-                                    f">= {describe_duration(p.persistent_after)}",
+                                pain_duration_evidence(
+                                    report, days, f">= {describe_duration(p.persistent_after)}"
                                 ),
                             ],
                             "persistent back pain",

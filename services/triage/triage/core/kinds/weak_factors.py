@@ -35,7 +35,7 @@ from triage.core.facts import (
     raised,
 )
 from triage.core.fields import Fields
-from triage.core.finding import Evidence, Explanation, Finding, Resolution, evidence, rounded
+from triage.core.finding import Evidence, Explanation, Finding, Resolution, evidence
 from triage.core.kinds.base import (
     PAIN_FIELDS,
     Context,
@@ -45,6 +45,7 @@ from triage.core.kinds.base import (
     feature_evidence,
     lab_evidence,
     number_word,
+    pain_duration_evidence,
     raised_threshold,
 )
 from triage.core.pathway import join_words
@@ -199,29 +200,14 @@ class WeakRiskFactors:
     ) -> list[Evidence]:
         return [
             evidence(age[1]["e"], DIAGNOSIS, "age", age[0], report["t"], "years", f"> {factor.age_above}"),
-            evidence(
-                report["e"],
-                PAIN,
-                "pain duration",
-                rounded(days),
-                report["t"],
-                "days",
-                f"< {describe_duration(self.p.persistent_after)} (new onset)",
+            pain_duration_evidence(
+                report, days, f"< {describe_duration(self.p.persistent_after)} (new onset)"
             ),
         ]
 
     def _persistence_evidence(self, report: Entry, days: float) -> list[Evidence]:
-        return [
-            evidence(
-                report["e"],
-                PAIN,
-                "pain duration",
-                rounded(days),
-                report["t"],
-                "days",
-                f">= {describe_duration(self.p.persistent_after)} without improvement",
-            )
-        ]
+        threshold = f">= {describe_duration(self.p.persistent_after)} without improvement"
+        return [pain_duration_evidence(report, days, threshold)]
 
     @staticmethod
     def _lab_evidence(test: str, result: Entry) -> list[Evidence]:
