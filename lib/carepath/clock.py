@@ -81,6 +81,11 @@ class SteeredClock:
         self._stamp = stamp
         self._simulated, self._real, self._scale = simulated.timestamp(), real, scale
 
+    def scale(self) -> float:
+        """Simulated seconds per real second now (0 while the replay holds time still)."""
+        self._read()
+        return self._scale
+
     def now(self) -> datetime:
         self._read()
         at = self._simulated + max(time.time() - self._real, 0.0) * self._scale
@@ -93,6 +98,20 @@ def steer(path: str | os.PathLike[str], simulated: datetime, scale: float = 0.0)
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump({"simulated": simulated.isoformat(), "real": time.time(), "scale": scale}, f)
     os.replace(tmp, path)
+
+
+def real_delay(clock: Clock, simulated_s: float) -> float | None:
+    """Real seconds until ``clock`` has moved on by ``simulated_s``: how long to sleep for a deadline that
+    far ahead. ``None`` when it cannot be told (a steered clock standing still, whose anchor another
+    process moves; a clock of another kind)."""
+    if isinstance(clock, SystemClock):
+        return simulated_s
+    if isinstance(clock, ScaledClock):
+        return simulated_s / clock.scale
+    if isinstance(clock, SteeredClock):
+        scale = clock.scale()
+        return simulated_s / scale if scale > 0 else None
+    return None
 
 
 def make_clock(scale: float, origin: datetime | None, steered_by: str | None = None) -> Clock:

@@ -1,7 +1,10 @@
-"""The Faust shell: inputs in batches, deadlines by a short periodic timer, reminders out.
+"""The Faust shell: inputs in batches, deadlines by a timer, reminders out.
 
 Deadlines are state in a changelog-backed table, never sleeps: a restarted or rebalanced worker reads
-them back and the timer fires whatever is due, reporting how late.
+them back and the timer fires whatever is due, reporting how late. The timer looks at least every
+``CAREPATH_FOLLOWUP_TICK_S``, and sooner when the due index says a deadline falls before that (an input
+that sets an earlier one wakes it), but never within :data:`MIN_GAP_S` of its last pass, so deadlines
+falling close together go out in one pass.
 
 The timer fires and publishes only for partitions in the *fence*: actively owned, with the table
 recovered for the current assignment (:meth:`carepath.worker.WorkerShell.recovered_partitions`), and
@@ -31,7 +34,7 @@ from faust.types import TP
 from mode.types.signals import BaseSignalT
 
 from carepath import envelope, logs, topics
-from carepath.clock import Clock
+from carepath.clock import Clock, real_delay
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
 from carepath.streaming import App, batch_agent, guard, patient_table, store
@@ -47,6 +50,7 @@ SERVICE = "followup"
 TICK_CHUNK = 200  # patients fired per commit: bounds what a crash inside one commit can repeat
 INDEX_CHUNK = 2_000  # patients read into the due index between two turns of the event loop
 AGGREGATES_EVERY_S = 5.0  # real seconds between two passes over every patient for the aggregate gauges
+MIN_GAP_S = 0.05  # real seconds from the end of one timer pass to the start of the next, at least
 CATCH_UP_MAX_S = 60.0  # a recovered partition fires after this long even if its backlog is not read yet
 STATE_TABLE = "followup-expectations"
 INPUT_TOPICS = (topics.CLINICAL_EVENTS, topics.ESCALATIONS, topics.ACKNOWLEDGEMENTS)
@@ -78,6 +82,10 @@ class FollowupShell:
         self._caught_up: set[int] = set()
         self._read_to: dict[TP, int] = {}
         self._aggregated_at = float("-inf")  # when the aggregate gauges were last computed (monotonic)
+        # The timer sleeps until the next deadline it knows of (simulated epoch seconds) or the tick; a
+        # deadline set before that wakes it.
+        self._wake = asyncio.Event()
+        self._wake_before = float("inf")
 
     async def commit(self, result: FollowupResult) -> None:
         if result.intents:
@@ -86,6 +94,7 @@ class FollowupShell:
             if result.republished:
                 metrics.REMINDERS_REPUBLISHED.inc(result.republished)
                 log.warning("reminders published again after a restart", count=result.republished)
+        # The reminders and the audit trail handed to the producer together, then their acknowledgements.
         sent = [
             (
                 await self.reminders.send(
@@ -95,15 +104,15 @@ class FollowupShell:
             )
             for o in result.outgoing
         ]
+        audited = [
+            (await self.audit.send(key=a.key, value=a.value, headers=topics.header_list(topics.AUDIT)), a)
+            for a in result.audited
+        ]
         for fut, o in sent:
             await fut
             r = o.reminder
             metrics.REMINDERS.labels(r.expectation_rule, r.kind, str(r.level)).inc()
             metrics.REMINDER_LATENESS.observe(r.lateness_seconds)
-        audited = [
-            (await self.audit.send(key=a.key, value=a.value, headers=topics.header_list(topics.AUDIT)), a)
-            for a in result.audited
-        ]
         for fut, a in audited:
             await fut
             metrics.observe_audit(a.record)
@@ -124,7 +133,10 @@ class FollowupShell:
 
     def _track(self, key: bytes, exps: PatientExpectations) -> None:
         nxt = exps.next_due()
-        self.index.set(key, nxt.timestamp() if nxt else None)
+        due = nxt.timestamp() if nxt else None
+        self.index.set(key, due)
+        if due is not None and due < self._wake_before:
+            self._wake.set()
         summary = summarise(exps)
         if summary.empty:
             self.summaries.pop(key, None)
@@ -241,6 +253,31 @@ class FollowupShell:
                 self._caught_up.add(p)
         return frozenset(p for p in recovered if p in self._caught_up)
 
+    async def run_deadlines(self) -> None:
+        """The timer: a pass (:meth:`on_tick`) whenever a deadline may be due, until the worker stops."""
+        tick = self.settings.tick_interval_s
+        last_pass = float("-inf")
+        while not self.app.should_stop:
+            delay = tick
+            nxt = self.index.next_due()
+            if nxt is not None:
+                until = real_delay(self.clock, nxt - self.clock.now().timestamp())
+                if until is not None:
+                    delay = min(delay, until)
+            delay = max(delay, last_pass + MIN_GAP_S - time.monotonic())
+            if delay > 0:
+                self._wake.clear()
+                self._wake_before = nxt if nxt is not None else float("inf")
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    continue  # an earlier deadline was set: work out the wait again
+                except TimeoutError:
+                    pass
+                finally:
+                    self._wake_before = float("inf")
+            await self.on_tick()
+            last_pass = time.monotonic()
+
     async def on_tick(self) -> None:
         async with self.lock:
             fence = self.caught_up(self.shell.recovered_partitions())
@@ -332,7 +369,7 @@ def register(
         within=settings.batch_within_s,
         handle=fs.on_batch,
     )
-    app.timer(settings.tick_interval_s, name="followup-deadlines")(guard(SERVICE, fs.on_tick))
+    app.task(guard(SERVICE, fs.run_deadlines))
     revoke = guard(SERVICE, fs.on_partitions_revoked)
 
     async def on_revoked(_sender: Any, /, *args: Any, signal: BaseSignalT[Any], **_: Any) -> None:

@@ -19,7 +19,8 @@ class FollowupSettings(TableSettings):
         gt=0,
         le=60,
         alias="CAREPATH_FOLLOWUP_TICK_S",
-        description="real seconds between scans for due deadlines (bounds reminder lateness)",
+        description="longest wait in real seconds between two scans for due deadlines; the timer wakes sooner "
+        "for the next deadline it knows of",
     )
     batch_max: int = Field(default=1000, ge=1, alias="CAREPATH_FOLLOWUP_BATCH_MAX")
     batch_within_s: float = Field(default=0.005, gt=0, alias="CAREPATH_FOLLOWUP_BATCH_WITHIN_S")

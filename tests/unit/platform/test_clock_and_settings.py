@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from carepath.clock import ScaledClock, SteeredClock, SystemClock, make_clock, steer
+from carepath.clock import ScaledClock, SteeredClock, SystemClock, make_clock, real_delay, steer
 from carepath.settings import CommonSettings, load
 
 pytestmark = pytest.mark.unit
@@ -83,6 +83,23 @@ def test_a_steered_clock_stands_still_jumps_and_runs_as_its_anchor_file_says(tmp
     assert clock.now() > later
     with pytest.raises(ValueError, match="clock file"):
         SteeredClock(path)
+
+
+def test_real_delay_is_how_long_to_sleep_for_a_deadline_on_each_clock(tmp_path: Path) -> None:
+    assert real_delay(SystemClock(), 90.0) == 90.0
+    assert real_delay(ScaledClock(datetime.now(UTC), 3600), 7200.0) == 2.0
+    path = tmp_path / "clock.json"
+    steer(path, datetime(2025, 1, 1, tzinfo=UTC))  # standing still: no deadline comes by waiting
+    clock = SteeredClock(path)
+    assert real_delay(clock, 60.0) is None
+    steer(path, datetime(2025, 1, 1, tzinfo=UTC), scale=60)  # the same reader sees the replay run on
+    assert real_delay(clock, 60.0) == 1.0
+
+    class Frozen:
+        def now(self) -> datetime:
+            return datetime(2025, 1, 1, tzinfo=UTC)
+
+    assert real_delay(Frozen(), 60.0) is None  # a clock it cannot read ahead
 
 
 def test_a_steered_clock_is_chosen_by_its_file_and_refused_in_production(
