@@ -105,9 +105,20 @@ class WorkerShell:
         recovery: Any = getattr(app.tables, "recovery", None)
         if app.tables.changelog_topics and recovery is not None and not recovery.completed.is_set():
             return False, "recovering tables"
-        if not app.assignor.assigned_actives() and time.monotonic() - self.started < 60:
+        if not self._assigned() and time.monotonic() - self.started < 60:
             return False, "waiting for partition assignment"
         return True, "ready"
+
+    def _assigned(self) -> bool:
+        """Whether the consumer holds a partition of the worker's input topics. (The assignor's active
+        partitions are those of its tables' source topics, none for a worker without a table.) A worker
+        left without one (more workers than partitions) is called ready after a minute all the same: it
+        stands by, its probe is not a failure."""
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # the consumer is being replaced: not assigned yet
+            return False
+        return any(tp.topic in self.topics for tp in assignment)
 
     def _install_pages(self) -> None:
         api = self.api

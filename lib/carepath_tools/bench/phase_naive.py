@@ -3,11 +3,9 @@
 Its rate is read from the output topic: the records it forwarded, between the broker timestamps of the
 first and the last one (so start-up and group join do not count).
 
-The worker is started on empty topics and the backlog loaded once its web server answers: its readiness
-probe says "waiting for partition assignment" for the 60 s it allows for one (Faust's assignor lists no
-active partition for an app without a table, though its consumer has them), and it drains a backlog
-loaded before that long before it is ready, so its processor time would be read after the work was done. Loaded after it answers, the measured processor time is the group join and
-the drain (the backlog loads at about ten times the rate the stage drains it).
+The worker is started on empty topics and the backlog loaded once its web server answers, so that its
+processor time is read over the group join and the drain, not after the work is done (the backlog loads
+at about ten times the rate the stage drains it).
 """
 
 from __future__ import annotations
