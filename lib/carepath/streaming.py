@@ -21,7 +21,7 @@ from faust.types import TP
 
 from carepath import fetch_batches, kafka_security, logs, table_state
 from carepath.fetch_batches import BatchSource
-from carepath.profile import BrokerProfile
+from carepath.profile import PRODUCER_BATCH_BYTES, BrokerProfile
 from carepath.settings import CommonSettings, TableSettings
 
 P = ParamSpec("P")
@@ -164,6 +164,7 @@ def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **override
         "broker_max_poll_records": MAX_POLL_RECORDS,
         "producer_acks": -1,
         "producer_linger_ms": p.producer_linger_ms,
+        "producer_max_batch_size": PRODUCER_BATCH_BYTES,
         # Faust's own web server is off: the worker's FastAPI app (carepath.webserver) answers on this
         # URL, which the assignor shares with the other workers for routing by patient.
         "web_enabled": False,
