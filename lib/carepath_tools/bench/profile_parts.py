@@ -85,14 +85,30 @@ def describe(us_per_event: dict[str, float]) -> str:
     return ", ".join(f"{name} {us:,.0f} us" for name, us in us_per_event.items())
 
 
+# Leaf frames of a thread waiting, not working: an event loop in its selector's poll, an idle worker of a
+# thread pool on its queue. py-spy (``--nonblocking``) leaves out a thread asleep there, but not one
+# woken and waiting for a processor, which on a busy machine is often: charged to the event loop, that
+# wait took a share of the measured processor time (in the end-to-end phase, a quarter of followup's
+# samples had this leaf).
+WAITING = ("selectors.py:", "_worker (concurrent/futures/thread.py:")
+
+
+def waiting(frames: list[str]) -> bool:
+    """Whether a sampled stack is a thread waiting to be woken (or to be run), not processor time."""
+    leaf = frames[-1] if frames else ""
+    return any(mark in leaf for mark in WAITING)
+
+
 def parse_raw(text: str) -> Counter[str]:
-    """Samples per part from py-spy's raw (collapsed-stack) output."""
+    """Samples per part from py-spy's raw (collapsed-stack) output, without those of waiting threads."""
     parts: Counter[str] = Counter()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if waiting(frames):
+            continue
         parts[part_of(frames)] += int(count)
     return parts
 
