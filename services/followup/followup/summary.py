@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from carepath.envelope import parse_time
 from followup.core import PatientExpectations
 
 ACKNOWLEDGEMENT_RULE = "A1"
@@ -23,19 +22,25 @@ class Summary:
         return not self.open_by_expectation
 
 
+EMPTY = Summary()
+
+
 def summarise(exps: PatientExpectations) -> Summary:
-    items = exps.open_items()
-    if not items:
-        return Summary()
-    unacked = [
-        parse_time(i["opened_at"]).timestamp()
-        for i in items
-        if i["rule"] == ACKNOWLEDGEMENT_RULE
-        and i.get("severity") == "emergency"
-        and i["status"] != "acknowledged"
-    ]
-    return Summary(
-        open_by_expectation=Counter(i["rule"] for i in items),
-        deadlines=tuple(parse_time(i["due_at"]).timestamp() for i in items),
-        oldest_unacked_emergency=min(unacked) if unacked else None,
-    )
+    """The figures of the expectations the worklist shows as open (:meth:`PatientExpectations.open_items`),
+    read from the state itself: once per patient written, so without the worklist's text."""
+    if not exps.open:
+        return EMPTY
+    counts: Counter[str] = Counter()
+    deadlines: list[float] = []
+    oldest: float | None = None
+    for exp in exps.open.values():
+        if exp.resolving is not None:  # not on the worklist: nothing left to act on
+            continue
+        counts[exp.rule] += 1
+        deadlines.append(exp.deadline.timestamp())
+        if exp.rule == ACKNOWLEDGEMENT_RULE and exp.severity == "emergency" and not exp.acknowledged:
+            opened = exp.anchor.timestamp()
+            oldest = opened if oldest is None or opened < oldest else oldest
+    if not counts:
+        return EMPTY
+    return Summary(open_by_expectation=counts, deadlines=tuple(deadlines), oldest_unacked_emergency=oldest)

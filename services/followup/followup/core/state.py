@@ -91,6 +91,11 @@ class OpenExpectation:
     def reminder_ids(self) -> list[str]:
         return [reminder_id(self.id, s.kind, s.level) for s in self.steps if s.status == "fired"]
 
+    @property
+    def acknowledged(self) -> bool:
+        """A clinician acknowledged it: its chain of overdue reminders was stopped."""
+        return any(s.status == "stopped" for s in self.steps if s.kind == "overdue")
+
 
 @dataclass(slots=True)
 class ClosedExpectation:
@@ -176,7 +181,7 @@ class PatientExpectations:
                 continue
             fired = [s for s in exp.steps if s.status == "fired"]
             pending = [s.due for s in exp.steps if s.status == "pending"]
-            if any(s.status == "stopped" for s in exp.steps if s.kind == "overdue"):
+            if exp.acknowledged:
                 status = "acknowledged"
             elif any(s.kind == "overdue" for s in fired):
                 status = "overdue"
