@@ -14,7 +14,7 @@ from carepath import envelope, topics
 from carepath.clock import ScaledClock
 from carepath_tools.devstack import Stack
 from tests.conftest import BrokerInfo
-from tests.integration.test_followup_worker import SCALE, publish, r1_escalation
+from tests.integration.test_followup_worker import publish, r1_escalation, start_followup
 from tests.support.topics import TopicReader
 
 pytestmark = pytest.mark.integration
@@ -23,19 +23,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def long_tick(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A followup worker whose periodic look comes only every 60 real seconds."""
-    stack = Stack(
-        log_dir=tmp_path_factory.mktemp("followup-long-tick"),
-        time_scale=SCALE,
-        bootstrap=broker.bootstrap,
-        profile=broker.profile,
-        extra_env={
-            "CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}",
-            "CAREPATH_FOLLOWUP_TICK_S": "60",
-        },
+    stack = start_followup(
+        broker, tmp_path_factory.mktemp("followup-long-tick"), CAREPATH_FOLLOWUP_TICK_S="60"
     )
-    stack.start_broker()
-    stack.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT").start()
-    stack.services["followup"].wait_ready(60)
     yield stack
     stack.stop()
 

@@ -24,18 +24,24 @@ pytestmark = pytest.mark.integration
 SCALE = 7200.0  # one simulated hour every half second
 
 
-@pytest.fixture(scope="module")
-def followup(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def start_followup(broker: BrokerInfo, log_dir: Path, **env: str) -> Stack:
+    """One followup worker process on ``broker``, on the fast clock, in a group of its own; ready."""
     stack = Stack(
-        log_dir=tmp_path_factory.mktemp("followup"),
+        log_dir=log_dir,
         time_scale=SCALE,
         bootstrap=broker.bootstrap,
         profile=broker.profile,
-        extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}"},
+        extra_env={"CAREPATH_FOLLOWUP_GROUP_ID": f"fu-{uuid.uuid4().hex[:6]}", **env},
     )
     stack.start_broker()
     stack.add("followup", "followup", "CAREPATH_FOLLOWUP_PORT").start()
     stack.services["followup"].wait_ready(60)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def followup(broker: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = start_followup(broker, tmp_path_factory.mktemp("followup"))
     yield stack
     stack.stop()
 
