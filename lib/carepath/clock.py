@@ -107,7 +107,7 @@ def real_delay(clock: Clock, simulated_s: float) -> float | None:
     if isinstance(clock, SystemClock):
         return simulated_s
     if isinstance(clock, ScaledClock):
-        return simulated_s / clock.scale
+        return clock.real_seconds(timedelta(seconds=simulated_s))
     if isinstance(clock, SteeredClock):
         scale = clock.scale()
         return simulated_s / scale if scale > 0 else None
