@@ -123,6 +123,20 @@ class App(faust.App):
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
 
+    def before_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` when the worker begins to stop, before Faust stops its consumer and tables.
+
+        A stopping worker gets no revocation signal: Faust's rebalance callback returns at once when the
+        app is stopping, and it stops the consumer (which leaves the group, handing the partitions over)
+        and the tables before ``on_before_shutdown``. A service that writes on its own schedule (a timer)
+        stops doing so here, while its table is intact and before its partitions can have a new owner."""
+        self.__dict__.setdefault("carepath_before_stop", []).append(hook)
+
+    async def on_stop(self) -> None:
+        for hook in self.__dict__.get("carepath_before_stop", ()):
+            await hook()
+        await super().on_stop()
+
 
 def make_app(app_id: str, settings: CommonSettings, *, web_port: int, **overrides: Any) -> App:
     p: BrokerProfile = settings.profile

@@ -85,11 +85,12 @@ class WorkerShell:
         Timers fire and publish only for these. Faust runs ``app.timer`` whatever the assignment and
         recovery state, and ``recovery.completed`` stays set after the first recovery, so neither is
         enough: ``tables.actives_ready`` is cleared when a rebalance starts and set once the actives'
-        changelogs have been read to their end."""
+        changelogs have been read to their end. Empty too once the worker has begun to stop: it is about
+        to stop its consumer and tables and hand its partitions over."""
         app = self.app
         tables: Any = app.tables
         recovery: Any = getattr(tables, "recovery", None)
-        if not app.consumer or app.rebalancing:
+        if not app.consumer or app.rebalancing or app.should_stop:
             return frozenset()
         if tables.changelog_topics and (
             not tables.actives_ready or (recovery is not None and recovery.in_recovery)

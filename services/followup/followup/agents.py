@@ -86,6 +86,7 @@ class FollowupShell:
         # deadline set before that wakes it.
         self._wake = asyncio.Event()
         self._wake_before = float("inf")
+        self._stopping = False  # set once the worker begins to stop: no timer pass starts after it
 
     async def commit(self, result: FollowupResult) -> None:
         if result.intents:
@@ -130,6 +131,13 @@ class FollowupShell:
         await store(self.table, {key: stored.value for key, stored in result.states.items()})
         for key, stored in result.states.items():
             self._track(key, stored.expectations)
+        for key, exps in result.unchanged.items():
+            self._track(key, exps)
+        if result.missing:
+            metrics.TIMER_STATES_MISSING.inc(len(result.missing))
+            log.warning(
+                "patients due in the index have no stored state: left alone", count=len(result.missing)
+            )
 
     def _track(self, key: bytes, exps: PatientExpectations) -> None:
         nxt = exps.next_due()
@@ -199,6 +207,26 @@ class FollowupShell:
         finally:
             self.lock.release()
 
+    async def on_stopping(self) -> None:
+        """The worker is stopping (:meth:`carepath.streaming.App.before_stop`). No revocation signal comes,
+        so the fence closes here, for good: no timer pass starts again. The batch or pass in flight, if any,
+        finishes, and the producer is flushed, before Faust stops the consumer and the tables and the
+        partitions go to another worker."""
+        self._stopping = True
+        self._read_again()
+        self._wake.set()
+        wait = float(self.app.conf.broker_rebalance_timeout) / 2
+        try:
+            await asyncio.wait_for(self.lock.acquire(), timeout=wait)
+        except TimeoutError:
+            metrics.FENCE_WAITS_EXCEEDED.inc()
+            log.warning("stopping with a commit still in flight", waited_s=wait)
+            return
+        try:
+            await self.app.producer.flush()
+        finally:
+            self.lock.release()
+
     def _forget(self, partitions: set[int]) -> None:
         if not partitions:
             return
@@ -257,7 +285,7 @@ class FollowupShell:
         """The timer: a pass (:meth:`on_tick`) whenever a deadline may be due, until the worker stops."""
         tick = self.settings.tick_interval_s
         last_pass = float("-inf")
-        while not self.app.should_stop:
+        while not (self._stopping or self.app.should_stop):
             delay = tick
             nxt = self.index.next_due()
             if nxt is not None:
@@ -275,11 +303,15 @@ class FollowupShell:
                     pass
                 finally:
                     self._wake_before = float("inf")
+                if self._stopping or self.app.should_stop:
+                    break
             await self.on_tick()
             last_pass = time.monotonic()
 
     async def on_tick(self) -> None:
         async with self.lock:
+            if self._stopping:
+                return
             fence = self.caught_up(self.shell.recovered_partitions())
             if fence != self._fence:
                 await self._index(fence)  # from a table now recovered for exactly these partitions
@@ -376,6 +408,7 @@ def register(
         await revoke(set(args[0]))
 
     app.on_partitions_revoked.connect(on_revoked)
+    app.before_stop(guard(SERVICE, fs.on_stopping))
     return fs
 
 

@@ -66,6 +66,9 @@ class FollowupResult:
     republished: int = 0  # reminders published again after a restart found them sent but unconfirmed
     # The expectations' audit trail (opened, satisfied, cancelled, withdrawn), published with the reminders.
     audited: list[Audited] = field(default_factory=list)
+    # From a timer pass: patients looked at and left as stored (not written), and keys with no stored state.
+    unchanged: dict[bytes, PatientExpectations] = field(default_factory=dict)
+    missing: list[bytes] = field(default_factory=list)
 
 
 Loader = Callable[[bytes], bytes | None]
@@ -170,17 +173,32 @@ def run_tick(
     """Fire what is due for ``keys``. Each patient with reminders to publish also gets an intent: the
     state as loaded, with those reminders listed as ``sending``, to be made durable before publishing,
     so that a crash after the broker has them but before their "fired" state is written is known on
-    restart, and they are published again identical (same id, same payload) and counted."""
+    restart, and they are published again identical (same id, same payload) and counted.
+
+    Only a state the table holds is ever written back. A key with no stored state is left alone and
+    listed in ``missing``: the timer reads the state it fires from, and writing the empty state of a
+    patient it could not read would replace that patient's expectations in the changelog, which the
+    partition's next owner reads back. A patient the tick leaves exactly as stored is not written again
+    (``unchanged``, so that its next deadline is tracked)."""
     result = FollowupResult()
     for key in keys:
-        exps = _load(key, load_state)
+        stored = load_state(key)
+        if not stored:
+            result.missing.append(key)
+            continue
+        exps = PatientExpectations.from_dict(envelope.decode(stored))
         outcome = advance(exps, Tick(), now, pathway)
+        records = audit(exps, outcome.expectations, now, pathway)
+        value = envelope.encode_for_storage(outcome.expectations.to_dict())
+        if not outcome.reminders and not records and value == stored:
+            result.unchanged[key] = exps
+            continue
         if outcome.reminders:
             intent = exps.copy()
             intent.sending = {r.cloudevent_id: r.at for r in outcome.reminders}
             result.intents[key] = Stored(envelope.encode_for_storage(intent.to_dict()), intent)
             result.republished += sum(1 for r in outcome.reminders if r.cloudevent_id in exps.sending)
         _emit(result, key, key.decode(), outcome.reminders)
-        _audit(result, key, key.decode(), audit(exps, outcome.expectations, now, pathway))
-        _store(result, key, outcome.expectations)
+        _audit(result, key, key.decode(), records)
+        result.states[key] = Stored(value, outcome.expectations)
     return result

@@ -54,6 +54,11 @@ CATCH_UP_WAITS_EXCEEDED = Counter(
     "Partitions whose deadlines began firing before their input backlog (as it stood when they were "
     "assigned and recovered) was processed, because catching up took longer than the bound",
 )
+TIMER_STATES_MISSING = Counter(
+    "carepath_followup_timer_states_missing",
+    "Patients the due index said were due whose state the table did not hold; left alone, nothing written "
+    "(the index and the table disagree: a defect to look into)",
+)
 FENCE_WAITS_EXCEEDED = Counter(
     "carepath_followup_fence_waits_exceeded",
     "Rebalances that went ahead while a batch or timer pass was still writing for revoked partitions",
