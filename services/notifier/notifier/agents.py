@@ -71,13 +71,17 @@ class NotifierShell:
         return self.shell.owns(key, self._partitions)
 
     async def attempting(self, job: Job, endpoint: str, attempt: int) -> None:
-        state = self._load(job.key)
+        state = self._held(job.key)
+        if state is None:
+            return
         state.attempting(job.event_id, endpoint, attempt=attempt, now=time.time())
         self._store(job.key, state)
         await self.app.producer.flush()  # in the changelog before the request goes out
 
     def record(self, job: Job, endpoint: str, status: str) -> None:
-        state = self._load(job.key)
+        state = self._held(job.key)
+        if state is None:
+            return
         state.record(
             job.event_id,
             endpoint,
@@ -216,6 +220,18 @@ class NotifierShell:
     # --- table --------------------------------------------------------------------------------------------------
     def _load(self, key: bytes) -> PatientDeliveries:
         return PatientDeliveries.from_bytes(self.table.get(key))
+
+    def _held(self, key: bytes) -> PatientDeliveries | None:
+        """The patient's deliveries as the table holds them, for a courier to update; ``None`` when it holds
+        none (a worker that is stopping: Faust has let go of its tables). Never an empty state in its
+        place: written back, it would replace every delivery of that patient still pending in the
+        changelog, and the partition's next owner would not resume them."""
+        raw = self.table.get(key)
+        if not raw:
+            metrics.STATES_MISSING.inc()
+            log.warning("a courier's delivery has no stored state here: not written")
+            return None
+        return PatientDeliveries.from_bytes(raw)
 
     def _store(self, key: bytes, state: PatientDeliveries) -> None:
         state.prune(time.time(), self.settings.retention_s)

@@ -55,3 +55,10 @@ def export(endpoint: str, oauth2: bool = False) -> None:
     DEAD_LETTERS.labels(endpoint)
     REDELIVERIES_IN_DOUBT.labels(endpoint)
     PENDING.labels(endpoint).set(0)
+
+
+STATES_MISSING = Counter(
+    "carepath_notifier_states_missing",
+    "Delivery outcomes a courier could not record because the table held no state for the patient "
+    "(a worker letting go of its tables while stopping); nothing is written in their place",
+)
