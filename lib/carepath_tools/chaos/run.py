@@ -205,7 +205,7 @@ def run(
         "CAREPATH_TRIAGE_GROUP_ID": groups["triage"],
         "CAREPATH_FOLLOWUP_GROUP_ID": groups["followup"],
         "CAREPATH_NOTIFIER_GROUP_ID": groups["notifier"],
-        "CAREPATH_LOG_LEVEL": "warning",
+        "CAREPATH_LOG_LEVEL": os.environ.get("CAREPATH_CHAOS_LOG_LEVEL", "warning"),
     }
     own_broker = EmbeddedBroker(log_path=log_dir / "broker.log") if embedded else None
     stack = Stack(
@@ -339,6 +339,8 @@ def run(
             reminders.append((str(doc["id"]), envelope.parse_time(str(doc["data"]["due_at"])), v))
         deliveries, attempts = receiver.snapshot()
         _keep(log_dir, escalations, reminders, attempts)
+        if own_broker:
+            _keep_changelogs(log_dir, bootstrap)
         return Output(
             name=name,
             escalations=escalations,
@@ -714,6 +716,20 @@ def _scrape(svc: Service, metric: str) -> float:
         if line.startswith(metric) and line[len(metric) : len(metric) + 1] in (" ", "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def _keep_changelogs(log_dir: Path, bootstrap: str) -> None:
+    """Every table changelog of the run's own broker, record by record in each partition's order, beside
+    its logs: which states were written, and in what order, is what a lost reminder is traced back to."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="carepath-chaos-reader")
+    try:
+        names = sorted(t for t in admin.list_topics() if t.endswith("-changelog"))
+    finally:
+        admin.close()
+    for name in names:
+        (log_dir / f"{name}.jsonl").write_bytes(b"".join(v + b"\n" for v in _read(bootstrap, name, {})))
 
 
 def _read(bootstrap: str, topic: str, start: dict[TP, int]) -> list[bytes]:
