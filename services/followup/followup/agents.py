@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from faust.types import TP
@@ -192,20 +193,12 @@ class FollowupShell:
         next owner's recovery reads it. Revoked partitions leave the index and the worklist summaries."""
         gone = {tp.partition for tp in revoked if tp.topic in self.shell.topics}
         self._fence = self._fence - gone
-        wait = float(self.app.conf.broker_rebalance_timeout) / 2
-        try:
-            await asyncio.wait_for(self.lock.acquire(), timeout=wait)
-        except TimeoutError:
-            metrics.FENCE_WAITS_EXCEEDED.inc()
-            log.warning("rebalance going ahead with a commit still in flight", waited_s=wait)
+
+        def close() -> None:
+            self._fence = self._fence - gone  # a pass in flight may have set it again
             self._forget(gone)
-            return
-        try:
-            self._fence = self._fence - gone
-            self._forget(gone)
-            await self.app.producer.flush()
-        finally:
-            self.lock.release()
+
+        await self._finish_in_flight(close, "rebalance going ahead with a commit still in flight")
 
     async def on_stopping(self) -> None:
         """The worker is stopping (:meth:`carepath.streaming.App.before_stop`). No revocation signal comes,
@@ -215,14 +208,22 @@ class FollowupShell:
         self._stopping = True
         self._read_again()
         self._wake.set()
+        await self._finish_in_flight(self._read_again, "stopping with a commit still in flight")
+
+    async def _finish_in_flight(self, then: Callable[[], None], going_ahead: str) -> None:
+        """Let the batch or timer pass in flight finish (waiting at most half the rebalance timeout), run
+        ``then``, and flush the producer: everything this worker wrote is acknowledged before its partitions'
+        next owner reads the changelog. Past the wait, ``then`` runs anyway and ``going_ahead`` is logged."""
         wait = float(self.app.conf.broker_rebalance_timeout) / 2
         try:
             await asyncio.wait_for(self.lock.acquire(), timeout=wait)
         except TimeoutError:
             metrics.FENCE_WAITS_EXCEEDED.inc()
-            log.warning("stopping with a commit still in flight", waited_s=wait)
+            log.warning(going_ahead, waited_s=wait)
+            then()
             return
         try:
+            then()
             await self.app.producer.flush()
         finally:
             self.lock.release()

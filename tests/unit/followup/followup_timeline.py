@@ -11,6 +11,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from carepath import envelope
 from carepath.resources import pathways_dir
 from followup.core import Outcome, PatientExpectations, Reminder, Tick, advance, load_pathway, parse_input
 
@@ -198,3 +199,15 @@ class Patient:
 
     def open_rules(self) -> list[str]:
         return sorted(item["rule"] for item in self.exps.open_items())
+
+
+def stored(exps: PatientExpectations) -> bytes:
+    """``exps`` as the worker's table holds it."""
+    return envelope.encode_for_storage(exps.to_dict())
+
+
+def r1_patient() -> Patient:
+    """A patient with an R1 (suspected MSCC) escalation received, nothing answered."""
+    p = Patient()
+    p.receive(escalation("R1"))
+    return p

@@ -11,20 +11,10 @@ import pytest
 from carepath import envelope
 from followup.batch import run_tick
 from followup.core import PatientExpectations
-from tests.unit.followup.followup_timeline import PATHWAY, PATIENT, Patient, at, escalation
+from tests.unit.followup.followup_timeline import PATHWAY, PATIENT, at, r1_patient, stored
 
 pytestmark = pytest.mark.unit
 KEY = PATIENT.encode()
-
-
-def stored(exps: PatientExpectations) -> bytes:
-    return envelope.encode_for_storage(exps.to_dict())
-
-
-def r1_patient() -> Patient:
-    p = Patient()
-    p.receive(escalation("R1"))
-    return p
 
 
 def test_a_tick_stores_what_it_is_about_to_send_before_the_fired_state() -> None:

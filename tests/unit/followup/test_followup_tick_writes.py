@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from carepath import envelope
 from followup.batch import run_tick
-from followup.core import PatientExpectations
-from tests.unit.followup.followup_timeline import PATHWAY, PATIENT, Patient, at, escalation
+from tests.unit.followup.followup_timeline import PATHWAY, PATIENT, at, r1_patient, stored
 
 pytestmark = pytest.mark.unit
 KEY = PATIENT.encode()
-
-
-def stored(exps: PatientExpectations) -> bytes:
-    return envelope.encode_for_storage(exps.to_dict())
-
-
-def r1_patient() -> Patient:
-    p = Patient()
-    p.receive(escalation("R1"))
-    return p
 
 
 def test_a_due_key_with_no_stored_state_is_left_alone_and_reported() -> None:
