@@ -85,6 +85,8 @@ COUNTERS = {
     "carepath_notifier_deliveries_total",
     "carepath_notifier_attempts_total",
     "carepath_notifier_dead_letters_total",
+    "carepath_followup_timer_states_missing_total",
+    "carepath_notifier_states_missing_total",
 }
 GAUGES = {
     "carepath_intake_broker_up",
