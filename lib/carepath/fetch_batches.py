@@ -46,7 +46,9 @@ class Fence:
     """Which messages a worker may handle now, and what happens to the others.
 
     A message is handled only with flow on (Faust stops it when a rebalance starts and resumes it once the
-    new assignment's tables are recovered) and in the consumer group generation it was fetched in. For
+    new assignment's tables are recovered), in the consumer group generation it was fetched in, and while
+    the worker is not stopping: Faust lets go of the tables while it stops, and a batch handled then would
+    read its patients' states as empty; left, it is read again by the partition's next owner. For
     each partition, the first message that fails this and every later one of that partition are left:
     not handled, never acknowledged, so no commit records them. If this worker still owns the partition,
     its consumer is sought back to the first one left, so they are read again, in order; if not, the
@@ -60,7 +62,7 @@ class Fence:
 
     def take(self, messages: list[Any]) -> list[Any]:
         app = self.app
-        active = app.flow_control.is_active()
+        active = app.flow_control.is_active() and not app.should_stop
         generation = app.consumer_generation_id
         left = self.left
         current: list[Any] = []
@@ -81,7 +83,7 @@ class Fence:
         """Seek back to what was left, on the partitions this worker still owns (with flow on; while it is
         off, the next assignment seeks every partition to its committed offset anyway)."""
         left, self.left = self.left, {}
-        if not left or not self.app.flow_control.is_active():
+        if not left or not self.app.flow_control.is_active() or self.app.should_stop:
             return
         assigned = consumer.assignment()
         for tp, offset in left.items():

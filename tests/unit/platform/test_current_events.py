@@ -49,9 +49,18 @@ class _Flow:
         return self.active
 
 
-def _app(generation: int, *, flowing: bool = True, assigned: frozenset[TP] = frozenset({P0, P1})) -> Any:
+def _app(
+    generation: int,
+    *,
+    flowing: bool = True,
+    assigned: frozenset[TP] = frozenset({P0, P1}),
+    stopping: bool = False,
+) -> Any:
     return SimpleNamespace(
-        consumer_generation_id=generation, flow_control=_Flow(flowing), consumer=_Consumer(set(assigned))
+        consumer_generation_id=generation,
+        flow_control=_Flow(flowing),
+        consumer=_Consumer(set(assigned)),
+        should_stop=stopping,
     )
 
 
@@ -127,3 +136,15 @@ def test_faust_events_left_behind_are_never_acknowledged_to_the_consumer() -> No
         event.ack()
     assert app.consumer.acked == [(1, 2)]  # the stale offset can never be committed from here
     assert app.consumer.sought == {P0: 1}
+
+
+def test_nothing_is_handled_once_the_worker_is_stopping_and_nothing_is_sought() -> None:
+    """Faust lets go of the tables while it stops: a batch handled then would read empty states. What was
+    fetched is left, never acknowledged, and read by the partitions' next owner from the commit."""
+    app = _app(8, stopping=True)
+    fence = Fence(app, "test")
+    before = _left()
+    assert fence.take([_message(P0, n, 8) for n in range(3)]) == []
+    assert _left() - before == 3
+    asyncio.run(fence.rewind(app.consumer))
+    assert app.consumer.sought == {}
