@@ -16,6 +16,8 @@ deadline, but not yet read when the previous owner died, answers that deadline; 
 send a reminder that a running pipeline never sends. A rebalance
 closes the fence at once; before it can complete, the batch or timer pass in flight finishes writing
 and the producer is flushed, so the next owner's recovery reads everything this worker published for.
+A worker that is stopping gets no revocation signal from Faust, which stops the consumer and lets go of
+the tables first: the fence closes for good in a before-stop hook instead (:meth:`FollowupShell.on_stopping`).
 
 Reminders are published and acknowledged *before* the state that records them as fired is written, so
 a crash can repeat a reminder but never lose one. The reminders about to go out are first recorded in
