@@ -59,6 +59,8 @@ def test_workers_added_stopped_and_killed_under_load_change_no_escalation_remind
     # None reaches a clinician twice: the notifier is never stopped, so every id is delivered exactly once.
     for run in (reference, scaled):
         assert run.drained, run.drain_note
+        # No patient's expectations written over with an empty state (each run's changelog, read back).
+        assert run.extra["followup_states_emptied"] == 0, run.name
         published = {i for i, _ in run.escalations} | {i for i, _, _ in run.reminders}
         assert set(run.deliveries) == published
         assert set(run.deliveries.values()) == {1}, (run.name, run.in_doubt)

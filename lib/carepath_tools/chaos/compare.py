@@ -187,6 +187,11 @@ def _broken(c: Comparison, clean: Output, faulty: Output) -> list[str]:
             )
         if not out.drained:
             broken.append(f"{out.name}: {out.drain_note}")
+        if out.extra.get("followup_states_emptied"):
+            broken.append(
+                f"{out.name}: {out.extra['followup_states_emptied']} followup states written with no input "
+                "seen (a patient's expectations written over with nothing)"
+            )
         if out.post_errors:
             broken.append(f"{out.name}: {len(out.post_errors)} requests refused ({out.post_errors[0][:120]})")
         if out.monitor_error:
@@ -195,6 +200,12 @@ def _broken(c: Comparison, clean: Output, faulty: Output) -> list[str]:
         if k.error or k.resumed_s is None:
             broken.append(f"kill {k.n} ({k.victim}): {k.error or 'did not resume'}")
     return broken
+
+
+def emptied_cell(n: int | None) -> str:
+    """Followup states written with no input seen (:func:`carepath_tools.chaos.run.emptied_states`); "-"
+    when the run's changelogs were not read (a shared cluster's)."""
+    return "-" if n is None else str(n)
 
 
 def summary(c: Comparison, clean: Output, faulty: Output, *, events: int, patients: int) -> str:
@@ -266,6 +277,12 @@ def summary(c: Comparison, clean: Output, faulty: Output, *, events: int, patien
             "0",
             str(len(c.undelivered[clean.name])),
             str(len(c.undelivered[faulty.name])),
+        ),
+        (
+            "followup states written empty",
+            "0",
+            emptied_cell(clean.extra.get("followup_states_emptied")),
+            emptied_cell(faulty.extra.get("followup_states_emptied")),
         ),
         ("worker ready after a kill", "reported", "-", fmt(_stats(c.ready_s))),
         ("backlog at a kill processed", "reported", "-", fmt(_stats(c.caught_up_s))),

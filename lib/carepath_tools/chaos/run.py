@@ -339,8 +339,8 @@ def run(
             reminders.append((str(doc["id"]), envelope.parse_time(str(doc["data"]["due_at"])), v))
         deliveries, attempts = receiver.snapshot()
         _keep(log_dir, escalations, reminders, attempts)
-        if own_broker:
-            _keep_changelogs(log_dir, bootstrap)
+        changelogs = _keep_changelogs(log_dir, bootstrap) if own_broker else {}
+        followup_log = changelogs.get(f"{groups['followup']}-followup-expectations-changelog")
         return Output(
             name=name,
             escalations=escalations,
@@ -362,6 +362,7 @@ def run(
             extra={
                 "clock_held_s": round(pacer.held_s, 1),
                 "input_partitions": len({tp[1] for tp in monitor.highwaters("triage")}),
+                "followup_states_emptied": emptied_states(followup_log) if followup_log is not None else None,
             },
             changes=scheduler.changes if scheduler else [],
             segments=scheduler.segments if scheduler else [],
@@ -718,9 +719,17 @@ def _scrape(svc: Service, metric: str) -> float:
     return total
 
 
-def _keep_changelogs(log_dir: Path, bootstrap: str) -> None:
+def emptied_states(followup_changelog: list[bytes]) -> int:
+    """Records of followup's table that hold a patient with no input seen: a state followup never writes
+    itself (its first write for a patient records the input that caused it), so each is a patient's
+    expectations written over with nothing, which the partition's next owner would read back."""
+    return sum(1 for v in followup_changelog if not envelope.decode(v).get("seen"))
+
+
+def _keep_changelogs(log_dir: Path, bootstrap: str) -> dict[str, list[bytes]]:
     """Every table changelog of the run's own broker, record by record in each partition's order, beside
-    its logs: which states were written, and in what order, is what a lost reminder is traced back to."""
+    its logs: which states were written, and in what order, is what a lost reminder is traced back to.
+    Returned by topic."""
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="carepath-chaos-reader")
@@ -728,8 +737,10 @@ def _keep_changelogs(log_dir: Path, bootstrap: str) -> None:
         names = sorted(t for t in admin.list_topics() if t.endswith("-changelog"))
     finally:
         admin.close()
-    for name in names:
-        (log_dir / f"{name}.jsonl").write_bytes(b"".join(v + b"\n" for v in _read(bootstrap, name, {})))
+    kept = {name: _read(bootstrap, name, {}) for name in names}
+    for name, values in kept.items():
+        (log_dir / f"{name}.jsonl").write_bytes(b"".join(v + b"\n" for v in values))
+    return kept
 
 
 def _read(bootstrap: str, topic: str, start: dict[TP, int]) -> list[bytes]:

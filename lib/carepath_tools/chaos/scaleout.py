@@ -38,7 +38,7 @@ from typing import Any
 
 from carepath import topics
 from carepath_tools.chaos import feed as feeds
-from carepath_tools.chaos.compare import Comparison, compare
+from carepath_tools.chaos.compare import Comparison, compare, emptied_cell
 from carepath_tools.chaos.run import Output, Params, run
 from carepath_tools.chaos.schedule import SCALE_OUT, START, Segment, Step, pauses
 
@@ -254,6 +254,7 @@ def _document(
                 "resends": run.post_retries,
                 "drained": run.drained,
                 "clock_held_s": run.extra.get("clock_held_s"),
+                "followup_states_emptied": run.extra.get("followup_states_emptied"),
                 "republished": run.republished,
                 "logs": str(run.log_dir),
             }
@@ -310,6 +311,12 @@ def summary(doc: Mapping[str, Any]) -> str:
             "reported",
             _dups(c["raw_duplicates"][ref]),
             _dups(c["raw_duplicates"][out]),
+        ),
+        (
+            "followup states written empty",
+            "0",
+            emptied_cell(doc["runs"][ref]["followup_states_emptied"]),
+            emptied_cell(doc["runs"][out]["followup_states_emptied"]),
         ),
         (
             "drained",
