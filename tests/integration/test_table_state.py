@@ -8,14 +8,16 @@ escalations again under that worker."""
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from carepath import envelope, topics
 from carepath_tools.devstack import Service, Stack
@@ -141,3 +143,84 @@ def test_a_database_not_made_from_this_changelog_is_removed_and_rebuilt(
     # at the beginning of the topic) it raises R1 again, where the first worker's state would call them
     # duplicates.
     assert _r1_count(broker.bootstrap, patient, 2) == 2
+
+
+def _partitions_by_key(bootstrap: str, topic: str, keys: set[bytes]) -> dict[bytes, set[int]]:
+    """The partitions ``keys``' records are in on ``topic``, read from the start to the current end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert tps, f"no partitions for {topic}"
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        found: dict[bytes, set[int]] = {}
+        deadline = time.monotonic() + 30
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"{topic} not read to its end in 30 s"
+            for batch in consumer.poll(timeout_ms=200).values():
+                for msg in batch:
+                    if msg.key in keys:
+                        found.setdefault(msg.key, set()).add(msg.partition)
+        return found
+    finally:
+        consumer.close()
+
+
+def test_each_patients_state_is_kept_in_the_partition_of_their_events_and_read_back_from_it(
+    broker: BrokerInfo, stack: Stack, tmp_path: Path
+) -> None:
+    """The worker reads a patient's state from the one database its changelog partition is kept in, and
+    writes it there: the partition the patient's clinical events are in, whichever worker owns it. Spread
+    over every partition, each patient's state is found again after a SIGKILL: every event sent again is
+    a duplicate, and no escalation is raised twice."""
+    state_dir = tmp_path / "state"
+    group = f"triage-place-{uuid.uuid4().hex[:6]}"
+    svc = _triage(stack, "triage", state_dir, group)
+    patients = [f"place-{uuid.uuid4().hex[:8]}" for _ in range(60)]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for p in patients:
+        for e in mscc_events(p):
+            producer.send(topics.CLINICAL_EVENTS, key=p.encode(), value=envelope.encode(e))
+    producer.flush(30)
+    reader = TopicReader(broker.bootstrap, topics.ESCALATIONS_SHADOW)
+    ours = set(patients)
+    reader.wait_for(lambda r: r.get("subject") in ours, count=len(patients), timeout=60)
+    reader.close()
+
+    keys = {p.encode() for p in patients}
+    events = _partitions_by_key(broker.bootstrap, topics.CLINICAL_EVENTS, keys)
+    changelog = next(
+        t
+        for t in KafkaConsumer(bootstrap_servers=broker.bootstrap).topics()
+        if group in t and "changelog" in t
+    )
+    states = _partitions_by_key(broker.bootstrap, changelog, keys)
+    assert set(states) == keys, f"{len(keys - set(states))} patients have no state in the changelog"
+    misplaced = [k for k in keys if states[k] != events[k] or len(events[k]) != 1]
+    assert not misplaced, f"{len(misplaced)} patients' state is not in their events' partition"
+    spread = {next(iter(v)) for v in events.values()}
+    partitions = KafkaConsumer(bootstrap_servers=broker.bootstrap).partitions_for_topic(
+        topics.CLINICAL_EVENTS
+    )
+    assert spread == partitions, "the patients did not spread over every partition"
+
+    svc.kill()
+    svc.start()
+    svc.wait_ready(90)
+    removed = [e for e in log_events(svc) if str(e.get("event", "")).startswith("table partition removed")]
+    assert not removed, "a database written by the worker did not match its changelog"
+    for p in patients:
+        for e in mscc_events(p):
+            producer.send(topics.CLINICAL_EVENTS, key=p.encode(), value=envelope.encode(e))
+    producer.flush(30)
+    producer.close()
+    deadline = time.monotonic() + 60
+    while _duplicates(svc) < 2 * len(patients):
+        assert time.monotonic() < deadline, f"{_duplicates(svc):.0f} of {2 * len(patients)} duplicates seen"
+        time.sleep(0.5)
+    reader = TopicReader(broker.bootstrap, topics.ESCALATIONS_SHADOW)
+    reader.settle(2)
+    raised = Counter(r.get("subject") for r in reader.records if r.get("subject") in ours)
+    reader.close()
+    assert set(raised.values()) == {1}, "a patient's state was not read back: an escalation was raised again"

@@ -40,7 +40,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock, real_delay
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, guard, patient_table, store
+from carepath.streaming import App, batch_agent, guard, patient_table, reader, store
 from carepath.worker import WorkerShell
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
@@ -241,7 +241,7 @@ class FollowupShell:
         started = time.perf_counter()
         incoming = [Incoming(m.key or b"", m.value) for m in messages]
         async with self.lock:
-            result = run_inputs(incoming, self.table.get, self.clock.now(), self.pathway)
+            result = run_inputs(incoming, await reader(self.table), self.clock.now(), self.pathway)
             await self.commit(result)
         for etype, n in result.types.items():
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
@@ -327,7 +327,7 @@ class FollowupShell:
                     self._read_again()
                     break
                 await self.commit(
-                    run_tick(due[start : start + TICK_CHUNK], self.table.get, now, self.pathway)
+                    run_tick(due[start : start + TICK_CHUNK], await reader(self.table), now, self.pathway)
                 )
             self._export_gauges(now.timestamp())
 

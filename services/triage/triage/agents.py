@@ -15,7 +15,7 @@ from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, patient_table, store
+from carepath.streaming import App, batch_agent, patient_table, reader, store
 from carepath.worker import WorkerShell
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
@@ -41,7 +41,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     async def handle(messages: list[Any]) -> None:
         started = time.perf_counter()
         incoming = [Incoming(m.key or b"", m.value, m.timestamp) for m in messages]
-        result = run_batch(incoming, table.get, clock.now(), pathway)
+        result = run_batch(incoming, await reader(table), clock.now(), pathway)
 
         sent = [
             (await output.send(key=o.key, value=o.value, headers=topics.header_list(output_name)), o)
