@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any, Final
 
 from followup.core.vocabulary import SEVERITIES
@@ -69,13 +68,16 @@ class Input:
     time: datetime
     data: Mapping[str, Any] = field(repr=False)
     trace: str | None = None
+    # The pattern kind: an escalation update that closes the escalation counts as a resolution. Set once
+    # here (every pattern asks for it; a cached property on a frozen class costs several microseconds).
+    kind: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def kind(self) -> str:
-        """The pattern kind: an escalation update that closes the escalation counts as a resolution."""
+    def __post_init__(self) -> None:
         if self.type == ESCALATION_UPDATED and self.data.get("status") == "resolved":
-            return "escalation_resolved"
-        return KIND_BY_TYPE[self.type]
+            kind = "escalation_resolved"
+        else:
+            kind = KIND_BY_TYPE[self.type]
+        object.__setattr__(self, "kind", kind)
 
 
 @dataclass(frozen=True)
