@@ -190,25 +190,22 @@ def test_each_patients_state_is_kept_in_the_partition_of_their_events_and_read_b
     deadline = time.monotonic() + 90
     changelog: str | None = None
     states: dict[bytes, set[int]] = {}
-    while set(states) != keys and time.monotonic() < deadline:
-        time.sleep(0.5)
-        changelog = changelog or next(
-            (
-                t
-                for t in KafkaConsumer(bootstrap_servers=broker.bootstrap).topics()
-                if group in t and "changelog" in t
-            ),
-            None,
-        )
-        if changelog is not None:
-            states = _partitions_by_key(broker.bootstrap, changelog, keys)
+    metadata = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    try:
+        while set(states) != keys and time.monotonic() < deadline:
+            time.sleep(0.5)
+            changelog = changelog or next(
+                (t for t in metadata.topics() if group in t and "changelog" in t), None
+            )
+            if changelog is not None:
+                states = _partitions_by_key(broker.bootstrap, changelog, keys)
+        partitions = metadata.partitions_for_topic(topics.CLINICAL_EVENTS)
+    finally:
+        metadata.close()
     assert set(states) == keys, f"{len(keys - set(states))} patients have no state in the changelog"
     misplaced = [k for k in keys if states[k] != events[k] or len(events[k]) != 1]
     assert not misplaced, f"{len(misplaced)} patients' state is not in their events' partition"
     spread = {next(iter(v)) for v in events.values()}
-    partitions = KafkaConsumer(bootstrap_servers=broker.bootstrap).partitions_for_topic(
-        topics.CLINICAL_EVENTS
-    )
     assert spread == partitions, "the patients did not spread over every partition"
 
     svc.kill()
