@@ -206,6 +206,19 @@ class CommonSettings(KafkaConnectionSettings):
         "streams one event at a time (events; slower, kept for comparison in make bench)",
     )
 
+    gc_thresholds: tuple[int, int, int] = Field(
+        default=(10_000, 50, 100),
+        description="the cyclic garbage collector's thresholds, set once the service has started, after what "
+        "it holds then is frozen (see carepath/collector.py); [700,10,10] is Python's default",
+    )
+
+    @field_validator("gc_thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+        if v[0] < 1 or v[1] < 1 or v[2] < 1:
+            raise ValueError("each threshold must be 1 or more (0 would turn the collector off)")
+        return v
+
     @field_validator("time_origin")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:

@@ -19,7 +19,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import fetch_batches, kafka_security, logs, table_state
+from carepath import collector, fetch_batches, kafka_security, logs, table_state
 from carepath.fetch_batches import BatchSource
 from carepath.profile import PRODUCER_BATCH_BYTES, BrokerProfile
 from carepath.settings import CommonSettings, TableSettings
@@ -471,4 +471,5 @@ def run_worker(app: App, settings: CommonSettings) -> None:
         table_state.verify(Path(app.conf.tabledir), tables, kafka)
     level = "debug" if settings.log_level == "debug" else "info"
     sys.argv = [sys.argv[0], "--quiet", "worker", "--without-web", "--loglevel", level]
+    collector.tune(settings.gc_thresholds)
     app.main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from carepath import logs, tracing
+from carepath import collector, logs, tracing
 from carepath.settings import load
 from intake.app import create_app
 from intake.settings import IntakeSettings
@@ -15,8 +15,10 @@ def main() -> None:
     logs.configure("intake", settings.log_level)
     tracing.configure("intake")
     logs.get("intake").info("starting", port=settings.port, profile=settings.broker_profile)
+    api = create_app(settings)
+    collector.tune(settings.gc_thresholds)
     uvicorn.run(
-        create_app(settings),
+        api,
         host=settings.bind_host,
         port=settings.port,
         log_level="warning",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from carepath import logs
+from carepath import collector, logs
 from carepath.settings import load
 from followup.core import PathwayError
 from worklist.app import create_app
@@ -25,6 +25,7 @@ def main() -> None:
         oidc=settings.oidc_enabled,
         dev_login=settings.dev_login_enabled,
     )
+    collector.tune(settings.gc_thresholds)
     uvicorn.run(
         api,
         host=settings.bind_host,

@@ -49,6 +49,8 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CAREPATH_BROKER_PROFILE", "rabbit", "CAREPATH_BROKER_PROFILE"),
         ("CAREPATH_TIME_SCALE", "-1", "CAREPATH_TIME_SCALE"),
         ("CAREPATH_TIME_ORIGIN", "2026-01-01T00:00:00", "CAREPATH_TIME_ORIGIN"),
+        ("CAREPATH_GC_THRESHOLDS", "[0,10,10]", "CAREPATH_GC_THRESHOLDS"),
+        ("CAREPATH_GC_THRESHOLDS", "[700,10]", "CAREPATH_GC_THRESHOLDS"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(

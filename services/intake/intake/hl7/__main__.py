@@ -17,7 +17,7 @@ import asyncio
 import uvicorn
 from fastapi import FastAPI
 
-from carepath import kafka_security, logs
+from carepath import collector, kafka_security, logs
 from carepath.settings import load
 from intake.hl7.config import Hl7Config, load_config, start_listener
 from intake.publisher import KafkaPublisher
@@ -42,6 +42,7 @@ def main() -> None:
         tls=config.tls is not None,
         metrics_protected=bool(settings.metrics_token_list),
     )
+    collector.tune(settings.gc_thresholds)
     asyncio.run(serve(settings, config))
 
 
