@@ -38,6 +38,18 @@ class WorkerShell:
         app.timer(1.0)(self._update_lag)
 
     # --- offsets and lag -------------------------------------------------------------------------------
+    def processed_batch(self, messages: Iterable[Any]) -> dict[TP, int]:
+        """:meth:`processed` once per partition of a handled batch, with its last offset (a gauge set per
+        partition, not per message); returns those offsets."""
+        last: dict[TP, int] = {}
+        for m in messages:
+            tp, offset = m.tp, m.offset
+            if offset > last.get(tp, -1):
+                last[tp] = offset
+        for tp, offset in last.items():
+            self.processed(tp, offset)
+        return last
+
     def processed(self, tp: TP, offset: int) -> None:
         """Record that everything up to ``offset`` on ``tp`` has been processed."""
         if offset >= self._position.get(tp, -1):

@@ -18,6 +18,7 @@ import httpx
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from carepath import envelope, topics
 from carepath_tools.devstack import Service, Stack
@@ -52,6 +53,21 @@ def _triage(stack: Stack, name: str, state_dir: Path, group: str) -> Service:
     svc.start()
     svc.wait_ready(90)
     return svc
+
+
+def _start_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit ``group``'s offsets at the end of ``topic``: its worker reads what a test sends from now on,
+    not the backlog earlier tests left on the shared broker (a new group starts at the earliest offset)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert tps, f"no partitions for {topic}"
+        end = consumer.end_offsets(tps)
+        consumer.commit({tp: OffsetAndMetadata(end[tp], "", -1) for tp in tps})
+        committed = {tp: consumer.committed(tp) for tp in tps}
+        assert committed == end, f"{group}'s offsets were not committed at the end of {topic}"
+    finally:
+        consumer.close()
 
 
 def _send(bootstrap: str, patient: str) -> None:
@@ -176,6 +192,7 @@ def test_each_patients_state_is_kept_in_the_partition_of_their_events_and_read_b
     a duplicate, and no escalation is raised twice."""
     state_dir = tmp_path / "state"
     group = f"triage-place-{uuid.uuid4().hex[:6]}"
+    _start_at_end(broker.bootstrap, group, topics.CLINICAL_EVENTS)
     svc = _triage(stack, "triage", state_dir, group)
     patients = [f"place-{uuid.uuid4().hex[:8]}" for _ in range(60)]
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")

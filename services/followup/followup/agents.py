@@ -246,9 +246,7 @@ class FollowupShell:
         for etype, n in result.types.items():
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
         PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(messages))
-        for m in messages:
-            tp, offset = m.tp, m.offset
-            self.shell.processed(tp, offset)
+        for tp, offset in self.shell.processed_batch(messages).items():
             if offset + 1 > self._read_to.get(tp, 0):
                 self._read_to[tp] = offset + 1
 

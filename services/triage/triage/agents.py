@@ -69,8 +69,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
         if result.evaluations:
             metrics.RULE_EVALUATION_SECONDS.observe(result.evaluation_seconds / result.evaluations)
         PROCESSING_SECONDS.labels(SERVICE).observe((time.perf_counter() - started) / len(messages))
-        for m in messages:
-            shell.processed(m.tp, m.offset)
+        shell.processed_batch(messages)
 
     batch_agent(
         app,

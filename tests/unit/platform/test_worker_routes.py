@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from faust.types import TP
+from prometheus_client import REGISTRY
 
 from carepath import auth
 from carepath.settings import CommonSettings
@@ -110,3 +113,22 @@ def test_production_refuses_a_weak_metrics_token(monkeypatch: pytest.MonkeyPatch
             CommonSettings(environment="production", metrics_tokens=weak)
     monkeypatch.setenv("CAREPATH_METRICS_TOKENS", "m" * 24)
     assert CommonSettings(environment="production").metrics_token_list == ["m" * 24]
+
+
+def test_a_handled_batch_sets_each_partitions_position_once_to_its_last_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAREPATH_ENVIRONMENT", "test")
+    app = make_app(f"test-worker-pages-{next(_apps)}", CommonSettings(environment="test"), web_port=1)
+    shell = WorkerShell(app, "position-test", ["clinical.events"])
+    p0, p5 = TP("clinical.events", 0), TP("clinical.events", 5)
+    batch = [SimpleNamespace(tp=tp, offset=o) for tp, o in [(p0, 7), (p5, 40), (p0, 9), (p0, 8), (p5, 41)]]
+    assert shell.processed_batch(batch) == {p0: 9, p5: 41}
+
+    def position(partition: str) -> float | None:
+        labels = {"service": "position-test", "topic": "clinical.events", "partition": partition}
+        return REGISTRY.get_sample_value("carepath_consumer_position", labels)
+
+    assert (position("0"), position("5")) == (10.0, 42.0)  # the next offset to read
+    shell.processed_batch([SimpleNamespace(tp=p0, offset=3)])  # an older offset never moves it back
+    assert position("0") == 10.0
