@@ -35,17 +35,51 @@ def canonical_numbers(value: Any) -> Any:
     magnitudes stay floats: they are not exact integers in JSON, and no carepath field allows them.
     Objects and arrays are copied only when something in them changes.
     """
-    if isinstance(value, float):
+    kind = type(value)
+    if kind is dict:
+        return _canonical_object(value)
+    if kind is list:
+        return _canonical_array(value)
+    if kind is float or isinstance(value, float):
         if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return int(value)
         return value
     if isinstance(value, dict):
-        changed = {k: canonical_numbers(v) for k, v in value.items()}
-        return value if all(changed[k] is value[k] for k in value) else changed
+        return _canonical_object(value)
     if isinstance(value, list):
-        items = [canonical_numbers(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        return _canonical_array(value)
     return value
+
+
+# Values nothing in can change: most of an event, passed over without a call (intake runs this on every
+# event it admits).
+_SETTLED = (str, int, bool, type(None))
+
+
+def _canonical_object(value: dict[Any, Any]) -> dict[Any, Any]:
+    changed: dict[Any, Any] | None = None
+    for k, v in value.items():
+        if type(v) in _SETTLED:
+            continue
+        c = canonical_numbers(v)
+        if c is not v:
+            if changed is None:
+                changed = dict(value)
+            changed[k] = c
+    return value if changed is None else changed
+
+
+def _canonical_array(value: list[Any]) -> list[Any]:
+    changed: list[Any] | None = None
+    for i, v in enumerate(value):
+        if type(v) in _SETTLED:
+            continue
+        c = canonical_numbers(v)
+        if c is not v:
+            if changed is None:
+                changed = list(value)
+            changed[i] = c
+    return value if changed is None else changed
 
 
 def iso(t: datetime) -> str:
