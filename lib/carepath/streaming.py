@@ -19,7 +19,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import collector, fetch_batches, kafka_security, logs, table_state
+from carepath import collector, fetch_batches, kafka_security, logs, table_state, topics
 from carepath.fetch_batches import BatchSource
 from carepath.profile import PRODUCER_BATCH_BYTES, BrokerProfile
 from carepath.settings import CommonSettings, TableSettings
@@ -333,34 +333,87 @@ def patient_table(app: App, name: str) -> Any:
     )
 
 
-# Keys whose changelog partition a worker remembers (about 150 bytes each): a patient's state is read and
+# Keys whose partition a worker remembers, per topic (about 150 bytes each): a patient's state is read and
 # written in the same batch, and the producer's partitioner (murmur2, in Python) costs microseconds a key.
 PLACEMENT_CACHE = 1 << 14
 
 
 class _Placement:
-    """The changelog partition of each key: the Kafka producer's own partitioner, exactly as it places a
-    record sent with no partition (``use_partitioner``), remembered for the most recent keys. A topic's
-    partition count cannot change under a running worker (checked at start-up, see :func:`run_worker`)."""
+    """The partition of each key of one topic: the Kafka producer's own partitioner, exactly as it places a
+    record sent with no partition (Faust's ``topic.send``, a table with ``use_partitioner``), remembered
+    for the most recent keys. A topic's partition count cannot change under a running worker (checked at
+    start-up, see :func:`run_worker`)."""
 
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer, self.topic = producer, topic
         self.of = functools.lru_cache(maxsize=PLACEMENT_CACHE)(self._compute)
 
-    def _compute(self, key: bytes) -> int:
+    def _compute(self, key: bytes | None) -> int:
         partition: int = self.producer._partition(self.topic, None, None, None, key, None)
         return partition
 
 
-async def _placement(table: Any) -> tuple[Any, str, _Placement]:
-    """The table's Kafka producer, changelog topic and placement, once the producer knows the topic."""
-    producer = table.app.producer._ensure_producer()  # aiokafka's, under Faust's
-    topic = table.changelog_topic.get_topic_name()
+async def _placement(app: Any, topic: str) -> tuple[Any, _Placement]:
+    """The app's Kafka producer (aiokafka's, under Faust's) and ``topic``'s placement, once the producer
+    knows the topic."""
+    producer = app.producer._ensure_producer()
     await producer.client._wait_on_metadata(topic)
-    placement: _Placement | None = table.__dict__.get("carepath_placement")
+    placements: dict[str, _Placement] = app.__dict__.setdefault("carepath_placements", {})
+    placement = placements.get(topic)
     if placement is None or placement.producer is not producer:
-        placement = table.__dict__["carepath_placement"] = _Placement(producer, topic)
-    return producer, topic, placement
+        placement = placements[topic] = _Placement(producer, topic)
+    return producer, placement
+
+
+# A record for :func:`publish`: its key (None: any partition, as the producer's partitioner picks) and value.
+Record = tuple[bytes | None, bytes]
+
+
+def _batches(
+    producer: Any, placement: _Placement, records: Iterable[Record], headers: list[tuple[str, bytes]]
+) -> list[tuple[int, Any, list[bytes | None]]]:
+    """``records`` as producer record batches: one per partition (more only when one fills), each with the
+    keys it holds in order. The batches are built here, in one pass, instead of a send and a future per
+    record through the producer's accumulator."""
+    place = placement.of
+    open_batches: dict[int, tuple[Any, list[bytes | None]]] = {}
+    full: list[tuple[int, Any, list[bytes | None]]] = []
+    for key, value in records:
+        partition = place(key) if key is not None else placement._compute(None)
+        current = open_batches.get(partition)
+        if (
+            current is None
+            or current[0].append(timestamp=None, key=key, value=value, headers=headers) is None
+        ):
+            if current is not None:
+                full.append((partition, *current))
+            builder = producer.create_batch()
+            if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                raise ValueError(f"a {len(value)}-byte record does not fit in a producer batch")
+            open_batches[partition] = (builder, [key])
+        else:
+            current[1].append(key)
+    full.extend((partition, builder, keys) for partition, (builder, keys) in open_batches.items())
+    return full
+
+
+async def publish(app: Any, records: Mapping[str, Iterable[Record]]) -> None:
+    """Send ``records`` (per topic), each with its topic's headers (:func:`carepath.topics.headers`), and
+    return once the broker has acknowledged every one; raises if any was refused.
+
+    Placed exactly as Faust's ``topic.send`` places a record sent without a partition, but built into one
+    record batch per partition and handed to the Kafka producer together: a topic's send goes one record
+    at a time through Faust and the producer's accumulator, each with a future, sensors and an await, and
+    a followup worker publishing a batch's reminders and audit records that way spent more time on them
+    than on the batch's clinical logic."""
+    sent = []
+    for topic, items in records.items():
+        producer, placement = await _placement(app, topic)
+        headers = topics.header_list(topic)
+        for partition, builder, _ in _batches(producer, placement, items, headers):
+            sent.append(await producer.send_batch(builder, topic, partition=partition))
+    for fut in sent:
+        await fut
 
 
 async def reader(table: Any) -> Callable[[bytes], bytes | None]:
@@ -375,7 +428,7 @@ async def reader(table: Any) -> Callable[[bytes], bytes | None]:
     if not table_state.on_disk(data):
         values: Mapping[bytes, bytes] = data.data
         return values.get
-    _, _, placement = await _placement(table)
+    _, placement = await _placement(table.app, table.changelog_topic.get_topic_name())
     dbs: Mapping[int, Any] = data._dbs
     place = placement.of
     fallback = table.get
@@ -413,25 +466,12 @@ async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
         return
     data = table.data
     on_disk = table_state.on_disk(data)
-    producer, topic, placement = await _placement(table)
-    place = placement.of
-    open_batches: dict[int, tuple[Any, list[bytes]]] = {}
-    full: list[tuple[int, Any, list[bytes]]] = []
-    for key, value in items.items():
-        if not on_disk:
+    if not on_disk:
+        for key, value in items.items():
             data[key] = value
-        partition = place(key)
-        current = open_batches.get(partition)
-        if current is None or current[0].append(timestamp=None, key=key, value=value) is None:
-            if current is not None:
-                full.append((partition, *current))
-            builder = producer.create_batch()
-            if builder.append(timestamp=None, key=key, value=value) is None:
-                raise ValueError(f"a {len(value)}-byte table value does not fit in a producer batch")
-            open_batches[partition] = (builder, [key])
-        else:
-            current[1].append(key)
-    full.extend((partition, builder, keys) for partition, (builder, keys) in open_batches.items())
+    topic = table.changelog_topic.get_topic_name()
+    producer, placement = await _placement(table.app, topic)
+    full = _batches(producer, placement, items.items(), [])
     sent = [
         (keys, await producer.send_batch(builder, topic, partition=partition))
         for partition, builder, keys in full
@@ -444,6 +484,7 @@ async def store(table: Any, items: Mapping[bytes, bytes]) -> None:
                 (meta.partition, meta.offset + i, key, items[key])
                 for keys, meta in written
                 for i, key in enumerate(keys)
+                if key is not None
             ],
         )
 
@@ -457,8 +498,6 @@ def run_worker(app: App, settings: CommonSettings) -> None:
     First the topics it shares the patient key with, and its tables' changelogs, must have the configured
     partition count (:func:`carepath.topics.verify_partitions`): otherwise the process ends naming them."""
     import sys
-
-    from carepath import topics
 
     changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
     kafka = {"bootstrap_servers": settings.bootstrap_list, **kafka_security.kafka_python_kwargs(settings)}

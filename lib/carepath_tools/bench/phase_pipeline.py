@@ -92,6 +92,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 sampler.wait_for(load.accepted, p.pipeline_drain_timeout_s) for sampler in samplers.values()
             )
             drain_s = time.monotonic() - t_end
+            batches = {name: _batches(stack.services[name].url) for name in samplers}
         finally:
             meter.stop()
             for sampler in samplers.values():
@@ -128,6 +129,11 @@ def run(ctx: Context) -> dict[str, Any]:
         out[f"{name}_per_s"] = round(rate(at_end - at_start, window))
         out[f"{name}_lag_at_end"] = int(load.accepted - at_end)
     out["end_to_end_per_s"] = round(rate(min(passed.values()), window))
+    # A batch's fixed costs (a fetch, a produce flush, a table flush) are shared by its events: the fewer
+    # events a batch, the more each pays.
+    out["events_per_batch"] = {
+        name: round(batches[name][0] / batches[name][1], 1) if batches[name][1] else None for name in samplers
+    }
     out["drained"] = drained
     out["drain_seconds"] = round(drain_s, 2)
     out["peak_rss_mb"] = {k: round(v, 1) if v is not None else None for k, v in rss.items()}
@@ -144,7 +150,10 @@ def run(ctx: Context) -> dict[str, Any]:
         f"waiting), triage {out['triage_per_s']:,}/s, followup {out['followup_per_s']:,}/s, end to end "
         f"{out['end_to_end_per_s']:,}/s; "
         + ("drained" if drained else "NOT drained")
-        + f" {drain_s:.1f} s later; peak RSS "
+        + f" {drain_s:.1f} s later; events per batch "
+        + ", ".join(f"{k} {v}" for k, v in out["events_per_batch"].items())
+        + ";"
+        + " peak RSS "
         + ", ".join(f"{k} {v or 0:.0f} MB" for k, v in rss.items())
     )
     total = sum(per_event.values())
@@ -155,6 +164,15 @@ def run(ctx: Context) -> dict[str, Any]:
         "if these processes had every processor to themselves"
     )
     return out
+
+
+def _batches(url: str) -> tuple[float, float]:
+    """(events, batches) a worker has handled: every batch observes its time per event once."""
+    text = httpx.get(f"{url}/metrics", timeout=5.0).text
+    return (
+        probes.counter_total(text, "carepath_events_consumed_total"),
+        probes.counter_total(text, "carepath_processing_seconds_count"),
+    )
 
 
 def _count_at(samples: Sequence[tuple[float, float]], t: float) -> float:

@@ -40,7 +40,7 @@ from carepath import envelope, logs, topics
 from carepath.clock import Clock, real_delay
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, guard, patient_table, reader, store
+from carepath.streaming import App, batch_agent, guard, patient_table, publish, reader, store
 from carepath.worker import WorkerShell
 from followup import metrics
 from followup.batch import Failure, FollowupResult, Incoming, run_inputs, run_tick
@@ -66,9 +66,6 @@ class FollowupShell:
     ) -> None:
         self.app, self.shell, self.settings, self.pathway, self.clock = app, shell, settings, pathway, clock
         self.source = app.topic(*INPUT_TOPICS, key_type=bytes, value_type=bytes)
-        self.reminders = app.topic(topics.REMINDERS, key_type=bytes, value_type=bytes)
-        self.audit = app.topic(topics.AUDIT, key_type=bytes, value_type=bytes)
-        self.dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
         self.table = patient_table(app, STATE_TABLE)  # the timer writes outside any input record too
         self.index = DueIndex()
         self.summaries: dict[bytes, Summary] = {}
@@ -98,34 +95,25 @@ class FollowupShell:
             if result.republished:
                 metrics.REMINDERS_REPUBLISHED.inc(result.republished)
                 log.warning("reminders published again after a restart", count=result.republished)
-        # The reminders and the audit trail handed to the producer together, then their acknowledgements.
-        sent = [
-            (
-                await self.reminders.send(
-                    key=o.key, value=o.value, headers=topics.header_list(topics.REMINDERS)
-                ),
-                o,
-            )
-            for o in result.outgoing
-        ]
-        audited = [
-            (await self.audit.send(key=a.key, value=a.value, headers=topics.header_list(topics.AUDIT)), a)
-            for a in result.audited
-        ]
-        for fut, o in sent:
-            await fut
+        # The reminders, the audit trail and any dead letters handed to the producer together, then their
+        # acknowledgements.
+        await publish(
+            self.app,
+            {
+                topics.REMINDERS: [(o.key, o.value) for o in result.outgoing],
+                topics.AUDIT: [(a.key, a.value) for a in result.audited],
+                topics.CLINICAL_EVENTS_DLQ: [
+                    (f.incoming.key or None, _dead_letter(f, self.clock)) for f in result.failures
+                ],
+            },
+        )
+        for o in result.outgoing:
             r = o.reminder
             metrics.REMINDERS.labels(r.expectation_rule, r.kind, str(r.level)).inc()
             metrics.REMINDER_LATENESS.observe(r.lateness_seconds)
-        for fut, a in audited:
-            await fut
+        for a in result.audited:
             metrics.observe_audit(a.record)
         for failure in result.failures:
-            await self.dlq.send(
-                key=failure.incoming.key or None,
-                value=_dead_letter(failure, self.clock),
-                headers=topics.header_list(topics.CLINICAL_EVENTS_DLQ),
-            )
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, "inputs").inc()
             log.warning("input dead-lettered", reason=failure.reason)

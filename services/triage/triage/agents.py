@@ -15,7 +15,7 @@ from carepath import logs, topics
 from carepath.clock import Clock
 from carepath.deadletter import unprocessable
 from carepath.stream_metrics import DECODE_ERRORS, EVENTS_CONSUMED, PROCESSING_SECONDS
-from carepath.streaming import App, batch_agent, patient_table, reader, store
+from carepath.streaming import App, batch_agent, patient_table, publish, reader, store
 from carepath.worker import WorkerShell
 from triage import metrics
 from triage.batch import Failure, Incoming, run_batch
@@ -29,13 +29,7 @@ log = logs.get(__name__)
 
 def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pathway, clock: Clock) -> None:
     source = app.topic(topics.CLINICAL_EVENTS, key_type=bytes, value_type=bytes)
-    output = app.topic(
-        topics.ESCALATIONS_SHADOW if settings.shadow_mode else topics.ESCALATIONS,
-        key_type=bytes,
-        value_type=bytes,
-    )
-    dlq = app.topic(topics.CLINICAL_EVENTS_DLQ, key_type=bytes, value_type=bytes)
-    output_name = output.get_topic_name()
+    output_name = topics.ESCALATIONS_SHADOW if settings.shadow_mode else topics.ESCALATIONS
     table = patient_table(app, STATE_TABLE)
 
     async def handle(messages: list[Any]) -> None:
@@ -43,20 +37,19 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
         incoming = [Incoming(m.key or b"", m.value, m.timestamp) for m in messages]
         result = run_batch(incoming, await reader(table), clock.now(), pathway)
 
-        sent = [
-            (await output.send(key=o.key, value=o.value, headers=topics.header_list(output_name)), o)
-            for o in result.outgoing
-        ]
-        for fut, o in sent:
-            await fut
+        await publish(
+            app,
+            {
+                output_name: [(o.key, o.value) for o in result.outgoing],
+                topics.CLINICAL_EVENTS_DLQ: [
+                    (f.incoming.key or None, _dead_letter(f, clock)) for f in result.failures
+                ],
+            },
+        )
+        for o in result.outgoing:
             metrics.ESCALATIONS.labels(o.escalation.rule_id, o.escalation.severity, o.escalation.change).inc()
             metrics.END_TO_END_SECONDS.observe(max(time.time() - o.source_timestamp, 0.0))
         for failure in result.failures:
-            await dlq.send(
-                key=failure.incoming.key or None,
-                value=_dead_letter(failure, clock),
-                headers=topics.header_list(topics.CLINICAL_EVENTS_DLQ),
-            )
             metrics.PROCESSING_FAILURES.labels(failure.reason).inc()
             DECODE_ERRORS.labels(SERVICE, topics.CLINICAL_EVENTS).inc()
             log.warning("event dead-lettered", reason=failure.reason)
