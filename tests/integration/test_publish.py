@@ -1,13 +1,18 @@
 """``carepath.streaming.publish`` on the real broker: a worker's outputs built into one record batch per
 partition and handed to the producer together must land exactly where a Kafka producer's partitioner puts them, as Faust's ``topic.send`` did
 (the patient key's partition, which every consumer downstream relies on), each once, in order, with the
-topic's headers; a key with more than one record batch holds keeps its order across them."""
+topic's headers; a key with more than one record batch holds keeps its order across them. And
+``publish`` returns only once the broker has acknowledged them: on a frozen broker it waits."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +23,8 @@ from kafka.partitioner import murmur2
 from carepath import topics
 from carepath.profile import PRODUCER_BATCH_BYTES
 from carepath.settings import CommonSettings
-from carepath.streaming import highwaters_from_fetch, make_app, publish
+from carepath.streaming import Record, highwaters_from_fetch, make_app, publish
+from carepath_tools.broker import EmbeddedBroker
 from tests.conftest import BrokerInfo
 
 pytestmark = pytest.mark.integration
@@ -120,3 +126,40 @@ def test_records_land_in_their_keys_partitions_once_in_order_with_their_headers(
     )
     mine_letters = sorted(r.value for r in letters if run.encode() in r.value)  # type: ignore[attr-defined]
     assert mine_letters == sorted(v for _, v in dlq)
+
+
+async def _publish_while_frozen(app: Any, broker: EmbeddedBroker, records: dict[str, list[Record]]) -> float:
+    """Freeze the broker (SIGSTOP: connections open, nothing answers), start ``publish``, and thaw it 1.5 s
+    later; the seconds ``publish`` took. The producer has the topic's metadata before the freeze."""
+    assert broker.pid is not None
+    await app.producer.start()
+    try:
+        await publish(app, {topics.AUDIT: []})  # metadata for the topic, before the freeze
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            task = asyncio.ensure_future(publish(app, records))
+            await asyncio.sleep(1.5)
+            assert not task.done(), "publish returned while the broker could not have acknowledged anything"
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        await asyncio.wait_for(task, timeout=30)
+        return time.monotonic() - started
+    finally:
+        await app.producer.stop()
+
+
+def test_publish_returns_only_once_the_broker_has_acknowledged(tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    records = [(f"ack-{run}-{i}".encode(), f'{{"n":{i}}}'.encode()) for i in range(20)]
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as private:
+        try:
+            info = BrokerInfo(private.bootstrap, "embedded", private)
+            took = asyncio.run(_publish_while_frozen(_app(info), private, {topics.AUDIT: records}))
+            assert took >= 1.5
+            ends = _ends(info, topics.AUDIT)
+            got = [r for r in _read(info, topics.AUDIT, {}, ends) if r.key.startswith(f"ack-{run}".encode())]
+            assert sorted(r.value for r in got) == sorted(v for _, v in records)
+        finally:
+            if private.pid is not None:
+                os.kill(private.pid, signal.SIGCONT)  # never leave a stopped process behind
