@@ -1,8 +1,9 @@
-"""``carepath.streaming.publish`` on the real broker: a worker's outputs built into one record batch per
-partition and handed to the producer together must land exactly where a Kafka producer's partitioner puts them, as Faust's ``topic.send`` did
-(the patient key's partition, which every consumer downstream relies on), each once, in order, with the
-topic's headers; a key with more than one record batch holds keeps its order across them. And
-``publish`` returns only once the broker has acknowledged them: on a frozen broker it waits."""
+"""``carepath.streaming.publish`` on the real broker: a worker's outputs, built into one record batch per
+partition and handed to the producer together, must land exactly where a Kafka producer's partitioner
+puts them, as Faust's ``topic.send`` did (the patient key's partition, which every consumer downstream
+relies on), each once, in order, with the topic's headers; a key with more than one record batch holds
+keeps its order across them. And ``publish`` returns only once the broker has acknowledged them: on a
+frozen broker it waits."""
 
 from __future__ import annotations
 
