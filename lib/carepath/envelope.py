@@ -35,19 +35,12 @@ def canonical_numbers(value: Any) -> Any:
     magnitudes stay floats: they are not exact integers in JSON, and no carepath field allows them.
     Objects and arrays are copied only when something in them changes.
     """
-    kind = type(value)
-    if kind is dict:
-        return _canonical_object(value)
-    if kind is list:
-        return _canonical_array(value)
-    if kind is float or isinstance(value, float):
-        if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return int(value)
-        return value
     if isinstance(value, dict):
         return _canonical_object(value)
     if isinstance(value, list):
         return _canonical_array(value)
+    if isinstance(value, float) and value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return int(value)
     return value
 
 

@@ -152,8 +152,7 @@ def run(ctx: Context) -> dict[str, Any]:
         + ("drained" if drained else "NOT drained")
         + f" {drain_s:.1f} s later; events per batch "
         + ", ".join(f"{k} {v}" for k, v in out["events_per_batch"].items())
-        + ";"
-        + " peak RSS "
+        + "; peak RSS "
         + ", ".join(f"{k} {v or 0:.0f} MB" for k, v in rss.items())
     )
     total = sum(per_event.values())

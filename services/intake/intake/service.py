@@ -256,7 +256,7 @@ class Intake:
             metrics.REJECTED.labels(channel, reason).inc(n)
         if rejected_reasons:
             metrics.DLQ_RECORDS.labels(channel).inc(len(rejected_reasons))
-        if rejected_reasons:  # one line a request: which system sent what was refused, and why (labels only)
+            # one line a request: which system sent what was refused, and why (labels only)
             _log.info(
                 "input_dead_lettered",
                 channel=channel,
