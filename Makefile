@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock audit sbom capacity sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
+.PHONY: help setup clean-compiled lock audit sbom capacity sysdeps oidc-provider asyncapi-parser asyncapi k8s-check k8s-generate run test unit contract integration e2e lint typecheck bench chaos tail backtest pathway-doc clean fuzz
 
 help:
 	@echo "make run     start the embedded broker, all services and a live demo (Ctrl-C stops everything)"
@@ -18,12 +18,21 @@ help:
 # build.lock (pip and the build backend), runtime.lock (what the images ship), dev.lock (runtime pins plus
 # the dev tools and the embedded broker of the `demo` extra), checkov.lock (make k8s-check's own virtualenv).
 # `make lock` writes them from pyproject.toml, keeping every pin it can.
-$(STAMP): pyproject.toml requirements/build.lock requirements/dev.lock
+#
+# The triage core is compiled with mypyc as the project installs (setup.py, README "The compiled core"), again
+# whenever its sources change; where there is no C compiler it runs as Python, and the build says so.
+CORE_SOURCES := $(shell find services/triage/triage/core -name '*.py') services/triage/triage/batch.py
+CAREPATH_COMPILE_CORE ?= $(if $(shell command -v cc 2>/dev/null),1,0)
+export CAREPATH_COMPILE_CORE
+
+$(STAMP): pyproject.toml setup.py requirements/build.lock requirements/dev.lock $(CORE_SOURCES)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --require-hashes -r requirements/build.lock
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	@[ "$(CAREPATH_COMPILE_CORE)" != 0 ] || echo "note: CAREPATH_COMPILE_CORE=0 (so set, or no C compiler cc found): the triage core runs as Python"
+	@[ "$(CAREPATH_COMPILE_CORE)" != 0 ] || $(MAKE) --no-print-directory clean-compiled
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
 	touch $(STAMP)
@@ -95,7 +104,7 @@ LOCK_FLAGS := --generate-hashes --python-platform x86_64-manylinux_2_28 --no-hea
 lock: setup
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra demo --python-version 3.11 $(LOCK_FLAGS) -o requirements/dev.lock
 	$(VENV)/bin/uv pip compile pyproject.toml -c requirements/dev.lock --python-version 3.11 $(LOCK_FLAGS) -o requirements/runtime.lock
-	$(VENV)/bin/uv pip compile requirements/build.in --python-version 3.11 $(LOCK_FLAGS) -o requirements/build.lock
+	$(VENV)/bin/uv pip compile requirements/build.in -c requirements/dev.lock --python-version 3.11 $(LOCK_FLAGS) -o requirements/build.lock
 	$(VENV)/bin/uv pip compile requirements/checkov.in --python-version 3.11.5 $(LOCK_FLAGS) -o requirements/checkov.lock
 
 # Known vulnerabilities (pip-audit, against PyPI's advisory data) in every pin of requirements/runtime.lock.
@@ -170,5 +179,10 @@ pathway-doc: setup
 tail: setup
 	$(PY) -m carepath.tail $(TOPIC)
 
-clean:
+clean: clean-compiled
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results .run
+
+# The compiled core's modules (the sources then run as Python until the next `make setup`).
+clean-compiled:
+	find services/triage/triage -name '*.so' -delete
+	rm -rf build services/triage/triage/core/compiled-from.sha256

@@ -89,12 +89,17 @@ def test_the_dev_lock_pins_what_production_runs_at_the_same_versions() -> None:
             )
 
 
-def test_the_build_lock_pins_the_backend_pyproject_asks_for() -> None:
+def test_the_build_lock_pins_the_backend_and_the_compiler_pyproject_asks_for() -> None:
     build = pins(BUILD_LOCK)
-    assert set(build) == {"pip", "setuptools"}, build
     system = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
-    assert system["requires"] == ["setuptools>=68"], system
+    assert system["requires"] == ["setuptools>=68", "mypy==2.4.1"], system
     assert int(build["setuptools"].split(".")[0]) >= 68
+    assert build["mypy"] == "2.4.1", build
+    # make setup installs the build lock, then the dev lock over it: every pin they share is the same
+    dev = pins(DEV_LOCK)
+    shared = set(build) & set(dev)
+    assert {"mypy", "typing-extensions"} <= shared
+    assert {name: build[name] for name in shared} == {name: dev[name] for name in shared}
 
 
 def test_make_setup_installs_the_locks_with_hash_checking_and_resolves_nothing() -> None:

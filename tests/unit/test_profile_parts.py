@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+import triage.agents
 from carepath_tools.bench.profile_parts import OTHER, parse_raw, part_of, per_event
 
 # Lines as py-spy 0.4 writes them with --format raw (collapsed stacks, module-relative file names)
@@ -46,3 +48,14 @@ def test_microseconds_per_event_follow_the_shares_of_the_measured_total() -> Non
 def test_unknown_frames_are_other_and_malformed_lines_are_skipped() -> None:
     assert part_of(["<module> (script.py:1)"]) == OTHER
     assert parse_raw("no count here\n\n") == Counter()
+
+
+def test_a_leaf_on_the_line_that_calls_the_compiled_core_is_the_cores_time() -> None:
+    # py-spy sees no frame inside compiled code: its time shows on the Python line that called it.
+    agents = Path(triage.agents.__file__).resolve()
+    lines = agents.read_text(encoding="utf-8").splitlines()
+    call = next(n for n, text in enumerate(lines, start=1) if "run_batch(" in text)
+    other = next(n for n, text in enumerate(lines, start=1) if "await publish(" in text)
+    shell = "run (asyncio/events.py:80);handle ({file}:{line})"
+    assert part_of(shell.format(file=agents, line=call).split(";")) == "core rules"
+    assert part_of(shell.format(file=agents, line=other).split(";")) == "service shell"

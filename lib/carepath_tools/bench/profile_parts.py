@@ -5,12 +5,16 @@ frame ``function (file:line)``, from every thread of the process. Each stack is 
 metrics, logging, sensors and table writes own everything beneath them (a metric's lock, a table
 write's changelog record); otherwise the first frame, from the leaf towards the root, whose file or
 function belongs to a known part. Time in a C extension (orjson) is charged to the Python line that
-called it, i.e. to the caller's part. A part's share of the samples times the
+called it, i.e. to the caller's part; so is the compiled triage core's (README "The compiled core"), which
+py-spy cannot see into: a leaf on a line that calls its entry point (``run_batch(``) is the core's. A
+callback it makes into Python (a table read, JSON) shows as its own frames and parts. A part's share of the samples times the
 worker's measured processor time per event gives its microseconds per event.
 """
 
 from __future__ import annotations
 
+import linecache
+import re
 import shutil
 import subprocess
 import sys
@@ -67,9 +71,24 @@ def _matches(part: str, frame: str) -> bool:
     return any(mark in frame for mark in _MARKS[part])
 
 
+# A line that calls the compiled core: time at it is the core's (see the module's docstring).
+COMPILED_ENTRY = ("run_batch(",)
+_FRAME = re.compile(r"\((?P<file>[^()]+\.py):(?P<line>\d+)\)$")
+
+
+def _in_compiled_core(leaf: str) -> bool:
+    found = _FRAME.search(leaf)
+    if found is None:
+        return False
+    text = linecache.getline(found["file"], int(found["line"]))
+    return any(entry in text for entry in COMPILED_ENTRY)
+
+
 def part_of(stack: Iterable[str]) -> str:
     """The part one sampled stack (root first, leaf last) is charged to."""
     frames = list(stack)
+    if frames and _in_compiled_core(frames[-1]):
+        return "core rules"
     for part in OWNING:
         if any(_matches(part, frame) for frame in frames):
             return part

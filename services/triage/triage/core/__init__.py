@@ -3,6 +3,8 @@
 Standard library only (PyYAML in the pathway loader). No broker, no clock, no I/O in ``evaluate``.
 """
 
+from triage.compiled import check as _check_compiled
+from triage.core import engine as _engine
 from triage.core.engine import evaluate
 from triage.core.events import ClinicalEvent, EventError, parse_event
 from triage.core.loader import load_pathway
@@ -10,7 +12,12 @@ from triage.core.outcome import Escalation, Outcome
 from triage.core.pathway import Pathway, PathwayError
 from triage.core.state import PatientState
 
+# Whether these modules run compiled (README "The compiled core"); an ImportError if they were compiled
+# from other sources than those beside them.
+COMPILED = _check_compiled(_engine.__file__)
+
 __all__ = [
+    "COMPILED",
     "ClinicalEvent",
     "Escalation",
     "EventError",

@@ -21,6 +21,7 @@ from triage.core.lifecycle import raise_escalation, resolve_escalation, update_e
 from triage.core.outcome import Escalation, Outcome
 from triage.core.pathway import SEVERITY_RANK, Pathway, Rule
 from triage.core.record import record, remember_id
+from triage.core.resolvers import Resolver
 from triage.core.state import PatientState
 from triage.core.times import iso_datetime, to_micros
 
@@ -68,21 +69,22 @@ def _run_rules(
         ):
             continue  # nothing open, and a fact its detector cannot find anything without is not recorded
         since = closed.get(key)
-        finding = group.detector.detect(facts, since)
+        detector: Detector = group.detector
+        finding = detector.detect(facts, since)
         if current is None and finding is None:
             continue
         published_before = len(published)
         if current is not None:
             rule = group.rule(current["rule"])
             after = max(current["last"], finding.last) if finding is not None else current["last"]
-            resolution = _resolution(rule, facts, after, since, group.detector)
+            resolution = _resolution(rule, facts, after, since, detector)
             if resolution is not None:
                 published.append(resolve_escalation(current, resolution))
                 _set(d, "open", key, None)
                 closed = _set(d, "closed", key, resolution.time)
                 since = resolution.time
                 current = None
-                finding = group.detector.detect(facts, since)
+                finding = detector.detect(facts, since)
             elif (
                 finding is not None
                 and _rank(group.rule(finding.rule_id), finding) > SEVERITY_RANK[current["severity"]]
@@ -100,7 +102,7 @@ def _run_rules(
             rule = group.rule(finding.rule_id)
             blocked = any(facts.is_open(other) for other in rule.not_while_open)
             # not raised when the question was already answered after these facts
-            if not blocked and _resolution(rule, facts, finding.last, since, group.detector) is None:
+            if not blocked and _resolution(rule, facts, finding.last, since, detector) is None:
                 episode = (d.get("episodes") or {}).get(key, 0) + 1
                 opened, escalation = raise_escalation(
                     patient_id, key, episode, rule, finding, iso_datetime(now), pathway
@@ -121,7 +123,8 @@ def _rank(rule: Rule, finding: Finding) -> int:
 def _resolution(
     rule: Rule, facts: Facts, after: int, since: int | None, detector: Detector
 ) -> Resolution | None:
-    for resolver in rule.resolvers:
+    resolvers: tuple[Resolver, ...] = rule.resolvers
+    for resolver in resolvers:
         found = resolver.check(facts, after, since, detector)
         if found is not None:
             return found

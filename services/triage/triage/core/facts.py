@@ -5,14 +5,14 @@ A thin read-only view over the state dict; it computes nothing until a rule asks
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from triage.core.definitions import DEFAULT_SYMPTOM_READING, SymptomReading
 from triage.core.times import MICROS_PER_DAY, utc_date
 
-Entry = Mapping[str, Any]
+Entry = dict[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS = frozenset({"H", "HH"})
@@ -125,7 +125,7 @@ _FACT_PARTS = ALL_FACTS - {OPEN_ESCALATIONS}
 _BIRTH = "birth"
 
 
-def recorded(d: Mapping[str, Any]) -> set[str]:
+def recorded(d: dict[str, Any]) -> set[str]:
     """The fact categories whose part of the state is there: a rule that requires another category cannot
     be met. A part that is there but empty counts as recorded (the rule is then run, which is never wrong)."""
     found = d.keys() & _FACT_PARTS
@@ -148,7 +148,7 @@ class Facts:
 
     __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "kept", "symptoms")
 
-    def __init__(self, d: Mapping[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
+    def __init__(self, d: dict[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
         self.symptoms = symptoms
         self._pain: list[Entry] | None = None
@@ -165,7 +165,7 @@ class Facts:
         self, sites: frozenset[str], statuses: frozenset[str] | None = None
     ) -> list[tuple[str, Entry]]:
         """Recorded cancers (not refuted or entered in error) of these primaries and statuses."""
-        recorded: Mapping[str, Entry] | None = self.d.get("cancer")
+        recorded: dict[str, Entry] | None = self.d.get("cancer")
         if not recorded:
             return _NO_CANCERS
         key = (sites, statuses)
@@ -181,7 +181,7 @@ class Facts:
         return found
 
     def spinal_metastases(self, values: frozenset[str]) -> list[tuple[str, Entry]]:
-        recorded: Mapping[str, Entry] = self.d.get("cancer") or {}
+        recorded: dict[str, Entry] = self.d.get("cancer") or {}
         return [
             (site, entry)
             for site, entry in recorded.items()
@@ -189,7 +189,7 @@ class Facts:
         ]
 
     def risk_factors(self, codes: frozenset[str]) -> list[tuple[str, Entry]]:
-        recorded: Mapping[str, Entry] = self.d.get("risk") or {}
+        recorded: dict[str, Entry] = self.d.get("risk") or {}
         return [
             (code, entry)
             for code, entry in recorded.items()
@@ -261,7 +261,7 @@ class Facts:
     # --- care steps ---------------------------------------------------------------------------------
 
     def latest_step(self, keys: Iterable[str]) -> tuple[str, Entry] | None:
-        steps: Mapping[str, Entry] = self.d.get("steps") or {}
+        steps: dict[str, Entry] = self.d.get("steps") or {}
         best: tuple[str, Entry] | None = None
         for key in keys:
             entry = steps.get(key)

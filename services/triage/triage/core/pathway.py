@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from triage.core.definitions import Definitions
-    from triage.core.kinds.base import Detector
-    from triage.core.resolvers import Resolver
+# Three fields are declared ``Any`` and name their type beside them (a kinds.base.Detector, a
+# resolvers.Resolver, a definitions.Definitions): those modules import this one, and the compiled core
+# (README "The compiled core") resolves a dataclass's field types when its module is imported, before they
+# exist. Where they are used they are read into variables of their type.
 
 SEVERITIES = ("routine", "urgent", "emergency")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
@@ -88,7 +88,7 @@ class Rule:
     severity: Mapping[str, str]  # case -> severity
     reason: Mapping[str, str]  # case -> sentence template
     actions: tuple[Action, ...]
-    resolvers: tuple[Resolver, ...]
+    resolvers: tuple[Any, ...]  # of Resolver (see the note above SEVERITIES)
     source: str
     evidence: tuple[str, ...]
     facts: Mapping[str, Any]  # as written in the YAML, for the sign-off document
@@ -106,7 +106,7 @@ class RuleGroup:
 
     key: str
     rules: tuple[Rule, ...]
-    detector: Detector
+    detector: Any  # a Detector (see the note above SEVERITIES)
     reads: frozenset[str]  # fact categories its rules and resolvers read: evaluated when one changes
     # fact categories its detector finds nothing without (KindSpec.requires): with one of them absent and no
     # escalation open, the group's answer is "nothing" without running it
@@ -130,7 +130,7 @@ class Pathway:
     groups: tuple[RuleGroup, ...]
     code_sets: Mapping[str, CodeSet]
     labels: Labels
-    definitions: Definitions  # settings several rules share (pain episode, adjusted calcium)
+    definitions: Any  # Definitions (see the note above SEVERITIES): settings several rules share (pain episode, adjusted calcium)
     evidence_tags: Mapping[str, str]
 
     def rule(self, rule_id: str) -> Rule:

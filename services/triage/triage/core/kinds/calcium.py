@@ -242,7 +242,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return AdjustedCalcium(members, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="adjusted_calcium",
     summary="the newest albumin-adjusted calcium in the rule's band (or raised, with symptoms)",
     parse=parse,

@@ -135,7 +135,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return CancerWithFeatures(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="cancer_with_features",
     summary="a recorded past or current cancer and a pain report with any feature of the code set",
     parse=parse,

@@ -137,7 +137,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return ImagingFinding(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="imaging_finding",
     summary="an imaging report with any finding of the code set at the listed certainty",
     parse=parse,

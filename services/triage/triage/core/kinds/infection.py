@@ -85,7 +85,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return FeaturesWithRiskFactors(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="features_with_risk_factors",
     summary="a pain report with any feature of the code set in a patient with a recorded risk factor",
     parse=parse,

@@ -179,7 +179,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return MyelomaScreen(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="myeloma_screen",
     summary="an older patient with persistent back pain or a fracture, without recorded myeloma",
     parse=parse,

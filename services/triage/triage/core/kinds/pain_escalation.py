@@ -203,7 +203,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return PainEscalation(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="pain_escalation",
     summary="the newest pain report is severe, has risen from the patient's baseline, or has new features",
     parse=parse,

@@ -117,7 +117,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return PresentingFeatures(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="presenting_features",
     summary="a pain report with any feature of the code set, in any patient",
     parse=parse,

@@ -95,7 +95,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return RaisedLabs(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="raised_labs",
     summary="a test of the code set above the laboratory's upper limit, with back pain close in time",
     parse=parse,

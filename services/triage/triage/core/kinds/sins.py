@@ -129,7 +129,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return SinsScore(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="sins_score",
     summary="the SINS score of the newest scored imaging report falls in a band",
     parse=parse,

@@ -246,7 +246,7 @@ def build(members: Sequence[Member], context: Context) -> Detector:
     return WeakRiskFactors(member.rule_id, member.params, context)
 
 
-SPEC = KindSpec(
+SPEC: KindSpec = KindSpec(
     name="weak_risk_factors",
     summary="back pain with no recorded cancer, counting weak risk factors for an underlying cancer",
     parse=parse,
