@@ -57,5 +57,6 @@ def test_a_leaf_on_the_line_that_calls_the_compiled_core_is_the_cores_time() -> 
     call = next(n for n, text in enumerate(lines, start=1) if "run_batch(" in text)
     other = next(n for n, text in enumerate(lines, start=1) if "await publish(" in text)
     shell = "run (asyncio/events.py:80);handle ({file}:{line})"
-    assert part_of(shell.format(file=agents, line=call).split(";")) == "core rules"
-    assert part_of(shell.format(file=agents, line=other).split(";")) == "service shell"
+    for file in (agents, "triage/agents.py"):  # py-spy writes a module's file from its import root
+        assert part_of(shell.format(file=file, line=call).split(";")) == "core rules", file
+        assert part_of(shell.format(file=file, line=other).split(";")) == "service shell", file

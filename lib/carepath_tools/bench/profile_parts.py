@@ -13,6 +13,8 @@ worker's measured processor time per event gives its microseconds per event.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import linecache
 import re
 import shutil
@@ -71,16 +73,30 @@ def _matches(part: str, frame: str) -> bool:
     return any(mark in frame for mark in _MARKS[part])
 
 
-# A line that calls the compiled core: time at it is the core's (see the module's docstring).
+# A line of triage's shell that calls the compiled core: time at it is the core's (module docstring).
+COMPILED_CALLERS = ("triage/",)
 COMPILED_ENTRY = ("run_batch(",)
 _FRAME = re.compile(r"\((?P<file>[^()]+\.py):(?P<line>\d+)\)$")
 
 
+@functools.cache
+def _source(file: str) -> str:
+    """A frame's file as a path: py-spy writes a module's file relative to its import root
+    (``triage/agents.py``), which is found again through the import system."""
+    if Path(file).is_absolute():
+        return file
+    try:
+        spec = importlib.util.find_spec(file.removesuffix(".py").replace("/", "."))
+    except (ImportError, ValueError):
+        return file
+    return spec.origin if spec is not None and spec.origin else file
+
+
 def _in_compiled_core(leaf: str) -> bool:
     found = _FRAME.search(leaf)
-    if found is None:
+    if found is None or not any(caller in found["file"] for caller in COMPILED_CALLERS):
         return False
-    text = linecache.getline(found["file"], int(found["line"]))
+    text = linecache.getline(_source(found["file"]), int(found["line"]))
     return any(entry in text for entry in COMPILED_ENTRY)
 
 
