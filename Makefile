@@ -182,7 +182,8 @@ tail: setup
 clean: clean-compiled
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results .run
 
-# The compiled core's modules (the sources then run as Python until the next `make setup`).
+# The compiled core's modules (the sources then run as Python until the next `make setup`, which compiles them
+# again: the setup stamp goes with them).
 clean-compiled:
 	find services/triage/triage -name '*.so' -delete
-	rm -rf build services/triage/triage/core/compiled-from.sha256
+	rm -rf build services/triage/triage/core/compiled-from.sha256 $(STAMP)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from triage.core.times import parse_instant
 from triage.core.units import UnitError, factor
@@ -39,35 +39,37 @@ class ClinicalEvent:
     type: str
     patient_id: str
     time: datetime  # when it happened clinically, UTC
-    data: Mapping[str, Any]
+    data: dict[str, Any]
 
 
 def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
-    if not _is_object(cloudevent):
-        raise EventError("the event is not a JSON object")
-    event_id = _text(cloudevent, "id", "/id")
-    event_type = _text(cloudevent, "type", "/type")
-    subject = _text(cloudevent, "subject", "/subject")
-    raw_time = _text(cloudevent, "time", "/time")
+    event = _object(cloudevent, "the event is not a JSON object")
+    event_id = _text(event, "id", "/id")
+    event_type = _text(event, "type", "/type")
+    subject = _text(event, "subject", "/subject")
+    raw_time = _text(event, "time", "/time")
     try:
         moment = parse_instant(raw_time)
     except ValueError:
         raise EventError(f"/time: {raw_time!r} is not an RFC 3339 date-time with an offset") from None
-    data = cloudevent.get("data")
-    if not _is_object(data):
-        raise EventError("/data: must be an object")
+    data = _object(event.get("data"), "/data: must be an object")
     check = _CHECKS.get(event_type)
     if check is not None:
         check(data)
     return ClinicalEvent(event_id, event_type, subject, moment, data)
 
 
-def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """A JSON object: a dict as decoded (checked first, the cheap test) or any other Mapping."""
-    return type(value) is dict or isinstance(value, Mapping)
+def _object(value: Any, error: str) -> dict[str, Any]:
+    """A JSON object as a dict: as decoded, or any other Mapping copied into one (the compiled core reads a
+    dict with the dictionary's own operations, README "The compiled core")."""
+    if type(value) is dict:
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise EventError(error)
 
 
-def _text(obj: Mapping[str, Any], key: str, where: str) -> str:
+def _text(obj: dict[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
         raise EventError(f"{where}: must be a non-empty string")
@@ -81,12 +83,12 @@ def _number(value: Any) -> bool:
     return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
-def _require(data: Mapping[str, Any], key: str, ok: bool, expected: str) -> None:
+def _require(data: dict[str, Any], key: str, ok: bool, expected: str) -> None:
     if not ok:
         raise EventError(f"/data/{key}: must be {expected}")
 
 
-def _strings(data: Mapping[str, Any], key: str, required: bool = False) -> None:
+def _strings(data: dict[str, Any], key: str, required: bool = False) -> None:
     value = data.get(key)
     if value is None and not required:
         return
@@ -99,12 +101,12 @@ def _strings(data: Mapping[str, Any], key: str, required: bool = False) -> None:
     _require(data, key, False, "a list of codes")
 
 
-def _optional_text(data: Mapping[str, Any], key: str) -> None:
+def _optional_text(data: dict[str, Any], key: str) -> None:
     value = data.get(key)
     _require(data, key, value is None or isinstance(value, str), "a code")
 
 
-def _check_pain(data: Mapping[str, Any]) -> None:
+def _check_pain(data: dict[str, Any]) -> None:
     nrs = data.get("nrs")
     _require(
         data, "nrs", isinstance(nrs, int) and not isinstance(nrs, bool) and 0 <= nrs <= 10, "an integer 0-10"
@@ -133,7 +135,7 @@ def _check_pain(data: Mapping[str, Any]) -> None:
             raise EventError("/data/onset: must be an RFC 3339 date-time with an offset") from None
 
 
-def _check_symptom(data: Mapping[str, Any]) -> None:
+def _check_symptom(data: dict[str, Any]) -> None:
     for key in ("character", "systemic", "neurological", "site"):
         _strings(data, key)
     temperature = data.get("temperature")
@@ -152,7 +154,7 @@ def _check_symptom(data: Mapping[str, Any]) -> None:
         _optional_text(data, key)
 
 
-def _check_imaging(data: Mapping[str, Any]) -> None:
+def _check_imaging(data: dict[str, Any]) -> None:
     _require(data, "report_status", isinstance(data.get("report_status"), str), "a code")
     scored_alone = "modality" not in data and "region" not in data and data.get("sins_score") is not None
     for key in ("modality", "region"):  # absent only for a SINS scored on its own
@@ -168,7 +170,7 @@ def _check_imaging(data: Mapping[str, Any]) -> None:
     _require(data, "sins_score", ok, "an integer 0-18")
 
 
-def _check_lab(data: Mapping[str, Any]) -> None:
+def _check_lab(data: dict[str, Any]) -> None:
     _require(data, "test", isinstance(data.get("test"), str), "a code")
     value: Any = data.get("value")
     _require(data, "value", _number(value) and value >= 0, "a number >= 0")
@@ -185,7 +187,7 @@ def _check_lab(data: Mapping[str, Any]) -> None:
     _optional_text(data, "abnormal_flag")
 
 
-def _check_diagnosis(data: Mapping[str, Any]) -> None:
+def _check_diagnosis(data: dict[str, Any]) -> None:
     cancer = data.get("cancer")
     if cancer is not None:
         ok = isinstance(cancer, Mapping) and isinstance(cancer.get("primary_site"), str)
@@ -205,7 +207,7 @@ def _check_diagnosis(data: Mapping[str, Any]) -> None:
     _optional_text(data, "verification")
 
 
-def _check_care_step(data: Mapping[str, Any]) -> None:
+def _check_care_step(data: dict[str, Any]) -> None:
     _require(data, "step", isinstance(data.get("step"), str), "a code")
     _optional_text(data, "conclusion")
     _optional_text(data, "decision")

@@ -8,7 +8,6 @@ already recorded replaces it instead of being added twice.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Mapping
 from typing import Any
 
 from triage.core import events as ev
@@ -51,11 +50,11 @@ def _timeline(old: list[dict[str, Any]] | None, entry: dict[str, Any], limit: in
     return items[-limit:]
 
 
-def _time_of(entry: Mapping[str, Any]) -> int:
+def _time_of(entry: dict[str, Any]) -> int:
     return int(entry["t"])
 
 
-def _latest(old: Mapping[str, Any] | None, key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _latest(old: dict[str, Any] | None, key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The mapping with ``key`` set to ``entry`` unless a newer fact is already there (None: no change)."""
     current = old.get(key) if old else None
     if current is not None and current["t"] > entry["t"]:
@@ -65,7 +64,7 @@ def _latest(old: Mapping[str, Any] | None, key: str, entry: dict[str, Any]) -> d
     return updated
 
 
-def _pain(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _pain(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     entry: dict[str, Any] = {"t": t, "e": event_id, "nrs": data["nrs"], "site": list(data["site"])}
     for key in ("character", "systemic", "neurological"):
         values = data.get(key)
@@ -88,7 +87,7 @@ def _pain(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> 
     return PAIN_CHANGED
 
 
-def _symptom(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _symptom(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     """A symptom recorded on its own joins the pain timeline as an entry without a score (``symptom``
     true); Facts.pain reads it with the score of the patient's pain report nearest in time."""
     entry: dict[str, Any] = {"t": t, "e": event_id, "symptom": True}
@@ -109,7 +108,7 @@ def _symptom(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) 
     return PAIN_CHANGED
 
 
-def _lab(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _lab(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     test = str(data["test"])
     unit = str(data["unit"])
     entry: dict[str, Any] = {
@@ -129,7 +128,7 @@ def _lab(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> f
     return LABS_CHANGED
 
 
-def _imaging(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _imaging(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     if data["report_status"] == "cancelled":
         return NOTHING  # a withdrawn study says nothing about the spine
     findings: dict[str, str] = {}
@@ -151,7 +150,7 @@ def _imaging(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) 
     return IMAGING_CHANGED
 
 
-def _diagnosis(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _diagnosis(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     verification = data.get("verification") or "confirmed"
     changed: set[str] = set()
     cancer = data.get("cancer")
@@ -186,7 +185,7 @@ def _diagnosis(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int
     return frozenset(changed)
 
 
-def _care_step(d: dict[str, Any], event_id: str, data: Mapping[str, Any], t: int) -> frozenset[str]:
+def _care_step(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> frozenset[str]:
     step = str(data["step"])
     keys = [step]
     for detail in ("conclusion", "decision"):
