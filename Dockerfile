@@ -27,8 +27,9 @@ COPY requirements/build.lock requirements/runtime.lock requirements/
 # holds no development tool and not the embedded broker (the `demo` extra): the images talk to a real Kafka.
 RUN pip install --require-hashes -r requirements/build.lock \
  && pip install --require-hashes --no-deps -r requirements/runtime.lock
-# The triage core is compiled with mypyc as the project installs (setup.py, README "The compiled core"):
-# a C compiler in this stage only. The build lock's tools (pip, setuptools, mypy) stay in the virtualenv.
+# The triage and followup cores are compiled with mypyc as the project installs (setup.py, README "The
+# compiled core"): a C compiler in this stage only. The build lock's tools (pip, setuptools, mypy) stay in
+# the virtualenv.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -37,7 +38,7 @@ COPY lib/carepath/ lib/carepath/
 COPY services/ services/
 RUN pip install --no-deps --no-build-isolation . \
  && pip check \
- && python -c "import triage.core; assert triage.core.COMPILED, 'the triage core was not compiled'"
+ && python -c "import triage.core, followup.core; assert triage.core.COMPILED and followup.core.COMPILED, 'a core was not compiled'"
 
 # --- runtime: what every service image holds ---------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

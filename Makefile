@@ -19,9 +19,11 @@ help:
 # the dev tools and the embedded broker of the `demo` extra), checkov.lock (make k8s-check's own virtualenv).
 # `make lock` writes them from pyproject.toml, keeping every pin it can.
 #
-# The triage core is compiled with mypyc as the project installs (setup.py, README "The compiled core"), again
-# whenever its sources change; where there is no C compiler it runs as Python, and the build says so.
-CORE_SOURCES := $(shell find services/triage/triage/core -name '*.py') services/triage/triage/batch.py
+# The triage and followup cores are compiled with mypyc as the project installs (setup.py, README "The
+# compiled core"), again whenever their sources change; where there is no C compiler they run as Python,
+# and the build says so.
+CORE_SOURCES := $(shell find services/triage/triage/core services/followup/followup/core -name '*.py') \
+	services/triage/triage/batch.py services/followup/followup/batch.py lib/carepath/compiled.py
 CAREPATH_COMPILE_CORE ?= $(if $(shell command -v cc 2>/dev/null),1,0)
 export CAREPATH_COMPILE_CORE
 
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml setup.py requirements/build.lock requirements/dev.lock 
 	  [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --require-hashes -r requirements/build.lock
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
-	@[ "$(CAREPATH_COMPILE_CORE)" != 0 ] || echo "note: CAREPATH_COMPILE_CORE=0 (so set, or no C compiler cc found): the triage core runs as Python"
+	@[ "$(CAREPATH_COMPILE_CORE)" != 0 ] || echo "note: CAREPATH_COMPILE_CORE=0 (so set, or no C compiler cc found): the cores run as Python"
 	@[ "$(CAREPATH_COMPILE_CORE)" != 0 ] || $(MAKE) --no-print-directory clean-compiled
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
@@ -182,8 +184,8 @@ tail: setup
 clean: clean-compiled
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results .run
 
-# The compiled core's modules (the sources then run as Python until the next `make setup`, which compiles them
+# The compiled cores' modules (the sources then run as Python until the next `make setup`, which compiles them
 # again: the setup stamp goes with them).
 clean-compiled:
-	find services/triage/triage -name '*.so' -delete
-	rm -rf build services/triage/triage/core/compiled-from.sha256 $(STAMP)
+	find services/triage/triage services/followup/followup -name '*.so' -delete
+	rm -rf build services/triage/triage/core/compiled-from.sha256 services/followup/followup/core/compiled-from.sha256 $(STAMP)

@@ -5,8 +5,8 @@ frame ``function (file:line)``, from every thread of the process. Each stack is 
 metrics, logging, sensors and table writes own everything beneath them (a metric's lock, a table
 write's changelog record); otherwise the first frame, from the leaf towards the root, whose file or
 function belongs to a known part. Time in a C extension (orjson) is charged to the Python line that
-called it, i.e. to the caller's part; so is the compiled triage core's (README "The compiled core"), which
-py-spy cannot see into: a leaf on a line that calls its entry point (``run_batch(``) is the core's. A
+called it, i.e. to the caller's part; so is a compiled core's (README "The compiled core"), which py-spy
+cannot see into: a leaf on a line that calls its entry point (``run_batch(``, ``run_inputs(``) is the core's. A
 callback it makes into Python (a table read, JSON) shows as its own frames and parts. A part's share of the samples times the
 worker's measured processor time per event gives its microseconds per event.
 """
@@ -73,9 +73,9 @@ def _matches(part: str, frame: str) -> bool:
     return any(mark in frame for mark in _MARKS[part])
 
 
-# A line of triage's shell that calls the compiled core: time at it is the core's (module docstring).
-COMPILED_CALLERS = ("triage/",)
-COMPILED_ENTRY = ("run_batch(",)
+# A line of a shell that calls its compiled core: time at it is the core's (module docstring).
+COMPILED_CALLERS = ("triage/", "followup/")
+COMPILED_ENTRY = ("run_batch(", "run_inputs(", "run_tick(")
 _FRAME = re.compile(r"\((?P<file>[^()]+\.py):(?P<line>\d+)\)$")
 
 

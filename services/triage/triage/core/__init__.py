@@ -3,7 +3,9 @@
 Standard library only (PyYAML in the pathway loader). No broker, no clock, no I/O in ``evaluate``.
 """
 
-from triage.compiled import check as _check_compiled
+from pathlib import Path as _Path
+
+from carepath.compiled import check as _check_compiled
 from triage.core import engine as _engine
 from triage.core.engine import evaluate
 from triage.core.events import ClinicalEvent, EventError, parse_event
@@ -14,7 +16,7 @@ from triage.core.state import PatientState
 
 # Whether these modules run compiled (README "The compiled core"); an ImportError if they were compiled
 # from other sources than those beside them.
-COMPILED = _check_compiled(_engine.__file__)
+COMPILED = _check_compiled(_engine.__file__, _Path(__file__).resolve().parent.parent)
 
 __all__ = [
     "COMPILED",

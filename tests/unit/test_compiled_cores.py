@@ -1,0 +1,52 @@
+"""The compiled cores (README "The compiled core") are held to their Python sources.
+
+mypyc compiles the same sources; what could differ is behaviour mypyc adds (a type checked at run time
+where Python would go on) or a defect in the compiler. So both cores are run both ways, compiled and from
+their sources, over the triage unit tests' synthetic cohort, a bench workload (through triage, then its
+events and escalations through followup with two timer passes) and every conformance timeline
+(hospital-coded FHIR and HL7 v2 through intake), and everything they publish and keep must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _replay(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.unit.compiled_replay", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_compiled_cores_publish_and_keep_exactly_what_their_sources_do() -> None:
+    # make setup compiles them unless CAREPATH_COMPILE_CORE=0 (set, or no C compiler): then both runs are
+    # the sources, and this test checks only that the cores are not compiled.
+    expected = os.environ.get("CAREPATH_COMPILE_CORE", "1") != "0"
+    ran = _replay()
+    source = _replay("--source")
+    assert ran["compiled"] == {"triage": expected, "followup": expected}, (
+        "a core is not compiled: run `make setup`" if expected else "a core runs compiled"
+    )
+    assert source["compiled"] == {"triage": False, "followup": False}
+    assert ran["timeline_runs"] >= 90 and ran["events"] > 10_000, ran
+    assert ran["escalations"] > 1_000 and ran["reminders"] > 1_000 and ran["audited"] > 1_000, ran
+    assert ran["failures"] == 0, ran
+    assert {**ran, "compiled": None} == {**source, "compiled": None}
