@@ -89,7 +89,10 @@ def test_workers_added_stopped_and_killed_under_load_change_no_escalation_remind
         (whole,) = figures["reference"]
         assert whole["workers"] == 1 and whole["records"] > 0 and whole["cpu_us_per_record"] > 0
         first = next(s for s in scaled.segments if s.role == role)
-        assert first.workers == 1 and first.records > 0 and first.from_s < 1.0
+        change = next(x for x in scaled.changes if x.role == role)
+        # Opened as the feed began, before the role's first change: how many tenths of a second after the
+        # feed's start depends on the machine's load (the broker is asked for the group's positions first).
+        assert first.workers == 1 and first.records > 0 and first.from_s < change.at_s, (first, change)
         assert all(row["workers"] in (1, 2, 3) for row in figures["by_workers"])
     assert "not a speed-up" in outcome.summary
     assert outcome.broken == []
