@@ -187,5 +187,5 @@ clean: clean-compiled
 # The compiled cores' modules (the sources then run as Python until the next `make setup`, which compiles them
 # again: the setup stamp goes with them).
 clean-compiled:
-	find services/triage/triage services/followup/followup -name '*.so' -delete
-	rm -rf build services/triage/triage/core/compiled-from.sha256 services/followup/followup/core/compiled-from.sha256 $(STAMP)
+	find services -name '*.so' -delete
+	rm -rf build services/*/*/core/compiled-from.sha256 $(STAMP)

@@ -6,9 +6,10 @@ metrics, logging, sensors and table writes own everything beneath them (a metric
 write's changelog record); otherwise the first frame, from the leaf towards the root, whose file or
 function belongs to a known part. Time in a C extension (orjson) is charged to the Python line that
 called it, i.e. to the caller's part; so is a compiled core's (README "The compiled core"), which py-spy
-cannot see into: a leaf on a line that calls its entry point (``run_batch(``, ``run_inputs(``) is the core's. A
-callback it makes into Python (a table read, JSON) shows as its own frames and parts. A part's share of the samples times the
-worker's measured processor time per event gives its microseconds per event.
+cannot see into: a leaf on a line that calls its entry point (``run_batch(``, ``run_inputs(``) is the
+core's. A callback it makes into Python (a table read, JSON) shows as its own frames and parts. A part's
+share of the samples times the worker's measured processor time per event gives its microseconds per
+event.
 """
 
 from __future__ import annotations
