@@ -38,7 +38,7 @@ COPY lib/carepath/ lib/carepath/
 COPY services/ services/
 RUN pip install --no-deps --no-build-isolation . \
  && pip check \
- && python -c "import triage.core, followup.core; assert triage.core.COMPILED and followup.core.COMPILED, 'a core was not compiled'"
+ && python -c "import triage.core, followup.core, carepath.streaming as s; assert triage.core.COMPILED and followup.core.COMPILED and s.MURMUR2_COMPILED, 'a core was not compiled'"
 
 # --- runtime: what every service image holds ---------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

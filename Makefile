@@ -23,7 +23,8 @@ help:
 # compiled core"), again whenever their sources change; where there is no C compiler they run as Python,
 # and the build says so.
 CORE_SOURCES := $(shell find services/triage/triage/core services/followup/followup/core -name '*.py') \
-	services/triage/triage/batch.py services/followup/followup/batch.py lib/carepath/compiled.py
+	services/triage/triage/batch.py services/followup/followup/batch.py lib/carepath/compiled.py \
+	lib/carepath/murmur2.py
 CAREPATH_COMPILE_CORE ?= $(if $(shell command -v cc 2>/dev/null),1,0)
 export CAREPATH_COMPILE_CORE
 
@@ -187,5 +188,5 @@ clean: clean-compiled
 # The compiled cores' modules (the sources then run as Python until the next `make setup`, which compiles them
 # again: the setup stamp goes with them).
 clean-compiled:
-	find services -name '*.so' -delete
-	rm -rf build services/*/*/core/compiled-from.sha256 $(STAMP)
+	find services lib -name '*.so' -delete
+	rm -rf build services/*/*/core/compiled-from.sha256 lib/carepath/*.compiled-from.sha256 $(STAMP)

@@ -1,5 +1,5 @@
-"""The build's one addition to pyproject.toml: the triage and followup cores compiled with mypyc (README
-"The compiled core").
+"""The build's one addition to pyproject.toml: the triage and followup cores, and Kafka's partitioning hash,
+compiled with mypyc (README "The compiled core").
 
 mypyc (part of mypy, pinned in requirements/build.lock) turns each core's type-annotated Python into C
 extension modules, one per module plus a shared library per service, built beside the sources. The
@@ -22,17 +22,20 @@ from carepath import compiled  # standard library only: which modules are compil
 
 ROOT = Path(__file__).resolve().parent
 
-# each service package with a pure core, and its shared library (e.g. triage/core/compiled__mypyc.*.so)
+# each service package with a pure core, or a module compiled on its own, and its shared library (e.g.
+# triage/core/compiled__mypyc.*.so)
 PACKAGES = {
     ROOT / "services" / "triage" / "triage": "triage.core.compiled",
     ROOT / "services" / "followup" / "followup": "followup.core.compiled",
+    ROOT / "lib" / "carepath" / "murmur2.py": "carepath.murmur2_compiled",
 }
 
 
 def core_extensions() -> list[object]:
     if os.environ.get("CAREPATH_COMPILE_CORE", "1") == "0":
         print(
-            "carepath: CAREPATH_COMPILE_CORE=0: the triage and followup cores are not compiled (they run as Python)"
+            "carepath: CAREPATH_COMPILE_CORE=0: the triage and followup cores and carepath.murmur2 are not "
+            "compiled (they run as Python)"
         )
         return []
     from mypyc.build import mypycify  # a build requirement: an ImportError here names what is missing

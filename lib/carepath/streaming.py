@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, ParamSpec
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from carepath import collector, fetch_batches, kafka_security, logs, table_state, topics
+from carepath import collector, compiled, fetch_batches, kafka_security, logs, murmur2, table_state, topics
 from carepath.fetch_batches import BatchSource
 from carepath.profile import PRODUCER_BATCH_BYTES, BrokerProfile
 from carepath.settings import CommonSettings, TableSettings
@@ -333,24 +334,40 @@ def patient_table(app: App, name: str) -> Any:
     )
 
 
-# Keys whose partition a worker remembers, per topic (about 150 bytes each): a patient's state is read and
-# written in the same batch, and the producer's partitioner (murmur2, in Python) costs microseconds a key.
+# Keys whose partition a worker remembers, per topic (about 150 bytes each), when the producer places keys
+# some other way than Kafka's default partitioner: a patient's state is read and written in the same batch.
 PLACEMENT_CACHE = 1 << 14
+
+# Whether carepath.murmur2 runs compiled (setup.py); an ImportError if compiled from other sources.
+MURMUR2_COMPILED = compiled.check(murmur2.__file__, Path(compiled.__file__).with_name("murmur2.py"))
 
 
 class _Placement:
-    """The partition of each key of one topic: the Kafka producer's own partitioner, exactly as it places a
-    record sent with no partition (Faust's ``topic.send``, a table with ``use_partitioner``), remembered
-    for the most recent keys. A topic's partition count cannot change under a running worker (checked at
-    start-up, see :func:`run_worker`)."""
+    """The partition of each key of one topic, exactly as the Kafka producer places a record sent with no
+    partition (Faust's ``topic.send``, a table with ``use_partitioner``). With the producer's default
+    partitioner (Faust's, unless ``producer_partitioner`` is set) that is murmur2 of the key over the
+    topic's partitions, computed here by the compiled :mod:`carepath.murmur2` (aiokafka's own is Python and
+    cost a worker ~4 µs an event); otherwise the producer's partitioner is asked, and its answers remembered
+    for the most recent keys. A record without a key goes where the producer's partitioner puts it. A topic's
+    partition count cannot change under a running worker (checked at start-up, see :func:`run_worker`)."""
 
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer, self.topic = producer, topic
-        self.of = functools.lru_cache(maxsize=PLACEMENT_CACHE)(self._compute)
+        partitions = set(producer._metadata.partitions_for_topic(topic) or ())
+        count = len(partitions)
+        self.of: Callable[[bytes | None], int]
+        if type(producer._partitioner) is DefaultPartitioner and partitions == set(range(count)) and count:
+            self.of = functools.partial(_default_partition, count=count, other=self._compute)
+        else:
+            self.of = functools.lru_cache(maxsize=PLACEMENT_CACHE)(self._compute)
 
     def _compute(self, key: bytes | None) -> int:
         partition: int = self.producer._partition(self.topic, None, None, None, key, None)
         return partition
+
+
+def _default_partition(key: bytes | None, count: int, other: Callable[[bytes | None], int]) -> int:
+    return other(key) if key is None else murmur2.partition(key, count)
 
 
 async def _placement(app: Any, topic: str) -> tuple[Any, _Placement]:

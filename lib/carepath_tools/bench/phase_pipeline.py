@@ -73,7 +73,11 @@ def run(ctx: Context) -> dict[str, Any]:
             sampler.start()
         pids = {name: svc.proc.pid if svc.proc else None for name, svc in stack.services.items()}
         meter = probes.CpuMeter(pids | {"broker": stack.broker.pid if stack.broker else None})
-        spies = {name: profile_parts.Sampler(pid).start() for name, pid in pids.items() if pid}
+        spies = {
+            name: profile_parts.Sampler(pid, keep=ctx.phase_dir("pipeline") / f"{name}.stacks.txt").start()
+            for name, pid in pids.items()
+            if pid
+        }
         try:
             meter.start()
             t0 = time.monotonic()

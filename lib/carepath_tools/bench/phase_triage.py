@@ -62,7 +62,8 @@ def _drain(ctx: Context, stack: Any, events: list[Event], shell: str) -> dict[st
     pid = svc.proc.pid if svc.proc else None
     meter = probes.CpuMeter({"triage": pid, "broker": stack.broker.pid if stack.broker else None})
     sampler = probes.Sampler(lambda: probes.consumed(svc.url)).start()
-    spy = profile_parts.Sampler(pid).start() if pid else None
+    stacks = ctx.phase_dir("triage") / f"triage-{shell}.stacks.txt"
+    spy = profile_parts.Sampler(pid, keep=stacks).start() if pid else None
     meter.start()
     target = n  # its consumer group starts where this backlog does (see phase_stack)
     try:

@@ -158,10 +158,13 @@ def per_event(parts: Counter[str], us_per_event: float) -> dict[str, float]:
 
 
 class Sampler:
-    """py-spy attached to one process from ``start()`` to ``stop()`` (as root, or with ptrace allowed)."""
+    """py-spy attached to one process from ``start()`` to ``stop()`` (as root, or with ptrace allowed).
 
-    def __init__(self, pid: int, rate: int = 200) -> None:
-        self.pid, self.rate = pid, rate
+    ``keep``: where to leave py-spy's raw stacks (the run's log folder), to look past the parts; e.g.
+    ``sort -t' ' -k2 -n -r`` on it for the commonest stacks."""
+
+    def __init__(self, pid: int, rate: int = 200, keep: Path | None = None) -> None:
+        self.pid, self.rate, self.keep = pid, rate, keep
         self._dir = Path(tempfile.mkdtemp(prefix="carepath-profile-"))
         self._out = self._dir / "stacks.txt"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -212,5 +215,7 @@ class Sampler:
             self.error = (err or b"").decode(errors="replace").strip()[-300:] or "py-spy wrote nothing"
             return Counter()
         parts = parse_raw(self._out.read_text(errors="replace"))
+        if self.keep is not None:
+            shutil.copyfile(self._out, self.keep)
         shutil.rmtree(self._dir, ignore_errors=True)
         return parts

@@ -68,3 +68,20 @@ def test_the_digest_is_replaced_whole_and_left_alone_when_unchanged(tmp_path: Pa
     compiled.record(package)
     assert written.stat().st_mtime_ns == before
     assert not list(written.parent.glob(".compiled-from.sha256.*"))
+
+
+def test_a_module_compiled_on_its_own_keeps_its_digest_beside_it(tmp_path: Path) -> None:
+    source = tmp_path / "murmur2.py"
+    shutil.copy(Path(compiled.__file__).with_name("murmur2.py"), source)
+    built = str(tmp_path / "murmur2.cpython-311-x86_64-linux-gnu.so")
+    with pytest.raises(compiled.StaleBuild, match=r"module murmur2\.py"):
+        compiled.check(built, source)  # no digest recorded
+    compiled.record(source)
+    assert (tmp_path / "murmur2.compiled-from.sha256").exists()
+    assert compiled.check(built, source) is True
+    assert compiled.check(str(source), source) is False
+    source.write_text(
+        source.read_text(encoding="utf-8").replace("0x9747B28C", "0x9747B28D"), encoding="utf-8"
+    )
+    with pytest.raises(compiled.StaleBuild, match="make setup"):
+        compiled.check(built, source)
