@@ -50,3 +50,43 @@ def test_the_compiled_cores_publish_and_keep_exactly_what_their_sources_do() -> 
     assert ran["escalations"] > 1_000 and ran["reminders"] > 1_000 and ran["audited"] > 1_000, ran
     assert ran["failures"] == 0, ran
     assert {**ran, "compiled": None} == {**source, "compiled": None}
+
+
+# Made for every event or every stored expectation: dataclasses' generated __init__ runs as Python even in
+# a compiled module (~0.6 µs for five frozen fields against ~0.03 µs compiled), so these write their own.
+PER_EVENT = {
+    "triage.core.events": ["ClinicalEvent"],
+    "triage.core.finding": ["Explanation", "Finding", "Resolution"],
+    "triage.core.outcome": ["Escalation"],
+    "triage.core.kinds.pain_escalation": ["Assessment"],
+    "triage.batch": ["Outgoing"],
+    "followup.core.inputs": ["Input"],
+    "followup.core.audit": ["AuditRecord"],
+    "followup.core.reminders": ["Reminder"],
+    "followup.core.state": [
+        "Step",
+        "Resolving",
+        "OpenExpectation",
+        "ClosedExpectation",
+        "Fact",
+        "Ack",
+        "PatientExpectations",
+    ],
+    "followup.batch": ["Outgoing", "Audited", "Stored"],
+}
+
+
+@pytest.mark.parametrize("module", PER_EVENT)
+def test_classes_made_per_event_are_built_by_compiled_code(module: str) -> None:
+    import dataclasses
+    import importlib
+    import inspect
+
+    loaded = importlib.import_module(module)
+    compiled = loaded.__file__ is not None and loaded.__file__.endswith(".so")
+    assert compiled is (os.environ.get("CAREPATH_COMPILE_CORE", "1") != "0")
+    for name in PER_EVENT[module]:
+        cls = getattr(loaded, name)
+        assert dataclasses.is_dataclass(cls) and "__init__" in vars(cls), name
+        if compiled:  # a Python function here is the one dataclasses generated
+            assert not inspect.isfunction(cls.__init__), f"{module}.{name}.__init__ runs as Python"

@@ -35,18 +35,30 @@ class Incoming(NamedTuple):  # one per record: a tuple is made in a third of a d
     value: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outgoing:
     key: bytes
     value: bytes
     reminder: Reminder
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, key: bytes, value: bytes, reminder: Reminder) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "reminder", reminder)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Audited:
     key: bytes
     value: bytes
     record: AuditRecord
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, key: bytes, value: bytes, record: AuditRecord) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "record", record)
 
 
 @dataclass(frozen=True)
@@ -56,10 +68,15 @@ class Failure:
     detail: str
 
 
-@dataclass
+@dataclass(init=False)
 class Stored:
     value: bytes
     expectations: PatientExpectations
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, value: bytes, expectations: PatientExpectations) -> None:
+        self.value = value
+        self.expectations = expectations
 
 
 @dataclass

@@ -27,12 +27,19 @@ class Incoming(NamedTuple):  # one per record: a tuple is made in a third of a d
     timestamp: float  # broker record time (seconds): when intake stored it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outgoing:
     key: bytes
     value: bytes
     escalation: Escalation
     source_timestamp: float
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, key: bytes, value: bytes, escalation: Escalation, source_timestamp: float) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "escalation", escalation)
+        object.__setattr__(self, "source_timestamp", source_timestamp)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ AUDITED = "carepath.expectation.audited.v1"
 CLOSURES = ("satisfied", "cancelled", "withdrawn")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class AuditRecord:
     """One transition of one expectation: ``data`` is the event contract's data object."""
 
@@ -34,6 +34,25 @@ class AuditRecord:
     elapsed_seconds: float | None  # clock start to closure
     within_target: bool | None  # closed by the deadline
     data: dict[str, Any]
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        cloudevent_id: str,
+        at: datetime,
+        expectation_rule: str,
+        transition: str,
+        elapsed_seconds: float | None,
+        within_target: bool | None,
+        data: dict[str, Any],
+    ) -> None:
+        object.__setattr__(self, "cloudevent_id", cloudevent_id)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "expectation_rule", expectation_rule)
+        object.__setattr__(self, "transition", transition)
+        object.__setattr__(self, "elapsed_seconds", elapsed_seconds)
+        object.__setattr__(self, "within_target", within_target)
+        object.__setattr__(self, "data", data)
 
     @property
     def type(self) -> str:

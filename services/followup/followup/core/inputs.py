@@ -57,7 +57,7 @@ class InputError(ValueError):
     """The event cannot be read by the follow-up service; the message names the field."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Input:
     """One event for one patient. ``time`` is when it happened clinically (timezone-aware). ``trace``: the
     W3C trace context of the work that read it (an expectation it opens keeps it for its reminders)."""
@@ -72,11 +72,26 @@ class Input:
     # here (every pattern asks for it; a cached property on a frozen class costs several microseconds).
     kind: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.type == ESCALATION_UPDATED and self.data.get("status") == "resolved":
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        patient_id: str,
+        time: datetime,
+        data: Mapping[str, Any],
+        trace: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "patient_id", patient_id)
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "trace", trace)
+        if type == ESCALATION_UPDATED and data.get("status") == "resolved":
             kind = "escalation_resolved"
         else:
-            kind = KIND_BY_TYPE[self.type]
+            kind = KIND_BY_TYPE[type]
         object.__setattr__(self, "kind", kind)
 
 

@@ -15,7 +15,7 @@ REMINDER_OVERDUE: Final = "carepath.reminder.overdue.v1"
 TYPE_BY_KIND: Final = {"warning": REMINDER_DUE, "overdue": REMINDER_OVERDUE}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reminder:
     """One reminder: ``data`` is the reminder data object of the event contract."""
 
@@ -28,6 +28,29 @@ class Reminder:
     data: dict[str, Any]
     at: datetime  # when it fired: the event's time and ``data.fired_at``
     trace: str | None = None  # the trace context of the event that opened the expectation
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        cloudevent_id: str,
+        type: str,
+        expectation_rule: str,
+        kind: str,
+        level: int,
+        lateness_seconds: float,
+        data: dict[str, Any],
+        at: datetime,
+        trace: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "cloudevent_id", cloudevent_id)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "expectation_rule", expectation_rule)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "level", level)
+        object.__setattr__(self, "lateness_seconds", lateness_seconds)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "trace", trace)
 
 
 def build_reminder(

@@ -26,7 +26,7 @@ OPEN_ESCALATIONS_KEPT = 64  # open escalations remembered (id -> rule), for "whi
 RESOLUTION_CAUSE_WAIT = timedelta(hours=6)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Step:
     """A planned reminder: ``pending`` until it ``fired``; ``skipped`` (a warning overtaken by its
     deadline) or ``stopped`` (an acknowledgement stopped the chain) never fire."""
@@ -38,12 +38,29 @@ class Step:
     status: str = "pending"
     fired_at: datetime | None = None
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        kind: str,
+        level: int,
+        due: datetime,
+        notify: str,
+        status: str = "pending",
+        fired_at: datetime | None = None,
+    ) -> None:
+        self.kind = kind
+        self.level = level
+        self.due = due
+        self.notify = notify
+        self.status = status
+        self.fired_at = fired_at
+
     @property
     def key(self) -> str:
         return f"{self.kind}.{self.level}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Resolving:
     """The escalation that opened an expectation was resolved, citing events not yet seen here.
 
@@ -58,8 +75,14 @@ class Resolving:
     at: datetime
     awaiting: tuple[str, ...]
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, escalation_id: str, at: datetime, awaiting: tuple[str, ...]) -> None:
+        object.__setattr__(self, "escalation_id", escalation_id)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "awaiting", awaiting)
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class OpenExpectation:
     id: str
     rule: str
@@ -72,6 +95,33 @@ class OpenExpectation:
     steps: list[Step]
     resolving: Resolving | None = None
     trace: str | None = None  # the trace context of the event that opened it; its reminders carry it
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        id: str,
+        rule: str,
+        anchor: datetime,
+        deadline: datetime,
+        severity: str | None,
+        escalations: list[str],
+        events: list[str],
+        met: dict[str, str],
+        steps: list[Step],
+        resolving: Resolving | None = None,
+        trace: str | None = None,
+    ) -> None:
+        self.id = id
+        self.rule = rule
+        self.anchor = anchor
+        self.deadline = deadline
+        self.severity = severity
+        self.escalations = escalations
+        self.events = events
+        self.met = met
+        self.steps = steps
+        self.resolving = resolving
+        self.trace = trace
 
     def copy(self) -> OpenExpectation:
         return OpenExpectation(
@@ -97,7 +147,7 @@ class OpenExpectation:
         return any(s.status == "stopped" for s in self.steps if s.kind == "overdue")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ClosedExpectation:
     id: str
     rule: str
@@ -107,20 +157,49 @@ class ClosedExpectation:
     events: list[str]
     fired: list[str]  # reminder ids it sent
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        id: str,
+        rule: str,
+        outcome: str,
+        closed_at: datetime,
+        escalations: list[str],
+        events: list[str],
+        fired: list[str],
+    ) -> None:
+        self.id = id
+        self.rule = rule
+        self.outcome = outcome
+        self.closed_at = closed_at
+        self.escalations = escalations
+        self.events = events
+        self.fired = fired
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Fact:
     time: datetime
     event_id: str
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, time: datetime, event_id: str) -> None:
+        self.time = time
+        self.event_id = event_id
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Ack:
     time: datetime
     override: bool
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, time: datetime, override: bool) -> None:
+        self.time = time
+        self.override = override
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class PatientExpectations:
     """All open expectations of one patient (the table value)."""
 
@@ -135,6 +214,27 @@ class PatientExpectations:
     # they fired. Written (and flushed) before they are published, cleared with the state that records
     # them as fired; one still here after a restart is published again, identical, on the next tick.
     sending: dict[str, datetime] = field(default_factory=dict)
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        patient_id: str,
+        open: dict[str, OpenExpectation] | None = None,
+        closed: dict[str, ClosedExpectation] | None = None,
+        facts: dict[str, Fact] | None = None,
+        acks: dict[str, Ack] | None = None,
+        seen: dict[str, None] | None = None,
+        escalations: dict[str, str] | None = None,
+        sending: dict[str, datetime] | None = None,
+    ) -> None:
+        self.patient_id = patient_id
+        self.open = {} if open is None else open
+        self.closed = {} if closed is None else closed
+        self.facts = {} if facts is None else facts
+        self.acks = {} if acks is None else acks
+        self.seen = {} if seen is None else seen
+        self.escalations = {} if escalations is None else escalations
+        self.sending = {} if sending is None else sending
 
     @classmethod
     def empty(cls, patient_id: str) -> PatientExpectations:

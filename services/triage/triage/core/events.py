@@ -33,13 +33,21 @@ class EventError(ValueError):
     """A CloudEvent triage cannot read; the message names the field."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ClinicalEvent:
     id: str
     type: str
     patient_id: str
     time: datetime  # when it happened clinically, UTC
     data: dict[str, Any]
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, id: str, type: str, patient_id: str, time: datetime, data: dict[str, Any]) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "patient_id", patient_id)
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "data", data)
 
 
 def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:

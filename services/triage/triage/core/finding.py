@@ -15,13 +15,18 @@ from triage.core.times import iso
 Evidence = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Explanation:
     words: dict[str, str]  # values for the placeholders of the rule's reason
     evidence: list[Evidence]
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, words: dict[str, str], evidence: list[Evidence]) -> None:
+        object.__setattr__(self, "words", words)
+        object.__setattr__(self, "evidence", evidence)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     rule_id: str  # which rule of the group is met
     case: str  # which of the rule's cases (selects severity, reason and actions)
@@ -30,12 +35,35 @@ class Finding:
     explain: Callable[[], Explanation]
     conditions: frozenset[str] = frozenset()  # extra conditions that select actions
 
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self,
+        rule_id: str,
+        case: str,
+        anchor: int,
+        last: int,
+        explain: Callable[[], Explanation],
+        conditions: frozenset[str] = frozenset(),
+    ) -> None:
+        object.__setattr__(self, "rule_id", rule_id)
+        object.__setattr__(self, "case", case)
+        object.__setattr__(self, "anchor", anchor)
+        object.__setattr__(self, "last", last)
+        object.__setattr__(self, "explain", explain)
+        object.__setattr__(self, "conditions", conditions)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Resolution:
     time: int  # clinical time (us) of the fact that closed the question
     text: str
     evidence: list[Evidence]
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(self, time: int, text: str, evidence: list[Evidence]) -> None:
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "evidence", evidence)
 
 
 def evidence(

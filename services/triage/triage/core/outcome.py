@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from triage.core.state import PatientState
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Escalation:
     cloudevent_id: str  # "<escalation_id>.r<revision>"
     type: str  # carepath.escalation.raised.v1 | .updated.v1 | .resolved.v1
@@ -16,6 +16,17 @@ class Escalation:
     rule_id: str  # "R1"
     severity: str  # emergency | urgent | routine
     data: dict[str, Any]  # the escalation data object of the contract (JSON-safe)
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self, cloudevent_id: str, type: str, change: str, rule_id: str, severity: str, data: dict[str, Any]
+    ) -> None:
+        object.__setattr__(self, "cloudevent_id", cloudevent_id)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "change", change)
+        object.__setattr__(self, "rule_id", rule_id)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "data", data)
 
 
 class Outcome(NamedTuple):

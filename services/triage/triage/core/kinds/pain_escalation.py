@@ -77,13 +77,23 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(nrs, points, percent, window, features.pain_fields, values, findings, certainty, open_rules)
 
 
-@dataclass
+@dataclass(init=False)
 class Assessment:
     report: Entry
     baseline: Entry | None
     high: bool
     rise: bool
     new: list[tuple[str, str]]
+
+    # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
+    def __init__(
+        self, report: Entry, baseline: Entry | None, high: bool, rise: bool, new: list[tuple[str, str]]
+    ) -> None:
+        self.report = report
+        self.baseline = baseline
+        self.high = high
+        self.rise = rise
+        self.new = new
 
     @property
     def met(self) -> bool:
