@@ -141,6 +141,7 @@ async def drain(consumer: Any, fetcher: Any, sources: Mapping[str, BatchSource])
                 if monitor is not None:
                     monitor.track_tp_end_offset(tp, consumer.highwater(tp))
                 source = sources.get(tp.topic)
+                into = None if source is None else batches.setdefault(source, [])  # hashed once a fetch
                 r_offset = read_offset[tp]
                 for record in tp_records:
                     offset = record.offset
@@ -149,14 +150,15 @@ async def drain(consumer: Any, fetcher: Any, sources: Mapping[str, BatchSource])
                     if r_offset and offset - r_offset > 1 and acks_enabled_for(tp.topic):
                         await consumer._add_gap(tp, r_offset + 1, offset)
                     message = to_message(tp, record)
-                    if source is None:  # a changelog being recovered, or another agent's topic
+                    if into is None:  # a changelog being recovered, or another agent's topic
                         await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
                     else:
-                        batches.setdefault(source, []).append(message)
+                        into.append(message)
                     r_offset = offset
                 read_offset[tp] = r_offset
             for source, messages in batches.items():
-                await asyncio.shield(_run(app, consumer, source, messages))
+                if messages:
+                    await asyncio.shield(_run(app, consumer, source, messages))
     except consumer.consumer_stopped_errors:
         if consumer.transport.app.should_stop:
             return
