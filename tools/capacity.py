@@ -99,9 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a("--peak", type=float, default=10, help="ASSUMPTION: busiest minute over the day's mean (catch-up)")
     a("--partitions", type=int, default=24, help="schemas/topics.json's production count")
     # make bench, README "Benchmark": processor time per event (µs) and a triage worker's memory
-    a("--cpu-us", type=float, default=272, help="make bench: processor time per event, every stage + broker")
-    a("--triage-rss-mb-100k", type=float, default=226, help="make bench: triage RSS holding 100,000 patients")
-    a("--end-to-end-rate", type=float, default=5198, help="make bench: intake -> triage -> followup ev/s")
+    a("--cpu-us", type=float, default=228, help="make bench: processor time per event, every stage + broker")
+    a("--triage-rss-mb-100k", type=float, default=219, help="make bench: triage RSS holding 100,000 patients")
+    a("--end-to-end-rate", type=float, default=5925, help="make bench: intake -> triage -> followup ev/s")
     a(
         "--rebuild-per-s",
         type=float,
@@ -112,14 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a(
         "--restart-s",
         type=float,
-        default=4.3,
+        default=4.4,
         help="make bench restart: a triage worker with its tables on disk (RocksDB) ready after SIGKILL, "
         "1,000,000 patients in state",
     )
     a(
         "--disk-rss-mb",
         type=float,
-        default=204,
+        default=205,
         help="make bench restart: peak RSS of a triage worker reading 1,000,000 patients into RocksDB",
     )
     a("--retention-days", type=float, default=30, help="schemas/topics.json: clinical.events retention")
