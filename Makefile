@@ -19,9 +19,9 @@ help:
 # the dev tools and the embedded broker of the `demo` extra), checkov.lock (make k8s-check's own virtualenv).
 # `make lock` writes them from pyproject.toml, keeping every pin it can.
 #
-# The triage and followup cores are compiled with mypyc as the project installs (setup.py, README "The
-# compiled core"), again whenever their sources change; where there is no C compiler they run as Python,
-# and the build says so.
+# The triage and followup cores and carepath.murmur2 are compiled with mypyc as the project installs
+# (setup.py, README "The compiled core"), again whenever their sources change; where there is no C
+# compiler they run as Python, and the build says so.
 CORE_SOURCES := $(shell find services/triage/triage/core services/followup/followup/core -name '*.py') \
 	services/triage/triage/batch.py services/followup/followup/batch.py lib/carepath/compiled.py \
 	lib/carepath/murmur2.py
@@ -185,7 +185,7 @@ tail: setup
 clean: clean-compiled
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results .run
 
-# The compiled cores' modules (the sources then run as Python until the next `make setup`, which compiles them
+# The compiled modules (the sources then run as Python until the next `make setup`, which compiles them
 # again: the setup stamp goes with them).
 clean-compiled:
 	find services lib -name '*.so' -delete
