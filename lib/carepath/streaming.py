@@ -354,20 +354,23 @@ class _Placement:
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer, self.topic = producer, topic
         partitions = set(producer._metadata.partitions_for_topic(topic) or ())
-        count = len(partitions)
+        self.count = len(partitions)
         self.of: Callable[[bytes | None], int]
-        if type(producer._partitioner) is DefaultPartitioner and partitions == set(range(count)) and count:
-            self.of = functools.partial(_default_partition, count=count, other=self._compute)
+        if (
+            type(producer._partitioner) is DefaultPartitioner
+            and partitions == set(range(self.count))
+            and partitions
+        ):
+            self.of = self._murmur2
         else:
             self.of = functools.lru_cache(maxsize=PLACEMENT_CACHE)(self._compute)
+
+    def _murmur2(self, key: bytes | None) -> int:
+        return self._compute(key) if key is None else murmur2.partition(key, self.count)
 
     def _compute(self, key: bytes | None) -> int:
         partition: int = self.producer._partition(self.topic, None, None, None, key, None)
         return partition
-
-
-def _default_partition(key: bytes | None, count: int, other: Callable[[bytes | None], int]) -> int:
-    return other(key) if key is None else murmur2.partition(key, count)
 
 
 async def _placement(app: Any, topic: str) -> tuple[Any, _Placement]:
