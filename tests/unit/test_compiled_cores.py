@@ -9,6 +9,9 @@ events and escalations through followup with two timer passes) and every conform
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import inspect
 import json
 import os
 import subprocess
@@ -78,10 +81,6 @@ PER_EVENT = {
 
 @pytest.mark.parametrize("module", PER_EVENT)
 def test_classes_made_per_event_are_built_by_compiled_code(module: str) -> None:
-    import dataclasses
-    import importlib
-    import inspect
-
     loaded = importlib.import_module(module)
     compiled = loaded.__file__ is not None and loaded.__file__.endswith(".so")
     assert compiled is (os.environ.get("CAREPATH_COMPILE_CORE", "1") != "0")
