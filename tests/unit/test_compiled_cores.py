@@ -60,10 +60,11 @@ def test_the_compiled_cores_publish_and_keep_exactly_what_their_sources_do() -> 
 PER_EVENT = {
     "triage.core.events": ["ClinicalEvent"],
     "triage.core.finding": ["Explanation", "Finding", "Resolution"],
-    "triage.core.outcome": ["Escalation"],
+    "triage.core.outcome": ["Escalation", "Outcome"],
     "triage.core.kinds.pain_escalation": ["Assessment"],
     "triage.batch": ["Outgoing"],
     "followup.core.inputs": ["Input"],
+    "followup.core.engine": ["Outcome"],
     "followup.core.audit": ["AuditRecord"],
     "followup.core.reminders": ["Reminder"],
     "followup.core.state": [

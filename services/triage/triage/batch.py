@@ -11,14 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
+
+import orjson
 
 from carepath import envelope, topics, tracing
 from triage.core import EventError, Pathway, PatientState, evaluate, parse_event
 from triage.core.engine import Escalation, Outcome
 from triage.core.events import ClinicalEvent
 
-SOURCE = "urn:carepath:triage"
+SOURCE: Final = "urn:carepath:triage"
 
 
 class Incoming(NamedTuple):  # one per record: a tuple is made in a third of a dataclass's time
@@ -75,15 +77,16 @@ def run_batch(
     for rec in incoming:
         by_patient.setdefault(rec.key, []).append(rec)
     traced = tracing.enabled()
+    # Every escalation of the batch has the same envelope but for its id, type, subject and data (and
+    # trace context): written out once, with the time, and copied for each (the keys keep their order).
+    head: dict[str, Any] | None = None
     for key, records in by_patient.items():
         stored = load_state(key)
-        state = (
-            PatientState.from_dict(envelope.decode(stored)) if stored else PatientState.empty(key.decode())
-        )
+        state = PatientState.decoded(orjson.loads(stored)) if stored else PatientState.empty(key.decode())
         changed = False
         for rec in records:
             try:
-                raw = envelope.decode(rec.value)
+                raw = orjson.loads(rec.value)
                 event = parse_event(raw)
             except (EventError, ValueError, TypeError, KeyError) as exc:
                 result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
@@ -104,19 +107,20 @@ def run_batch(
             changed = True
             if outcome.escalations and not traced:
                 traceparent = tracing.parent_of(raw)
+            if head is None:
+                head = envelope.cloudevent(id="", type="", source=SOURCE, subject="", time=now, data={})
             for esc in outcome.escalations:
-                ce = envelope.cloudevent(
-                    id=esc.cloudevent_id,
-                    type=esc.type,
-                    source=SOURCE,
-                    subject=event.patient_id,
-                    time=now,
-                    data=esc.data,
-                    traceparent=traceparent,
-                )
-                result.outgoing.append(Outgoing(key, envelope.encode(ce), esc, rec.timestamp))
+                ce = dict(head)
+                ce["id"] = esc.cloudevent_id
+                ce["type"] = esc.type
+                ce["subject"] = event.patient_id
+                ce["data"] = esc.data
+                if traceparent is not None:
+                    ce["traceparent"] = traceparent
+                result.outgoing.append(Outgoing(key, orjson.dumps(ce), esc, rec.timestamp))
         if changed:
-            result.states[key] = envelope.encode_for_storage(state.to_dict())
+            # as envelope.encode_for_storage (copied to its exact size), called here without a Python frame
+            result.states[key] = bytes(memoryview(orjson.dumps(state.raw)))
     return result
 
 

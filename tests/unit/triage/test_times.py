@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from triage.core import times
 from triage.core.times import EPOCH, iso, to_micros, utc_date
 
 pytestmark = pytest.mark.unit
@@ -76,3 +77,16 @@ def test_to_micros_is_the_exact_number_of_microseconds_since_the_epoch() -> None
     offset = timezone(timedelta(hours=-5, minutes=-30))
     moment = datetime(2024, 5, 1, 8, 30, 0, 123_456, tzinfo=offset)
     assert to_micros(moment) == (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def test_the_date_parts_kept_by_iso_stay_bounded() -> None:
+    """``iso`` keeps the date parts it has written, for the days a patient's facts come from; a long
+    stream of other days never grows that beyond its bound, and every time stays right as it is cleared."""
+    day = 86_400_000_000
+    for n in range(times._DAYS_KEPT * 2 + 7):
+        micros = n * day + 45_296_789_000  # 12:34:56.789
+        assert (
+            iso(micros)
+            == (EPOCH + timedelta(microseconds=micros)).isoformat(timespec="milliseconds")[:-6] + "Z"
+        )
+        assert len(times._DAYS) <= times._DAYS_KEPT

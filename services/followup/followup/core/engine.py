@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from followup.core.applying import apply_event
 from followup.core.inputs import Input, Tick
@@ -15,10 +15,18 @@ from followup.core.timers import fire_due
 __all__ = ["Outcome", "Reminder", "advance"]
 
 
-class Outcome(NamedTuple):
+@dataclass(frozen=True, init=False)
+class Outcome:
     expectations: PatientExpectations
     reminders: list[Reminder]
     duplicate: bool
+
+    # written out so that mypyc compiles it (a NamedTuple is built by a Python ``__new__``; README "The
+    # compiled core")
+    def __init__(self, expectations: PatientExpectations, reminders: list[Reminder], duplicate: bool) -> None:
+        object.__setattr__(self, "expectations", expectations)
+        object.__setattr__(self, "reminders", reminders)
+        object.__setattr__(self, "duplicate", duplicate)
 
 
 def advance(

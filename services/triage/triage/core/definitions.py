@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from triage.core.fields import Fields
 
@@ -44,7 +44,7 @@ class SymptomReading:
     repeated_within_text: str = "P14D"
 
 
-DEFAULT_SYMPTOM_READING = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
+DEFAULT_SYMPTOM_READING: Final = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
 
 
 @dataclass(frozen=True)

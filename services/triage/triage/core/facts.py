@@ -7,20 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from triage.core.definitions import DEFAULT_SYMPTOM_READING, SymptomReading
 from triage.core.times import MICROS_PER_DAY, utc_date
 
 Entry = dict[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
-WITHDRAWN = frozenset({"refuted", "entered_in_error"})
-RAISED_FLAGS = frozenset({"H", "HH"})
-NO_STATUS = "new"  # a pain report without neurological_status: the features are new
-_NO_CANCERS: list[tuple[str, Entry]] = []  # the answer when no cancer is recorded (shared: never changed)
+WITHDRAWN: Final = frozenset({"refuted", "entered_in_error"})
+RAISED_FLAGS: Final = frozenset({"H", "HH"})
+NO_STATUS: Final = "new"  # a pain report without neurological_status: the features are new
+_NO_CANCERS: Final[
+    list[tuple[str, Entry]]
+] = []  # the answer when no cancer is recorded (shared: never changed)
 
-SYMPTOM = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
-FEVER = "fever"
+SYMPTOM: Final = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
+FEVER: Final = "fever"
 
 
 def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
@@ -56,10 +58,10 @@ def read_symptoms(entries: list[Entry], reading: SymptomReading) -> list[Entry]:
     return repeated_as_stable(out, reading.repeated_within)
 
 
-REPEATED = "repeated"  # marks an entry read as stable because it repeats the one before it
+REPEATED: Final = "repeated"  # marks an entry read as stable because it repeats the one before it
 
 
-NO_DEFICITS: frozenset[str] = frozenset()
+NO_DEFICITS: Final[frozenset[str]] = frozenset()
 
 
 def _deficits(entry: Entry) -> frozenset[str]:
@@ -107,22 +109,22 @@ def _nearest(scored: list[Entry], t: int, within: int) -> Entry | None:
 
 # What a rule can read. A rule is evaluated again only when an event changed one of these (or an
 # escalation opened or closed, for rules that read "open"): its answer cannot change otherwise.
-PAIN_FACTS = "pain"
-CANCER_FACTS = "cancer"
-RISK_FACTS = "risk"
-AGE_FACTS = "age"
-LAB_FACTS = "labs"
-IMAGING_FACTS = "imaging"
-STEP_FACTS = "steps"
-OPEN_ESCALATIONS = "open"
-ALL_FACTS = frozenset(
+PAIN_FACTS: Final = "pain"
+CANCER_FACTS: Final = "cancer"
+RISK_FACTS: Final = "risk"
+AGE_FACTS: Final = "age"
+LAB_FACTS: Final = "labs"
+IMAGING_FACTS: Final = "imaging"
+STEP_FACTS: Final = "steps"
+OPEN_ESCALATIONS: Final = "open"
+ALL_FACTS: Final = frozenset(
     {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
 )
 
 # The fact categories are named after the parts of the state they are kept in, except that the age is
 # also known from a date of birth (the escalation parts "open", "closed", "episodes" are not facts).
-_FACT_PARTS = ALL_FACTS - {OPEN_ESCALATIONS}
-_BIRTH = "birth"
+_FACT_PARTS: Final = ALL_FACTS - {OPEN_ESCALATIONS}
+_BIRTH: Final = "birth"
 
 
 def recorded(d: dict[str, Any]) -> set[str]:

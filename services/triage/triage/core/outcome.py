@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from triage.core.state import PatientState
 
@@ -29,7 +29,15 @@ class Escalation:
         object.__setattr__(self, "data", data)
 
 
-class Outcome(NamedTuple):
+@dataclass(frozen=True, init=False)
+class Outcome:
     state: PatientState
     escalations: list[Escalation]
     duplicate: bool
+
+    # written out so that mypyc compiles it (a NamedTuple is built by a Python ``__new__``; README "The
+    # compiled core")
+    def __init__(self, state: PatientState, escalations: list[Escalation], duplicate: bool) -> None:
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "escalations", escalations)
+        object.__setattr__(self, "duplicate", duplicate)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 # Three fields are declared ``Any`` and name their type beside them (a kinds.base.Detector, a
 # resolvers.Resolver, a definitions.Definitions): those modules import this one, and the compiled core
 # (README "The compiled core") resolves a dataclass's field types when its module is imported, before they
 # exist. Where they are used they are read into variables of their type.
 
-SEVERITIES = ("routine", "urgent", "emergency")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
-EVIDENCE_TAGS = ("P", "S", "G")
+SEVERITIES: Final = ("routine", "urgent", "emergency")
+SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
+EVIDENCE_TAGS: Final = ("P", "S", "G")
 
 
 class PathwayError(ValueError):
@@ -45,7 +45,7 @@ class CodeSet:
         )
 
 
-PAIN_FEATURE_FIELDS = ("site", "character", "systemic", "neurological")
+PAIN_FEATURE_FIELDS: Final = ("site", "character", "systemic", "neurological")
 
 
 @dataclass(frozen=True)

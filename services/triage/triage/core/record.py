@@ -8,7 +8,7 @@ already recorded replaces it instead of being added twice.
 from __future__ import annotations
 
 from bisect import insort
-from typing import Any
+from typing import Any, Final
 
 from triage.core import events as ev
 from triage.core.facts import (
@@ -24,11 +24,11 @@ from triage.core.state import IMAGING_LIMIT, LAB_LIMIT, PAIN_LIMIT, SEEN_LIMIT
 from triage.core.times import parse_instant, to_micros
 from triage.core.units import convert
 
-_CERTAINTY_ORDER = {"excluded": 0, "possible": 1, "confirmed": 2}
-NOTHING: frozenset[str] = frozenset()
-PAIN_CHANGED = frozenset({PAIN_FACTS})
-LABS_CHANGED = frozenset({LAB_FACTS})
-IMAGING_CHANGED = frozenset({IMAGING_FACTS})
+_CERTAINTY_ORDER: Final = {"excluded": 0, "possible": 1, "confirmed": 2}
+NOTHING: Final[frozenset[str]] = frozenset()
+PAIN_CHANGED: Final = frozenset({PAIN_FACTS})
+LABS_CHANGED: Final = frozenset({LAB_FACTS})
+IMAGING_CHANGED: Final = frozenset({IMAGING_FACTS})
 
 
 def remember_id(d: dict[str, Any], event_id: str) -> None:
@@ -38,10 +38,21 @@ def remember_id(d: dict[str, Any], event_id: str) -> None:
 
 def record(d: dict[str, Any], event: ev.ClinicalEvent, t: int) -> frozenset[str]:
     """Add the event's facts; the fact categories that changed (empty: triage keeps nothing of it)."""
-    recorder = _RECORDERS.get(event.type)
-    if recorder is None:
-        return NOTHING
-    return recorder(d, event.id, event.data, t)
+    # Written out rather than a table of functions: the compiled core then calls each directly.
+    kind = event.type
+    if kind == ev.PAIN:
+        return _pain(d, event.id, event.data, t)
+    if kind == ev.DIAGNOSIS:
+        return _diagnosis(d, event.id, event.data, t)
+    if kind == ev.LAB:
+        return _lab(d, event.id, event.data, t)
+    if kind == ev.CARE_STEP:
+        return _care_step(d, event.id, event.data, t)
+    if kind == ev.IMAGING:
+        return _imaging(d, event.id, event.data, t)
+    if kind == ev.SYMPTOM:
+        return _symptom(d, event.id, event.data, t)
+    return NOTHING
 
 
 def _timeline(old: list[dict[str, Any]] | None, entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -200,13 +211,3 @@ def _care_step(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -
         return NOTHING
     d["steps"] = steps
     return frozenset({STEP_FACTS})
-
-
-_RECORDERS = {
-    ev.PAIN: _pain,
-    ev.SYMPTOM: _symptom,
-    ev.LAB: _lab,
-    ev.IMAGING: _imaging,
-    ev.DIAGNOSIS: _diagnosis,
-    ev.CARE_STEP: _care_step,
-}

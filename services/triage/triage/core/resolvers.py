@@ -7,7 +7,8 @@ already recorded (an MRI that excluded compression after the symptoms, arriving 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Final
 
 from triage.core.events import CARE_STEP, IMAGING
 from triage.core.facts import IMAGING_FACTS, STEP_FACTS, Entry, Facts
@@ -16,8 +17,8 @@ from triage.core.finding import Resolution, evidence
 from triage.core.kinds.base import Detector
 from triage.core.pathway import Labels
 
-WHEN = ("imaging_excludes", "imaging_shows", "imaging_reported", "care_step", "condition_cleared")
-ACTIVE = frozenset({"confirmed", "possible"})
+WHEN: Final = ("imaging_excludes", "imaging_shows", "imaging_reported", "care_step", "condition_cleared")
+ACTIVE: Final = frozenset({"confirmed", "possible"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Resolver:
     def check(self, facts: Facts, after: int, since: int | None, detector: Detector) -> Resolution | None:
         if self.when == "condition_cleared":
             found = detector.cleared(facts, after, since)
-            return replace(found, text=self.resolution) if found is not None else None
+            return Resolution(found.time, self.resolution, found.evidence) if found is not None else None
         if self.when == "care_step":
             step = facts.latest_step(self.step_keys)
             if step is None or step[1]["t"] < after:

@@ -28,13 +28,13 @@ event never replaces a newer one, so the order events arrive in does not change 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-FORMAT = 1
-SEEN_LIMIT = 256
-PAIN_LIMIT = 48
-LAB_LIMIT = 8
-IMAGING_LIMIT = 16
+FORMAT: Final = 1
+SEEN_LIMIT: Final = 256
+PAIN_LIMIT: Final = 48
+LAB_LIMIT: Final = 8
+IMAGING_LIMIT: Final = 16
 
 
 class PatientState:
@@ -53,11 +53,16 @@ class PatientState:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PatientState:
+        return cls.decoded(dict(d))
+
+    @classmethod
+    def decoded(cls, d: dict[str, Any]) -> PatientState:
+        """As ``from_dict``, taking ``d`` itself (just decoded, held by nothing else) instead of a copy."""
         if d.get("format") != FORMAT:
             raise ValueError(f"unknown patient state format {d.get('format')!r} (expected {FORMAT})")
         if not isinstance(d.get("patient_id"), str) or not isinstance(d.get("seen"), list):
             raise ValueError("patient state without patient_id or seen")
-        return cls(dict(d))
+        return cls(d)
 
     @property
     def patient_id(self) -> str:

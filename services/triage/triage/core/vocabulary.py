@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from triage.core.pathway import PathwayError
 
-PAIN = "carepath.pain.reported.v1.schema.json"
-DIAGNOSIS = "carepath.diagnosis.recorded.v1.schema.json"
-IMAGING = "carepath.imaging.resulted.v1.schema.json"
-LAB = "carepath.lab.resulted.v1.schema.json"
-CARE_STEP = "carepath.care_step.recorded.v1.schema.json"
+PAIN: Final = "carepath.pain.reported.v1.schema.json"
+DIAGNOSIS: Final = "carepath.diagnosis.recorded.v1.schema.json"
+IMAGING: Final = "carepath.imaging.resulted.v1.schema.json"
+LAB: Final = "carepath.lab.resulted.v1.schema.json"
+CARE_STEP: Final = "carepath.care_step.recorded.v1.schema.json"
 
 # pathway field -> (schema file, $defs entry, property, then keys to follow inside it)
 LOCATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final
 
 from triage.core.definitions import Definitions
 from triage.core.events import DIAGNOSIS, LAB, PAIN, SYMPTOM
@@ -22,18 +22,17 @@ from triage.core.times import describe_duration
 from triage.core.units import from_canonical
 
 
-class Detector(Protocol):
+class Detector:
+    """What each kind's detector is: a subclass of this class (not a protocol, so that the compiled engine
+    calls its methods directly rather than through Python attribute look-ups; README "The compiled core")."""
+
     def detect(self, facts: Facts, since: int | None) -> Finding | None:
         """The rule's finding from facts newer than ``since`` (the end of the last episode), or None."""
+        raise NotImplementedError
 
     def cleared(self, facts: Facts, after: int, since: int | None) -> Resolution | None:
-        """A fact at or after ``after`` showing the condition has gone (kinds that can tell), or None."""
-
-
-class NeverCleared:
-    """For kinds whose condition is closed only by a clinical step or a new result elsewhere."""
-
-    def cleared(self, facts: Facts, after: int, since: int | None) -> Resolution | None:
+        """A fact at or after ``after`` showing the condition has gone (kinds that can tell), or None: the
+        default, for kinds whose condition is closed only by a clinical step or a new result elsewhere."""
         return None
 
 
@@ -91,7 +90,7 @@ class NeuroSigns:
         return f"new or worsening neurological feature within {describe_duration(self.within)}"
 
 
-PAIN_FIELDS = ("site", "character", "systemic", "neurological")
+PAIN_FIELDS: Final = ("site", "character", "systemic", "neurological")
 
 
 def parse_neuro_signs(fields: Fields) -> NeuroSigns:
@@ -176,7 +175,7 @@ def raised_threshold(test: str, result: Entry) -> str:
     return f"flagged {result.get('flag')} by the laboratory"
 
 
-NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+NUMBER_WORDS: Final = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 def number_word(n: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Final
 
 from triage.core.events import LAB
 from triage.core.facts import LAB_FACTS, PAIN_FACTS, Entry, Facts, features_in
@@ -35,8 +36,8 @@ from triage.core.pathway import SEVERITY_RANK, PathwayError, join_words
 from triage.core.times import describe_duration
 from triage.core.units import CANONICAL
 
-CALCIUM_TESTS = ("calcium", "adjusted_calcium")
-UNIT = "mmol/L"
+CALCIUM_TESTS: Final = ("calcium", "adjusted_calcium")
+UNIT: Final = "mmol/L"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def check_group(members: Sequence[Member], where: str) -> None:
             )
 
 
-class AdjustedCalcium:
+class AdjustedCalcium(Detector):
     def __init__(self, members: Sequence[Member], context: Context) -> None:
         self.members = list(members)
         self.adjustment = context.definitions.adjusted_calcium

@@ -19,7 +19,6 @@ from triage.core.kinds.base import (
     Detector,
     KindSpec,
     Member,
-    NeverCleared,
     cancer_evidence,
     feature_evidence,
     feature_words,
@@ -73,7 +72,7 @@ def parse(fields: Fields, context: Context) -> Params:
     )
 
 
-class CancerWithFeatures(NeverCleared):
+class CancerWithFeatures(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

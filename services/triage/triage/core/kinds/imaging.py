@@ -23,7 +23,6 @@ from triage.core.kinds.base import (
     KindSpec,
     Member,
     NeuroSigns,
-    NeverCleared,
     feature_evidence,
     parse_neuro_signs,
 )
@@ -74,7 +73,7 @@ def report_evidence(labels: Labels, report: Entry, codes: list[str], threshold: 
     return evidence(report["e"], IMAGING, fact, value, report["t"], threshold=threshold)
 
 
-class ImagingFinding(NeverCleared):
+class ImagingFinding(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

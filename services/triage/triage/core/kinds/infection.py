@@ -16,7 +16,6 @@ from triage.core.kinds.base import (
     Detector,
     KindSpec,
     Member,
-    NeverCleared,
     feature_evidence,
     feature_words,
 )
@@ -38,7 +37,7 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(nrs, features.pain_fields, features.name, risk)
 
 
-class FeaturesWithRiskFactors(NeverCleared):
+class FeaturesWithRiskFactors(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

@@ -31,7 +31,6 @@ from triage.core.kinds.base import (
     Detector,
     KindSpec,
     Member,
-    NeverCleared,
     lab_evidence,
     pain_duration_evidence,
     raised_threshold,
@@ -84,7 +83,7 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(age, nrs, persistent, fracture, certainty, tests, limits, unless)
 
 
-class MyelomaScreen(NeverCleared):
+class MyelomaScreen(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

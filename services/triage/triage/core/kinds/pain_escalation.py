@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from triage.core.events import DIAGNOSIS, PAIN
 from triage.core.facts import (
@@ -41,7 +41,7 @@ from triage.core.kinds.base import (
 from triage.core.kinds.imaging import matching, report_evidence
 from triage.core.pathway import join_words
 
-METS = "spinal_metastases_known_or_suspected"
+METS: Final = "spinal_metastases_known_or_suspected"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Assessment:
         return self.high or self.rise or bool(self.new)
 
 
-class PainEscalation:
+class PainEscalation(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

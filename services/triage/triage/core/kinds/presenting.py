@@ -20,7 +20,6 @@ from triage.core.kinds.base import (
     Detector,
     KindSpec,
     Member,
-    NeverCleared,
     feature_evidence,
     status_word,
 )
@@ -59,7 +58,7 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(features, features.pain_fields, statuses, weakness)
 
 
-class PresentingFeatures(NeverCleared):
+class PresentingFeatures(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

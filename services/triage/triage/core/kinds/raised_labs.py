@@ -39,7 +39,7 @@ def parse(fields: Fields, context: Context) -> Params:
     return Params(tests, nrs, within)
 
 
-class RaisedLabs:
+class RaisedLabs(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from triage.core.events import IMAGING
 from triage.core.facts import IMAGING_FACTS, PAIN_FACTS, Entry, Facts
@@ -21,15 +22,14 @@ from triage.core.kinds.base import (
     KindSpec,
     Member,
     NeuroSigns,
-    NeverCleared,
     feature_evidence,
     parse_neuro_signs,
 )
 from triage.core.kinds.imaging import matching, report_evidence
 from triage.core.pathway import join_words
 
-SINS_MAXIMUM = 18  # the top of the SINS scale (Fisher et al. 2010)
-WORSE = "{band}_with_neurological_signs_or_new_collapse"
+SINS_MAXIMUM: Final = 18  # the top of the SINS scale (Fisher et al. 2010)
+WORSE: Final = "{band}_with_neurological_signs_or_new_collapse"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def cases(params: Params) -> tuple[str, ...]:
     return (*(b.name for b in params.bands), WORSE.format(band=params.worse_in_band))
 
 
-class SinsScore(NeverCleared):
+class SinsScore(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Final
 
 from triage.core.events import DIAGNOSIS, PAIN
 from triage.core.facts import (
@@ -51,7 +52,7 @@ from triage.core.kinds.base import (
 from triage.core.pathway import join_words
 from triage.core.times import MICROS_PER_DAY, describe_duration
 
-TESTS = ("features", "age_with_new_onset", "persistence", "raised_labs")
+TESTS: Final = ("features", "age_with_new_onset", "persistence", "raised_labs")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def parse(fields: Fields, context: Context) -> Params:
 Hit = tuple[int, Factor, Callable[[], list[Evidence]]]
 
 
-class WeakRiskFactors:
+class WeakRiskFactors(Detector):
     def __init__(self, rule_id: str, params: Params, context: Context) -> None:
         self.rule_id = rule_id
         self.p = params
