@@ -18,8 +18,9 @@ import pytest
 from tests.unit.triage.triage_cohort import cohort
 from tests.unit.triage.triage_spec import background, cancer, imaging, lab, pain, pathway, play
 from triage.core import Pathway, PatientState, evaluate, parse_event
+from triage.core.categories import CATEGORY_BITS, category_bits
 from triage.core.engine import reevaluate
-from triage.core.facts import AGE_FACTS, ALL_FACTS, OPEN_ESCALATIONS, Facts, recorded
+from triage.core.facts import AGE_FACTS, ALL_FACTS, OPEN_ESCALATIONS, Facts, recorded, recorded_bits
 
 pytestmark = pytest.mark.unit
 
@@ -95,6 +96,21 @@ def test_recorded_never_misses_a_category_the_cohort_states_hold() -> None:
         d = state.raw
         holds = {category for category, parts in PARTS.items() if any(d.get(part) for part in parts)}
         assert holds <= recorded(d)
+
+
+def test_the_masks_the_engine_reads_are_the_categories() -> None:
+    """The engine tests fact categories as bit masks: over every state of the cohort, the mask of the
+    recorded categories is the mask of ``recorded``; each group's masks are those of its sets, and follow
+    them when a group is rebuilt with other sets."""
+    for _, state, _ in replay():
+        assert recorded_bits(dict(state.raw)) == category_bits(recorded(dict(state.raw)))
+    assert len(set(CATEGORY_BITS.values())) == len(ALL_FACTS) == len(CATEGORY_BITS)
+    for group in pathway().groups:
+        assert group.reads_bits == category_bits(group.reads) != 0
+        assert group.requires_bits == category_bits(group.requires) != 0
+        assert group.requires_one_of_bits == category_bits(group.requires_one_of)
+    for group in always_run().groups:
+        assert group.requires_bits == group.requires_one_of_bits == 0
 
 
 def test_a_detector_finds_nothing_without_a_fact_it_requires() -> None:

@@ -44,7 +44,7 @@ class SymptomReading:
     repeated_within_text: str = "P14D"
 
 
-DEFAULT_SYMPTOM_READING: Final = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
+DEFAULT_SYMPTOM_READING: Final[SymptomReading] = SymptomReading(14 * 86_400_000_000, "P14D", 38.0)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from triage.core.categories import ALL_FACTS, OPEN_ESCALATIONS_BIT, category_bits
 from triage.core.events import ClinicalEvent
-from triage.core.facts import ALL_FACTS, OPEN_ESCALATIONS, Facts, recorded
+from triage.core.facts import Facts, recorded_bits
 from triage.core.finding import Finding, Resolution
 from triage.core.kinds.base import Detector
 from triage.core.lifecycle import raise_escalation, resolve_escalation, update_escalation
@@ -54,18 +55,20 @@ def _run_rules(
     d: dict[str, Any], patient_id: str, now: datetime, pathway: Pathway, changed: frozenset[str]
 ) -> list[Escalation]:
     facts = Facts(d, pathway.definitions.symptoms)
-    present = recorded(d)  # the fact parts do not change during the evaluation, only the escalation parts
+    # the fact parts do not change during the evaluation, only the escalation parts (masks: CATEGORY_BITS)
+    present = recorded_bits(d)
+    changed_bits = category_bits(changed)
     published: list[Escalation] = []
     closed: dict[str, int] = d.get("closed") or {}
     opened: dict[str, Any] = d.get("open") or {}
     for group in pathway.groups:
-        if changed.isdisjoint(group.reads):
+        if not changed_bits & group.reads_bits:
             continue
         key = group.key
         current = opened.get(key)
         if current is None and (
-            not group.requires <= present
-            or (group.requires_one_of and group.requires_one_of.isdisjoint(present))
+            group.requires_bits & present != group.requires_bits
+            or (group.requires_one_of_bits and not group.requires_one_of_bits & present)
         ):
             continue  # nothing open, and a fact its detector cannot find anything without is not recorded
         since = closed.get(key)
@@ -111,8 +114,8 @@ def _run_rules(
                 _set(d, "open", key, opened)
                 published.append(escalation)
         opened = d.get("open") or {}
-        if len(published) > published_before and OPEN_ESCALATIONS not in changed:
-            changed = changed | {OPEN_ESCALATIONS}
+        if len(published) > published_before:
+            changed_bits |= OPEN_ESCALATIONS_BIT
     return published
 
 

@@ -9,6 +9,17 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Final
 
+from triage.core.categories import AGE_FACTS as AGE_FACTS
+from triage.core.categories import ALL_FACTS as ALL_FACTS
+from triage.core.categories import CANCER_FACTS as CANCER_FACTS
+from triage.core.categories import CATEGORY_BITS
+from triage.core.categories import IMAGING_FACTS as IMAGING_FACTS
+from triage.core.categories import LAB_FACTS as LAB_FACTS
+from triage.core.categories import OPEN_ESCALATIONS as OPEN_ESCALATIONS
+from triage.core.categories import OPEN_ESCALATIONS_BIT as OPEN_ESCALATIONS_BIT
+from triage.core.categories import PAIN_FACTS as PAIN_FACTS
+from triage.core.categories import RISK_FACTS as RISK_FACTS
+from triage.core.categories import STEP_FACTS as STEP_FACTS
 from triage.core.definitions import DEFAULT_SYMPTOM_READING, SymptomReading
 from triage.core.times import MICROS_PER_DAY, utc_date
 
@@ -107,19 +118,8 @@ def _nearest(scored: list[Entry], t: int, within: int) -> Entry | None:
     return best
 
 
-# What a rule can read. A rule is evaluated again only when an event changed one of these (or an
-# escalation opened or closed, for rules that read "open"): its answer cannot change otherwise.
-PAIN_FACTS: Final = "pain"
-CANCER_FACTS: Final = "cancer"
-RISK_FACTS: Final = "risk"
-AGE_FACTS: Final = "age"
-LAB_FACTS: Final = "labs"
-IMAGING_FACTS: Final = "imaging"
-STEP_FACTS: Final = "steps"
-OPEN_ESCALATIONS: Final = "open"
-ALL_FACTS: Final = frozenset(
-    {PAIN_FACTS, CANCER_FACTS, RISK_FACTS, AGE_FACTS, LAB_FACTS, IMAGING_FACTS, STEP_FACTS, OPEN_ESCALATIONS}
-)
+# What a rule can read: the fact categories (triage.core.categories, kept there so that the pathway's
+# rule groups can use them without importing this module).
 
 # The fact categories are named after the parts of the state they are kept in, except that the age is
 # also known from a date of birth (the escalation parts "open", "closed", "episodes" are not facts).
@@ -134,6 +134,22 @@ def recorded(d: dict[str, Any]) -> set[str]:
     if _BIRTH in d:
         found.add(AGE_FACTS)
     return found
+
+
+# The parts of the state each category is read from, with the category's bit (``recorded_bits``).
+_PART_BITS: Final = tuple(
+    (part, CATEGORY_BITS[category])
+    for part, category in (*((category, category) for category in _FACT_PARTS), (_BIRTH, AGE_FACTS))
+)
+
+
+def recorded_bits(d: dict[str, Any]) -> int:
+    """``recorded(d)`` as a mask."""
+    mask = 0
+    for part, bit in _PART_BITS:
+        if part in d:
+            mask |= bit
+    return mask
 
 
 class Facts:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from triage.core.categories import category_bits
+
 # Three fields are declared ``Any`` and name their type beside them (a kinds.base.Detector, a
 # resolvers.Resolver, a definitions.Definitions): those modules import this one, and the compiled core
 # (README "The compiled core") resolves a dataclass's field types when its module is imported, before they
@@ -112,6 +114,15 @@ class RuleGroup:
     # escalation open, the group's answer is "nothing" without running it
     requires: frozenset[str] = frozenset()
     requires_one_of: frozenset[str] = frozenset()  # KindSpec.requires_one_of: at least one of them recorded
+    # the three above as masks (facts.CATEGORY_BITS), for the engine's loop
+    reads_bits: int = field(init=False, repr=False, compare=False)
+    requires_bits: int = field(init=False, repr=False, compare=False)
+    requires_one_of_bits: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads_bits", category_bits(self.reads))
+        object.__setattr__(self, "requires_bits", category_bits(self.requires))
+        object.__setattr__(self, "requires_one_of_bits", category_bits(self.requires_one_of))
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
