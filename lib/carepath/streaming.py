@@ -436,14 +436,18 @@ async def publish(app: Any, records: Mapping[str, Iterable[Record]]) -> None:
         await fut
 
 
-async def reader(table: Any) -> Callable[[bytes], bytes | None]:
+async def reader(table: Any, keys: Iterable[bytes] | None = None) -> Callable[[bytes], bytes | None]:
     """A read of one key's stored value for a batch: ``table.get``, without Faust's way there.
 
     Faust's ``table.get`` asks its store whether the key is there and then reads it, through its mapping
     layers; a RocksDB store looks a key it has not seen yet up in every partition's database, twice (24
     look-ups for a patient new to this worker). Here a table in memory is read from its dictionary, and
     one on disk from the one database the key's changelog partition is kept in (the partition
-    :func:`store` writes it to), falling back to Faust's read if that database is not open."""
+    :func:`store` writes it to), falling back to Faust's read if that database is not open.
+
+    ``keys``: the keys the batch will read, read from disk now, together, one multi-get per database
+    (~20 % less a read than one at a time); a key not among them is still read when asked for. Only for a
+    batch that writes nothing into the table before it has read every key."""
     data = table.data
     if not table_state.on_disk(data):
         values: Mapping[bytes, bytes] = data.data
@@ -461,7 +465,23 @@ async def reader(table: Any) -> Callable[[bytes], bytes | None]:
         found: bytes | None = db.get(key)
         return found
 
-    return get
+    if keys is None:
+        return get
+    by_partition: dict[int, list[bytes]] = {}
+    for key in dict.fromkeys(keys):
+        by_partition.setdefault(place(key), []).append(key)
+    read: dict[bytes, bytes | None] = {}
+    for partition, wanted in by_partition.items():
+        db = dbs.get(partition)
+        if db is None:
+            read.update((key, fallback(key)) for key in wanted)
+        else:
+            read.update(zip(wanted, db.get(wanted), strict=True))
+
+    def prefetched(key: bytes) -> bytes | None:
+        return read[key] if key in read else get(key)
+
+    return prefetched
 
 
 async def store(table: Any, items: Mapping[bytes, bytes]) -> None:

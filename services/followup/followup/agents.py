@@ -229,7 +229,9 @@ class FollowupShell:
         started = time.perf_counter()
         incoming = [Incoming(m.key or b"", m.value) for m in messages]
         async with self.lock:
-            result = run_inputs(incoming, await reader(self.table), self.clock.now(), self.pathway)
+            result = run_inputs(
+                incoming, await reader(self.table, [i.key for i in incoming]), self.clock.now(), self.pathway
+            )
             await self.commit(result)
         for etype, n in result.types.items():
             EVENTS_CONSUMED.labels(SERVICE, etype).inc(n)
@@ -312,9 +314,8 @@ class FollowupShell:
                 if self._fence != fence:  # a rebalance started: the rest is read again after it
                     self._read_again()
                     break
-                await self.commit(
-                    run_tick(due[start : start + TICK_CHUNK], await reader(self.table), now, self.pathway)
-                )
+                chunk = due[start : start + TICK_CHUNK]
+                await self.commit(run_tick(chunk, await reader(self.table, chunk), now, self.pathway))
             self._export_gauges(now.timestamp())
 
     # --- reads for the worklist API ------------------------------------------------------------------

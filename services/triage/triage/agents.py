@@ -35,7 +35,7 @@ def register(app: App, shell: WorkerShell, settings: TriageSettings, pathway: Pa
     async def handle(messages: list[Any]) -> None:
         started = time.perf_counter()
         incoming = [Incoming(m.key or b"", m.value, m.timestamp) for m in messages]
-        result = run_batch(incoming, await reader(table), clock.now(), pathway)
+        result = run_batch(incoming, await reader(table, [i.key for i in incoming]), clock.now(), pathway)
 
         await publish(
             app,
