@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from triage.core import times
-from triage.core.times import EPOCH, iso, to_micros, utc_date
+from triage.core.times import EPOCH, iso, parse_instant, parse_micros, to_micros, utc_date
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +90,67 @@ def test_the_date_parts_kept_by_iso_stay_bounded() -> None:
             == (EPOCH + timedelta(microseconds=micros)).isoformat(timespec="milliseconds")[:-6] + "Z"
         )
         assert len(times._DAYS) <= times._DAYS_KEPT
+
+
+def _reference(text: str) -> int | None:
+    try:
+        return to_micros(parse_instant(text))
+    except ValueError:
+        return None
+
+
+def _ours(text: str) -> int | None:
+    try:
+        return parse_micros(text)
+    except ValueError:
+        return None
+
+
+def test_parse_micros_reads_the_written_form_as_the_datetime_parser_does() -> None:
+    """``parse_micros`` reads carepath's own 24-character form without a datetime: over random times of
+    every year, and each with one character changed (other digits, letters, separators, a non-ASCII
+    digit), it gives what ``to_micros(parse_instant(...))`` gives, or refuses what that refuses."""
+    rng = random.Random(6)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999
+    replacements = "0123456789:-.TtZz+ x\u0663"
+    checked = refused = 0
+    for micros in [first, last, 0, -1, *(rng.randrange(first, last) for _ in range(20_000))]:
+        text = iso(micros)
+        assert parse_micros(text) == micros // 1000 * 1000 == _reference(text)
+        for _ in range(3):
+            i = rng.randrange(len(text))
+            changed = text[:i] + rng.choice(replacements) + text[i + 1 :]
+            ours = _ours(changed)
+            assert ours == _reference(changed), changed
+            checked += 1
+            refused += ours is None
+    assert checked == 60_012 and 5_000 < refused < checked  # both kinds are exercised
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-02-29T23:59:59.999Z",  # a leap day
+        "2023-02-29T10:00:00.000Z",  # not a date
+        "2024-05-01T24:00:00.000Z",
+        "2024-05-01T10:60:00.000Z",
+        "2024-05-01T10:00:60.000Z",
+        "2024-05-01t10:00:00.000z",
+        "0000-05-01T10:00:00.000Z",
+        "2024-05-01T10:00:00.000+00:00",  # another form: read by parse_instant
+        "2024-05-01T12:00:00.000+02:00",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:00:00.123456789Z",
+        "2024-05-01T10:00:00.000",  # no offset
+        "2024-\u06605-01T10:00:00.000Z",  # an Arabic-Indic digit
+    ],
+)
+def test_parse_micros_examples(text: str) -> None:
+    assert _ours(text) == _reference(text)
+
+
+def test_the_midnights_kept_by_parse_micros_stay_bounded() -> None:
+    for n in range(times._DAYS_KEPT * 2 + 7):
+        text = iso(n * 86_400_000_000 + 1_000)
+        assert parse_micros(text) == n * 86_400_000_000 + 1_000
+        assert len(times._MIDNIGHTS) <= times._DAYS_KEPT

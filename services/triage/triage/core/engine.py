@@ -24,7 +24,7 @@ from triage.core.pathway import SEVERITY_RANK, Pathway, Rule
 from triage.core.record import record, remember_id
 from triage.core.resolvers import Resolver
 from triage.core.state import PatientState
-from triage.core.times import iso_datetime, to_micros
+from triage.core.times import iso_datetime
 
 __all__ = ["Escalation", "Outcome", "evaluate", "reevaluate"]
 
@@ -34,7 +34,7 @@ def evaluate(state: PatientState, event: ClinicalEvent, now: datetime, pathway: 
         return Outcome(state, [], True)
     d = dict(state.raw)
     remember_id(d, event.id)
-    changed = record(d, event, to_micros(event.time))
+    changed = record(d, event, event.micros)
     if not changed:
         # Nothing a rule reads has changed, so no rule's answer has.
         return Outcome(PatientState(d), [], False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from triage.core.times import parse_instant
+from triage.core.times import from_micros, parse_micros
 from triage.core.units import UnitError, factor
 
 PAIN: Final = "carepath.pain.reported.v1"
@@ -38,16 +38,21 @@ class ClinicalEvent:
     id: str
     type: str
     patient_id: str
-    time: datetime  # when it happened clinically, UTC
+    micros: int  # when it happened clinically: microseconds since the epoch (times.py)
     data: dict[str, Any]
 
     # written out so that mypyc compiles it (dataclasses' own runs as Python; README "The compiled core")
-    def __init__(self, id: str, type: str, patient_id: str, time: datetime, data: dict[str, Any]) -> None:
+    def __init__(self, id: str, type: str, patient_id: str, micros: int, data: dict[str, Any]) -> None:
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "type", type)
         object.__setattr__(self, "patient_id", patient_id)
-        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "micros", micros)
         object.__setattr__(self, "data", data)
+
+    @property
+    def time(self) -> datetime:
+        """When it happened clinically, UTC."""
+        return from_micros(self.micros)
 
 
 def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
@@ -57,7 +62,7 @@ def parse_event(cloudevent: Mapping[str, Any]) -> ClinicalEvent:
     subject = _text(event, "subject", "/subject")
     raw_time = _text(event, "time", "/time")
     try:
-        moment = parse_instant(raw_time)
+        moment = parse_micros(raw_time)
     except ValueError:
         raise EventError(f"/time: {raw_time!r} is not an RFC 3339 date-time with an offset") from None
     data = _object(event.get("data"), "/data: must be an object")
@@ -148,7 +153,7 @@ def _check_pain(data: dict[str, Any]) -> None:
     if onset is not None:
         try:
             _require(data, "onset", isinstance(onset, str), "a date-time")
-            parse_instant(onset)
+            parse_micros(onset)
         except ValueError:
             raise EventError("/data/onset: must be an RFC 3339 date-time with an offset") from None
 

@@ -21,7 +21,7 @@ from triage.core.facts import (
     STEP_FACTS,
 )
 from triage.core.state import IMAGING_LIMIT, LAB_LIMIT, PAIN_LIMIT, SEEN_LIMIT
-from triage.core.times import parse_instant, to_micros
+from triage.core.times import parse_micros
 from triage.core.units import convert
 
 _CERTAINTY_ORDER: Final = {"excluded": 0, "possible": 1, "confirmed": 2}
@@ -93,7 +93,7 @@ def _pain(d: dict[str, Any], event_id: str, data: dict[str, Any], t: int) -> fro
     if data.get("duration_days") is not None:
         entry["duration_days"] = float(data["duration_days"])
     if data.get("onset") is not None:
-        entry["onset"] = to_micros(parse_instant(data["onset"]))
+        entry["onset"] = parse_micros(data["onset"])
     d["pain"] = _timeline(d.get("pain"), entry, PAIN_LIMIT)
     return PAIN_CHANGED
 

@@ -34,6 +34,66 @@ def parse_instant(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parse_micros(text: str) -> int:
+    """``to_micros(parse_instant(text))``: the form carepath itself writes (``iso``, 24 characters, e.g.
+    2024-05-01T08:30:00.000Z; intake writes every event time so) is read without making a datetime, any
+    other by ``parse_instant``. Raises ValueError."""
+    if (
+        len(text) == 24
+        and text[23] in "Zz"
+        and text[10] in "Tt"
+        and text[13] == ":"
+        and text[16] == ":"
+        and text[19] == "."
+    ):
+        day = text[:10]
+        midnight = _MIDNIGHTS.get(day)
+        if midnight is None:
+            midnight = _midnight(day)
+        hours = _digits(text, 11, 2)
+        minutes = _digits(text, 14, 2)
+        seconds = _digits(text, 17, 2)
+        millis = _digits(text, 20, 3)
+        if (
+            midnight is not None
+            and 0 <= hours < 24
+            and 0 <= minutes < 60
+            and 0 <= seconds < 60
+            and millis >= 0
+        ):
+            return midnight + ((hours * 60 + minutes) * 60 + seconds) * MICROS_PER_SECOND + millis * 1000
+    return to_micros(parse_instant(text))
+
+
+_MIDNIGHTS: Final[dict[str, int]] = {}  # "YYYY-MM-DD" -> its midnight UTC (us); cleared at _DAYS_KEPT
+
+
+def _midnight(day: str) -> int | None:
+    """Midnight UTC (us) of a date written YYYY-MM-DD in ASCII digits, kept; None if it is not one."""
+    year, month, mday = _digits(day, 0, 4), _digits(day, 5, 2), _digits(day, 8, 2)
+    if year < 0 or month < 0 or mday < 0 or day[4] != "-" or day[7] != "-":
+        return None
+    try:
+        midnight = (date(year, month, mday).toordinal() - _EPOCH_ORDINAL) * MICROS_PER_DAY
+    except ValueError:
+        return None
+    if len(_MIDNIGHTS) >= _DAYS_KEPT:
+        _MIDNIGHTS.clear()
+    _MIDNIGHTS[day] = midnight
+    return midnight
+
+
+def _digits(text: str, start: int, count: int) -> int:
+    """The number written in ASCII digits at ``text[start:start + count]``, or -1 if any is not one."""
+    value = 0
+    for i in range(start, start + count):
+        digit = ord(text[i]) - 48
+        if not 0 <= digit <= 9:
+            return -1
+        value = value * 10 + digit
+    return value
+
+
 def to_micros(moment: datetime) -> int:
     delta = moment - EPOCH  # normalised: only days may be negative
     return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
