@@ -16,7 +16,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from carepath import topics
+from carepath import collector, topics
+from carepath.settings import CommonSettings
 from carepath_tools.bench import kafka_io, probes, profile_parts
 from carepath_tools.bench.context import Context
 from carepath_tools.bench.stacks import phase_stack, start_service
@@ -126,9 +127,10 @@ def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
     done = escalations = failures = 0
     # The bench's own objects (the workload, earlier phases' results) go to the collector's permanent
     # generation, so that its collections while the core runs look only at what the core allocates, as
-    # in a worker (which holds no workload), and not at every object of this process.
-    gc.collect()
-    gc.freeze()
+    # in a worker (which holds no workload), and not at every object of this process; and the collector
+    # runs with a worker's thresholds (CommonSettings.gc_thresholds, carepath.collector), not Python's.
+    thresholds = gc.get_threshold()
+    collector.tune(CommonSettings.model_fields["gc_thresholds"].default)
     started = time.perf_counter()
     try:
         for i in range(0, len(events), CORE_BATCH):
@@ -143,6 +145,7 @@ def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     per_s = rate(done, seconds)
     state_bytes = sum(len(v) for v in states.values()) / len(states) if states else 0.0
     ctx.say(

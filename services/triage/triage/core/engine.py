@@ -83,7 +83,7 @@ def _run_rules(
             resolution = _resolution(rule, facts, after, since, detector)
             if resolution is not None:
                 published.append(resolve_escalation(current, resolution))
-                _set(d, "open", key, None)
+                opened = _set(d, "open", key, None)
                 closed = _set(d, "closed", key, resolution.time)
                 since = resolution.time
                 current = None
@@ -95,25 +95,23 @@ def _run_rules(
                 updated, escalation = update_escalation(
                     current, group.rule(finding.rule_id), finding, pathway
                 )
-                _set(d, "open", key, updated)
+                opened = _set(d, "open", key, updated)
                 published.append(escalation)
             elif finding is not None and finding.last > current["last"]:
-                _set(
-                    d, "open", key, {**current, "last": finding.last}
-                )  # same severity: absorbed, not published
+                # same severity: absorbed, not published
+                opened = _set(d, "open", key, {**current, "last": finding.last})
         if current is None and finding is not None:
             rule = group.rule(finding.rule_id)
             blocked = any(facts.is_open(other) for other in rule.not_while_open)
             # not raised when the question was already answered after these facts
             if not blocked and _resolution(rule, facts, finding.last, since, detector) is None:
                 episode = (d.get("episodes") or {}).get(key, 0) + 1
-                opened, escalation = raise_escalation(
+                opening, escalation = raise_escalation(
                     patient_id, key, episode, rule, finding, iso_datetime(now), pathway
                 )
                 _set(d, "episodes", key, episode)
-                _set(d, "open", key, opened)
+                opened = _set(d, "open", key, opening)
                 published.append(escalation)
-        opened = d.get("open") or {}
         if len(published) > published_before:
             changed_bits |= OPEN_ESCALATIONS_BIT
     return published
