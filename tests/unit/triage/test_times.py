@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -154,3 +155,61 @@ def test_the_midnights_kept_by_parse_micros_stay_bounded() -> None:
         text = iso(n * 86_400_000_000 + 1_000)
         assert parse_micros(text) == n * 86_400_000_000 + 1_000
         assert len(times._MIDNIGHTS) <= times._DAYS_KEPT
+
+
+def _years_by_dates(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def test_whole_years_between_date_numbers_as_between_dates() -> None:
+    """Ages as whole years: the date numbers give what the calendar gives, over random pairs of dates and
+    every birthday edge (the day before, of and after; 29 February in leap and other years)."""
+    rng = random.Random(5)
+    first, last = date(1, 1, 1).toordinal(), date(9999, 12, 31).toordinal()
+    pairs = []
+    for _ in range(20_000):
+        a, b = sorted((rng.randint(first, last), rng.randint(first, last)))
+        pairs.append((date.fromordinal(a), date.fromordinal(b)))
+    for born in (date(2000, 2, 29), date(1999, 3, 1), date(1980, 12, 31), date(1990, 1, 1)):
+        for year in range(born.year, born.year + 9):
+            for month, day in ((2, 28), (3, 1), (born.month, born.day)):
+                if (month, day) == (2, 29) and not calendar.isleap(year):
+                    continue
+                on = date(year, month, day)
+                pairs += [(born, on), (born, on + timedelta(days=1))]
+                if on - timedelta(days=1) >= born:
+                    pairs.append((born, on - timedelta(days=1)))
+    for born, on in pairs:
+        got = times.whole_years(times.parse_date_number(born.isoformat()), times.date_number(on))
+        assert got == _years_by_dates(born, on), (born, on)
+
+
+def test_parse_date_number_reads_what_fromisoformat_reads() -> None:
+    rng = random.Random(6)
+    days = [date.fromordinal(rng.randint(1, date(9999, 12, 31).toordinal())) for _ in range(20_000)]
+    for day in days:
+        assert times.parse_date_number(day.isoformat()) == day.year * 10000 + day.month * 100 + day.day
+    assert times.parse_date_number("20240229") == 20240229  # a form fromisoformat also reads
+    for bad in (
+        "2023-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "2024-01-32",
+        "2024-1-01",
+        "2024-01-0x",
+        "",
+        "0000-01-01",
+    ):
+        with pytest.raises(ValueError):
+            times.parse_date_number(bad)
+
+
+@pytest.mark.parametrize("micros", MICROS)
+def test_utc_date_number_is_the_date_in_utc(micros: int) -> None:
+    assert times.utc_date_number(micros) == times.date_number(utc_date(micros))
+
+
+def test_utc_date_numbers_kept_stay_bounded() -> None:
+    for days in range(times._DAYS_KEPT * 2 + 7):
+        times.utc_date_number(days * times.MICROS_PER_DAY)
+    assert 0 < len(times._DATE_NUMBERS) <= times._DAYS_KEPT

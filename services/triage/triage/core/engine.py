@@ -11,7 +11,7 @@ only the ``raised_at`` stamp.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from triage.core.categories import ALL_FACTS, OPEN_ESCALATIONS_BIT, category_bits
 from triage.core.events import ClinicalEvent
@@ -27,6 +27,9 @@ from triage.core.state import PatientState
 from triage.core.times import iso_datetime
 
 __all__ = ["Escalation", "Outcome", "evaluate", "reevaluate"]
+
+# Read in place of an escalation part the state does not hold; never changed (``_set`` makes new mappings).
+_NONE_KEPT: Final[dict[str, Any]] = {}
 
 
 def evaluate(state: PatientState, event: ClinicalEvent, now: datetime, pathway: Pathway) -> Outcome:
@@ -59,8 +62,8 @@ def _run_rules(
     present = recorded_bits(d)
     changed_bits = category_bits(changed)
     published: list[Escalation] = []
-    closed: dict[str, int] = d.get("closed") or {}
-    opened: dict[str, Any] = d.get("open") or {}
+    closed: dict[str, int] = d.get("closed") or _NONE_KEPT
+    opened: dict[str, Any] = d.get("open") or _NONE_KEPT
     for group in pathway.groups:
         if not changed_bits & group.reads_bits:
             continue
@@ -105,7 +108,7 @@ def _run_rules(
             blocked = any(facts.is_open(other) for other in rule.not_while_open)
             # not raised when the question was already answered after these facts
             if not blocked and _resolution(rule, facts, finding.last, since, detector) is None:
-                episode = (d.get("episodes") or {}).get(key, 0) + 1
+                episode = (d.get("episodes") or _NONE_KEPT).get(key, 0) + 1
                 opening, escalation = raise_escalation(
                     patient_id, key, episode, rule, finding, iso_datetime(now), pathway
                 )

@@ -6,7 +6,6 @@ A thin read-only view over the state dict; it computes nothing until a rule asks
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Any, Final
 
 from triage.core.categories import AGE_FACTS as AGE_FACTS
@@ -21,16 +20,19 @@ from triage.core.categories import PAIN_FACTS as PAIN_FACTS
 from triage.core.categories import RISK_FACTS as RISK_FACTS
 from triage.core.categories import STEP_FACTS as STEP_FACTS
 from triage.core.definitions import DEFAULT_SYMPTOM_READING, SymptomReading
-from triage.core.times import MICROS_PER_DAY, utc_date
+from triage.core.times import MICROS_PER_DAY, parse_date_number, utc_date_number, whole_years
 
 Entry = dict[str, Any]
 FeatureFields = tuple[tuple[str, frozenset[str]], ...]
 WITHDRAWN: Final = frozenset({"refuted", "entered_in_error"})
 RAISED_FLAGS: Final = frozenset({"H", "HH"})
 NO_STATUS: Final = "new"  # a pain report without neurological_status: the features are new
-_NO_CANCERS: Final[
-    list[tuple[str, Entry]]
-] = []  # the answer when no cancer is recorded (shared: never changed)
+# Shared answers for a part the state does not hold (never changed: every reader only reads them). An
+# empty literal in their place is a new object made and freed each time a rule asks.
+_NO_CANCERS: Final[list[tuple[str, Entry]]] = []
+_NO_ENTRIES: Final[list[Entry]] = []
+_NOTHING_RECORDED: Final[dict[str, Any]] = {}
+_MICROS_PER_YEAR: Final = MICROS_PER_DAY * 36525 // 100  # a Julian year, for an age recorded as years
 
 SYMPTOM: Final = "symptom"  # marks a pain-timeline entry recorded on its own, without a score of its own
 FEVER: Final = "fever"
@@ -164,7 +166,7 @@ class Facts:
     shared between rules: read them, do not change them.
     """
 
-    __slots__ = ("_ages", "_cancers", "_pain", "_scored_pain", "d", "kept", "symptoms")
+    __slots__ = ("_cancers", "_pain", "_scored_pain", "d", "kept", "symptoms")
 
     def __init__(self, d: dict[str, Any], symptoms: SymptomReading = DEFAULT_SYMPTOM_READING) -> None:
         self.d = d
@@ -172,7 +174,6 @@ class Facts:
         self._pain: list[Entry] | None = None
         self._scored_pain: list[Entry] | None = None
         self._cancers: dict[tuple[frozenset[str], frozenset[str] | None], list[tuple[str, Entry]]] = {}
-        self._ages: dict[int, tuple[int, Entry] | None] = {}
         # answers a detector keeps for itself (e.g. its finding for an episode, which it asks for again when
         # it checks whether its condition has cleared); computed from the fact parts only, like the rest
         self.kept: dict[Any, Any] = {}
@@ -199,7 +200,7 @@ class Facts:
         return found
 
     def spinal_metastases(self, values: frozenset[str]) -> list[tuple[str, Entry]]:
-        recorded: dict[str, Entry] = self.d.get("cancer") or {}
+        recorded: dict[str, Entry] = self.d.get("cancer") or _NOTHING_RECORDED
         return [
             (site, entry)
             for site, entry in recorded.items()
@@ -207,7 +208,7 @@ class Facts:
         ]
 
     def risk_factors(self, codes: frozenset[str]) -> list[tuple[str, Entry]]:
-        recorded: dict[str, Entry] = self.d.get("risk") or {}
+        recorded: dict[str, Entry] = self.d.get("risk") or _NOTHING_RECORDED
         return [
             (code, entry)
             for code, entry in recorded.items()
@@ -220,18 +221,15 @@ class Facts:
         From the date of birth when known; otherwise the recorded age plus the whole years since it was
         recorded.
         """
-        if t not in self._ages:
-            self._ages[t] = self._age_at(t)
-        return self._ages[t]
-
-    def _age_at(self, t: int) -> tuple[int, Entry] | None:
-        birth = self.d.get("birth")
+        # Not kept: worked out again it costs what keeping it cost (two look-ups in date parts kept in times)
+        birth: Entry | None = self.d.get("birth")
         if birth is not None:
-            return _years_between(date.fromisoformat(birth["date"]), utc_date(t)), birth
-        age = self.d.get("age")
+            return whole_years(parse_date_number(birth["date"]), utc_date_number(t)), birth
+        age: Entry | None = self.d.get("age")
         if age is not None:
-            elapsed = (t - age["t"]) // (MICROS_PER_DAY * 36525 // 100)
-            return age["years"] + elapsed, age
+            recorded_at: int = age["t"]
+            years: int = age["years"]
+            return years + (t - recorded_at) // _MICROS_PER_YEAR, age
         return None
 
     # --- pain ---------------------------------------------------------------------------------------
@@ -240,7 +238,7 @@ class Facts:
     def pain(self) -> list[Entry]:
         """Pain reports and symptoms recorded on their own, oldest first (see ``read_symptoms``)."""
         if self._pain is None:
-            self._pain = read_symptoms(self.d.get("pain") or [], self.symptoms)
+            self._pain = read_symptoms(self.d.get("pain") or _NO_ENTRIES, self.symptoms)
         return self._pain
 
     def scored_pain(self) -> list[Entry]:
@@ -262,8 +260,11 @@ class Facts:
     # --- labs ---------------------------------------------------------------------------------------
 
     def labs(self, test: str) -> list[Entry]:
-        results: list[Entry] = (self.d.get("labs") or {}).get(test) or []
-        return results
+        labs: dict[str, list[Entry]] | None = self.d.get("labs")
+        if labs is None:
+            return _NO_ENTRIES
+        results: list[Entry] | None = labs.get(test)
+        return results if results else _NO_ENTRIES
 
     def latest_lab(self, test: str) -> Entry | None:
         results = self.labs(test)
@@ -273,13 +274,13 @@ class Facts:
 
     @property
     def imaging(self) -> list[Entry]:
-        reports: list[Entry] = self.d.get("imaging") or []
+        reports: list[Entry] = self.d.get("imaging") or _NO_ENTRIES
         return reports
 
     # --- care steps ---------------------------------------------------------------------------------
 
     def latest_step(self, keys: Iterable[str]) -> tuple[str, Entry] | None:
-        steps: dict[str, Entry] = self.d.get("steps") or {}
+        steps: dict[str, Entry] = self.d.get("steps") or _NOTHING_RECORDED
         best: tuple[str, Entry] | None = None
         for key in keys:
             entry = steps.get(key)
@@ -290,7 +291,8 @@ class Facts:
     # --- escalations --------------------------------------------------------------------------------
 
     def is_open(self, key: str) -> bool:
-        return key in (self.d.get("open") or {})
+        opened: dict[str, Any] | None = self.d.get("open")
+        return opened is not None and key in opened
 
 
 def features_in(report: Entry, fields: FeatureFields) -> list[tuple[str, str]]:
@@ -338,7 +340,3 @@ def pain_duration_days(reports: list[Entry], index: int, max_gap: int, nrs_at_le
         if earlier.get("new_episode"):
             break
     return max(days, (t - start) / MICROS_PER_DAY)
-
-
-def _years_between(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

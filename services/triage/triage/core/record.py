@@ -57,7 +57,10 @@ def record(d: dict[str, Any], event: ev.ClinicalEvent, t: int) -> frozenset[str]
 
 def _timeline(old: list[dict[str, Any]] | None, entry: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     items = [x for x in old if x["e"] != entry["e"]] if old else []
-    insort(items, entry, key=_time_of)
+    if not items or items[-1]["t"] <= entry["t"]:
+        items.append(entry)  # the newest, as most are: where insort (after equal times) puts it, unsearched
+    else:
+        insort(items, entry, key=_time_of)
     return items[-limit:]
 
 

@@ -153,6 +153,44 @@ def utc_date(micros: int) -> date:
     return date.fromordinal(_EPOCH_ORDINAL + micros // MICROS_PER_DAY)
 
 
+# A calendar date as one number, year * 10000 + month * 100 + day (2024-02-29 is 20240229): two such
+# numbers subtract to whole years as ``(later - earlier) // 10000``, the month and day deciding whether the
+# last year is complete, with no date object made.
+_DATE_NUMBERS: Final[dict[int, int]] = {}  # day since the epoch -> its date number (cleared at _DAYS_KEPT)
+
+
+def utc_date_number(micros: int) -> int:
+    """The date number of the UTC date of ``micros``."""
+    days = micros // MICROS_PER_DAY
+    number = _DATE_NUMBERS.get(days)
+    if number is None:
+        number = date_number(date.fromordinal(_EPOCH_ORDINAL + days))
+        if len(_DATE_NUMBERS) >= _DAYS_KEPT:
+            _DATE_NUMBERS.clear()
+        _DATE_NUMBERS[days] = number
+    return number
+
+
+def date_number(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def parse_date_number(text: str) -> int:
+    """The date number of a date written as ``date.fromisoformat`` reads it (YYYY-MM-DD read without making a
+    date). Raises ValueError."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        year, month, mday = _digits(text, 0, 4), _digits(text, 5, 2), _digits(text, 8, 2)
+        if year >= 1 and 1 <= month <= 12 and 1 <= mday <= 28:  # every month has a 28th
+            return year * 10000 + month * 100 + mday
+    return date_number(date.fromisoformat(text))
+
+
+def whole_years(born: int, on: int) -> int:
+    """Whole years from one date number to a later one (a birthday on 29 February counts from 1 March in
+    years without one)."""
+    return (on - born) // 10000
+
+
 def parse_duration(text: str) -> int:
     """An ISO 8601 duration in weeks, days, hours, minutes and seconds, as microseconds.
 
