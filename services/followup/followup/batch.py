@@ -156,7 +156,12 @@ def run_inputs(
     result = FollowupResult()
     by_patient: dict[bytes, list[Incoming]] = {}
     for rec in incoming:
-        by_patient.setdefault(rec.key, []).append(rec)
+        # not setdefault: compiled, it is a method call with a new list each time
+        records = by_patient.get(rec.key)
+        if records is None:
+            by_patient[rec.key] = [rec]
+        else:
+            records.append(rec)
     traced = tracing.enabled()
     for key, records in by_patient.items():
         exps = _load(key, load_state)

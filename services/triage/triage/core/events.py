@@ -102,6 +102,11 @@ def _text(obj: dict[str, Any], key: str, where: str) -> str:
 _NUMBERS: Final = (int, float)
 
 
+def _is_mapping(value: Any) -> bool:
+    """A JSON object: a dict as decoded, without the abstract class's check (a Python call), or any Mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
@@ -163,7 +168,7 @@ def _check_symptom(data: dict[str, Any]) -> None:
         _strings(data, key)
     temperature = data.get("temperature")
     if temperature is not None:
-        ok = isinstance(temperature, Mapping) and _number(temperature.get("value"))
+        ok = _is_mapping(temperature) and _number(temperature.get("value"))
         _require(data, "temperature", ok and isinstance(temperature.get("unit"), str), "{value, unit}")
         try:
             factor(TEMPERATURE, str(temperature["unit"]))
@@ -185,7 +190,7 @@ def _check_imaging(data: dict[str, Any]) -> None:
     findings = data.get("findings", [])
     _require(data, "findings", isinstance(findings, list), "a list of findings")
     for index, finding in enumerate(findings):
-        ok = isinstance(finding, Mapping) and isinstance(finding.get("code"), str)
+        ok = _is_mapping(finding) and isinstance(finding.get("code"), str)
         ok = ok and isinstance(finding.get("certainty"), str)
         _require(data, f"findings/{index}", ok, "an object with code and certainty")
     sins = data.get("sins_score")
@@ -205,7 +210,7 @@ def _check_lab(data: dict[str, Any]) -> None:
         raise EventError(f"/data/unit: {exc}") from None
     reference = data.get("reference_range")
     if reference is not None:
-        ok = isinstance(reference, Mapping) and all(_number(reference[k]) for k in reference)
+        ok = _is_mapping(reference) and all(_number(reference[k]) for k in reference)
         _require(data, "reference_range", ok, "an object with numeric low and high")
     _optional_text(data, "abnormal_flag")
 
@@ -213,7 +218,7 @@ def _check_lab(data: dict[str, Any]) -> None:
 def _check_diagnosis(data: dict[str, Any]) -> None:
     cancer = data.get("cancer")
     if cancer is not None:
-        ok = isinstance(cancer, Mapping) and isinstance(cancer.get("primary_site"), str)
+        ok = _is_mapping(cancer) and isinstance(cancer.get("primary_site"), str)
         ok = ok and isinstance(cancer.get("status"), str)
         _require(data, "cancer", ok, "an object with primary_site and status")
     _strings(data, "risk_factors")
