@@ -83,6 +83,10 @@ class Demo:
             base_url=stack.intake_url, headers={"Authorization": f"Bearer {stack.token}"}, timeout=30
         )
         self.seen: set[str] = set()
+        # One line at a time on the terminal, and an event's line before anything it causes: the feed
+        # holds this while it posts an event and says how it went, so the watcher's line for the
+        # escalation the event raised waits for it (print from two threads can also mix two lines in one).
+        self.output = threading.RLock()
 
     def stamp(self) -> str:
         elapsed = self.stack.clock.now() - self.start
@@ -90,7 +94,12 @@ class Demo:
         return f"[T+{hours:02d}:{rem // 60:02d}]"
 
     def say(self, text: str) -> None:
-        print(f"{self.stamp()} {text}", flush=True)
+        self.line(f"{self.stamp()} {text}")
+
+    def line(self, text: str) -> None:
+        with self.output:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
 
     def post(self, patient: str, etype: str, data: dict[str, Any], event_id: str) -> None:
         event = envelope.cloudevent(
@@ -101,15 +110,16 @@ class Demo:
             time=self.stack.clock.now(),
             data=data,
         )
-        r = self.http.post("/v1/events", json=event)
         short = etype.removeprefix("carepath.").removesuffix(".v1").replace(".", " ").replace("_", " ")
-        if r.status_code == 202:
-            self.say(f"-> {patient}: {short} {_summary(data)}")
-        else:
-            body = r.json()
-            self.say(
-                f"-> {patient}: {short} REFUSED {r.status_code}: {body.get('error') or body.get('detail')}"
-            )
+        with self.output:
+            r = self.http.post("/v1/events", json=event)
+            if r.status_code == 202:
+                self.say(f"-> {patient}: {short} {_summary(data)}")
+            else:
+                body = r.json()
+                self.say(
+                    f"-> {patient}: {short} REFUSED {r.status_code}: {body.get('error') or body.get('detail')}"
+                )
 
     def watch(self, bootstrap: str) -> None:
         from kafka import KafkaConsumer, TopicPartition
@@ -133,10 +143,9 @@ class Demo:
                     elif rec.get("subject") not in patients or rec.get("id") in self.seen:
                         continue
                     self.seen.add(str(rec.get("id")))
-                    print(
+                    self.line(
                         f"{self.stamp()} "
-                        + render(tp.topic, m.value, colour=self.colour, time_scale=self.stack.time_scale),
-                        flush=True,
+                        + render(tp.topic, m.value, colour=self.colour, time_scale=self.stack.time_scale)
                     )
                     self._plan_ack(rec)
         consumer.close()
