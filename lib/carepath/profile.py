@@ -14,8 +14,11 @@ ways that matter to clients; every adjustment for it is made here, in one place,
   table recovery takes its end point from a fetch too (``end_offsets_from_fetch``). Without that, a
   worker restarted after a crash stops reading its changelog a few updates short and repeats reminders
   and escalations it had already published.
-* Transactions and aiokafka's idempotent producer fail, so Faust runs ``at_least_once`` everywhere and
-  exactly-once effects come from deterministic ids and de-duplication in the services.
+* Transactions and aiokafka's idempotent producer fail (InitProducerId is answered with an unknown
+  error), so Faust runs ``at_least_once`` everywhere, exactly-once effects come from deterministic ids
+  and de-duplication in the services, and intake's producer is idempotent only on Kafka
+  (``idempotent_producer``): a record a retry writes twice is an event id seen twice, suppressed
+  downstream like any resubmission.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class BrokerProfile:
     fetch_max_wait_ms: int
     producer_linger_ms: int
     end_offsets_from_fetch: bool = False
+    idempotent_producer: bool = True
 
 
 KAFKA = BrokerProfile(
@@ -66,6 +70,7 @@ EMBEDDED = BrokerProfile(
     fetch_max_wait_ms=20,
     producer_linger_ms=1,
     end_offsets_from_fetch=True,
+    idempotent_producer=False,
 )
 
 PROFILES: dict[str, BrokerProfile] = {p.name: p for p in (KAFKA, EMBEDDED)}

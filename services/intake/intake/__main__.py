@@ -30,6 +30,7 @@ def main() -> None:
         limit_concurrency=settings.http_max_connections,
         timeout_keep_alive=int(settings.http_keepalive_s) or 1,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        http="h11",  # the head limit above is h11's: never another parser because one is installed
     )
 
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from carepath import kafka_security, tracing
+from carepath import tracing
 from carepath.clinician_tokens import IssuerKeys, Verifier
 from carepath.clock import Clock
 from intake import openapi, value_sets
@@ -42,7 +42,7 @@ def create_app(
             settings.bootstrap_list,
             settings.profile,
             settings.publish_timeout_s,
-            kafka_security.kafka_python_kwargs(settings),
+            settings,
         )
         app.state.intake = Intake(
             pub,
@@ -59,7 +59,7 @@ def create_app(
         finally:
             if mllp is not None:
                 await mllp.close()
-            pub.close()
+            await pub.close()
 
     app = FastAPI(
         title="carepath intake",

@@ -21,7 +21,7 @@ and ``/metrics`` are not guarded here (``/metrics`` by CAREPATH_METRICS_TOKENS, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -60,17 +60,19 @@ class Caller:
     clinician: Clinician | None = None
 
 
-def get_intake(request: Request) -> Intake:
+# Dependencies are coroutines although none of them waits: FastAPI runs a plain function dependency in
+# its thread pool, a thread hop for each, on every request.
+async def get_intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
 
 
-def get_settings(request: Request) -> IntakeSettings:
+async def get_settings(request: Request) -> IntakeSettings:
     settings: IntakeSettings = request.app.state.settings
     return settings
 
 
-def get_verifier(request: Request) -> Verifier | None:
+async def get_verifier(request: Request) -> Verifier | None:
     verifier: Verifier | None = request.app.state.verifier
     return verifier
 
@@ -126,10 +128,12 @@ def system_caller(
     return _refused("forbidden" if held else "invalid", channel)
 
 
-def _role(*roles: str) -> Callable[[IntakeSettings, HTTPAuthorizationCredentials | None], Caller]:
+def _role(
+    *roles: str,
+) -> Callable[[IntakeSettings, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
     allowed = frozenset(roles)
 
-    def check(settings: SettingsDep, credentials: Credentials) -> Caller:
+    async def check(settings: SettingsDep, credentials: Credentials) -> Caller:
         found = system_caller(settings, credentials, allowed)
         if isinstance(found, HTTPException):
             raise found

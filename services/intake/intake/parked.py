@@ -264,8 +264,8 @@ class ReplayPublisher:
     async def reachable(self) -> bool:
         return await self.inner.reachable()
 
-    def close(self) -> None:
-        self.inner.close()
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 def _renamed(record: Record, renamed: dict[str, str]) -> Record:
@@ -361,7 +361,7 @@ async def replay(
             list(bootstrap),
             settings.profile,
             settings.publish_timeout_s,
-            kafka_security.kafka_python_kwargs(settings),
+            settings,
         ),
         park_again=park_again,
     )
@@ -378,7 +378,7 @@ async def replay(
         fhir = FhirChannel(checked, fhir_codes)
         return await Replay(publisher, hl7, fhir).run(values)
     finally:
-        publisher.close()
+        await publisher.close()
 
 
 def print_replay(summary: Summary, out: TextIO = sys.stdout) -> None:

@@ -17,7 +17,7 @@ import asyncio
 import uvicorn
 from fastapi import FastAPI
 
-from carepath import collector, kafka_security, logs
+from carepath import collector, logs
 from carepath.settings import load
 from intake.hl7.config import Hl7Config, load_config, start_listener
 from intake.publisher import KafkaPublisher
@@ -60,7 +60,7 @@ async def serve(settings: IntakeSettings, config: Hl7Config) -> None:
         settings.bootstrap_list,
         settings.profile,
         settings.publish_timeout_s,
-        kafka_security.kafka_python_kwargs(settings),
+        settings,
     )
     intake = Intake(
         publisher,
@@ -85,7 +85,7 @@ async def serve(settings: IntakeSettings, config: Hl7Config) -> None:
     finally:
         if server is not None:
             await server.close()
-        publisher.close()
+        await publisher.close()
 
 
 if __name__ == "__main__":
