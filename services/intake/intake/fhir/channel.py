@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from intake.admission import Rejected, admit
 from intake.fhir.bundles import Entry, bundle_kind, read_entries
 from intake.fhir.codemap import CodeMap
@@ -37,7 +35,7 @@ from intake.fhir.issues import (
 )
 from intake.fhir.mapped import Mapped
 from intake.fhir.resources import check_supported, map_resource
-from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
+from intake.limits import JsonRefused, read_json
 from intake.service import Intake, ItemResult, Refusal
 
 CHANNEL = "fhir"
@@ -169,22 +167,10 @@ def _unread(mapped: Mapped, raw: bytes) -> list[Refusal]:
 
 
 def _json(raw: bytes) -> Any:
-    if json_too_deep(raw):
-        raise error(
-            STRUCTURE,
-            f"body nests objects and arrays more than {MAX_JSON_DEPTH} deep",
-            status=400,
-            label="too_deep",
-        )
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise error(STRUCTURE, f"body is not valid JSON: {exc}", status=400, label="malformed") from None
-    repeated = duplicate_key(raw, doc)
-    if repeated is not None:
-        text = f"key {repeated[:60]!r} is written twice in one object: which value is meant cannot be known"
-        raise error(STRUCTURE, text, status=400, label="duplicate_key")
-    return doc
+        return read_json(raw)
+    except JsonRefused as refused:
+        raise error(STRUCTURE, refused.reason, status=400, label=refused.label) from None
 
 
 def _reason(issue: Issue) -> str:

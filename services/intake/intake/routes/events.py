@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from intake.deps import EngineCaller, IntakeDep, SettingsDep, read_body
-from intake.limits import MAX_JSON_DEPTH, duplicate_key, json_too_deep
+from intake.limits import JsonRefused, read_json
 from intake.responses import json_response
 from intake.service import Unavailable
 
@@ -79,21 +78,11 @@ async def post_events(
             detail=f"Content-Type {shown or '(none)'!r}: send {', '.join(EVENT_MEDIA_TYPES)}",
         )
     raw = await read_body(request, settings.max_request_bytes)
-    if json_too_deep(raw):
-        reason = f"body nests objects and arrays more than {MAX_JSON_DEPTH} deep"
-        await _dead_letter(intake, reason, "too_deep", raw)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason)
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        reason = f"body is not valid JSON: {exc}"
-        await _dead_letter(intake, reason, "malformed", raw)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason) from None
-    repeated = duplicate_key(raw, doc)
-    if repeated is not None:
-        reason = f"key {repeated[:60]!r} is written twice in one object: which value is meant cannot be known"
-        await _dead_letter(intake, reason, "duplicate_key", raw)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=reason)
+        doc = read_json(raw)
+    except JsonRefused as refused:
+        await _dead_letter(intake, refused.reason, refused.label, raw)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=refused.reason) from None
     items = doc if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(i, dict) for i in items):
         reason = "body must be a CloudEvent JSON object or a non-empty array of them"

@@ -58,7 +58,7 @@ from intake.fhir.issues import (
     operation_outcome,
 )
 from intake.fhir.resources import SUPPORTED
-from intake.limits import duplicate_key, json_too_deep
+from intake.limits import JsonRefused, read_json
 from intake.service import Intake, Unavailable
 from intake.settings import IntakeSettings
 
@@ -290,15 +290,11 @@ def _channel(
 def _object(raw: bytes) -> dict[str, Any] | None:
     """The body, when it is a JSON object the channel will read (else None: the channel refuses the body
     itself, naming the problem)."""
-    if json_too_deep(raw):
-        return None
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        doc = read_json(raw)
+    except JsonRefused:
         return None
-    if not isinstance(doc, dict) or duplicate_key(raw, doc) is not None:
-        return None
-    return doc
+    return doc if isinstance(doc, dict) else None
 
 
 def _id_mismatch(raw: bytes, resource_type: str, resource_id: str) -> FhirError | None:
