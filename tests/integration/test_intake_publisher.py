@@ -21,6 +21,7 @@ from carepath.settings import CommonSettings
 from carepath_tools.broker import EmbeddedBroker, free_port
 from intake.publisher import KafkaPublisher, PublishError, Record
 from tests.conftest import BrokerInfo
+from tests.support.topics import read_between
 
 pytestmark = pytest.mark.integration
 
@@ -43,26 +44,6 @@ def _ends(bootstrap: str, topic: str) -> dict[int, int]:
                 if high is not None:
                     ends[tp.partition] = high
         return ends
-    finally:
-        consumer.close()
-
-
-def _read(bootstrap: str, topic: str, since: dict[int, int], until: dict[int, int]) -> list[object]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
-    )
-    try:
-        tps = [TopicPartition(topic, p) for p in until]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, since.get(tp.partition, 0))
-        records: list[object] = []
-        deadline = time.monotonic() + 60
-        while not all(consumer.position(tp) >= until[tp.partition] for tp in tps):
-            assert time.monotonic() < deadline, f"{topic}: not read to the offsets it had after publishing"
-            for batch in consumer.poll(timeout_ms=100).values():
-                records.extend(r for r in batch if r.offset < until[r.partition])
-        return records
     finally:
         consumer.close()
 
@@ -99,13 +80,13 @@ def test_a_publish_returns_with_every_record_stored_on_its_patients_partition_in
     after = asyncio.run(run())
     assert sum(after.values()) - sum(before.get(p, 0) for p in after) >= 1000
     ours = {p for p in patients}
-    read = [r for r in _read(broker.bootstrap, topic, before, after) if r.key in ours]  # type: ignore[attr-defined]
+    read = [r for r in read_between(broker.bootstrap, topic, before, after) if r.key in ours]
     assert len(read) == 1000  # each once
     per_key: dict[bytes, list[bytes]] = defaultdict(list)
     for r in read:
-        assert r.partition == (murmur2(r.key) & 0x7FFFFFFF) % len(after)  # type: ignore[attr-defined]
-        assert list(r.headers) == list(topics.headers(topic))  # type: ignore[attr-defined]
-        per_key[r.key].append(r.value)  # type: ignore[attr-defined]
+        assert r.partition == (murmur2(r.key) & 0x7FFFFFFF) % len(after)
+        assert list(r.headers) == list(topics.headers(topic))
+        per_key[r.key].append(r.value)
     sent: dict[bytes, list[bytes]] = defaultdict(list)
     for batch in batches:
         for rec in batch:

@@ -27,6 +27,7 @@ from carepath.settings import CommonSettings
 from carepath.streaming import Record, highwaters_from_fetch, make_app, publish
 from carepath_tools.broker import EmbeddedBroker
 from tests.conftest import BrokerInfo
+from tests.support.topics import read_between
 
 pytestmark = pytest.mark.integration
 
@@ -57,25 +58,8 @@ def _ends(broker: BrokerInfo, topic: str) -> dict[int, int]:
 
 def _read(broker: BrokerInfo, topic: str, since: dict[int, int], until: dict[int, int]) -> list[object]:
     """Every record of ``topic`` between two sets of end offsets, read directly from each partition."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
-    )
-    try:
-        tps = [TopicPartition(topic, p) for p in until]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, since.get(tp.partition, 0))
-        records: list[object] = []
-        for _ in range(600):
-            if all(consumer.position(tp) >= until[tp.partition] for tp in tps):
-                break
-            for batch in consumer.poll(timeout_ms=100).values():
-                records.extend(r for r in batch if r.offset < until[r.partition])
-        else:
-            raise AssertionError(f"{topic}: not read to the offsets it had after publishing")
-        return records
-    finally:
-        consumer.close()
+    records: list[object] = read_between(broker.bootstrap, topic, since, until)
+    return records
 
 
 async def _publish(app: Any, records: dict[str, list[tuple[bytes | None, bytes]]]) -> None:

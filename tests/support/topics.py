@@ -82,3 +82,28 @@ class TopicReader:
 
 def for_patient(patient: str, type_prefix: str = "") -> Callable[[dict[str, Any]], bool]:
     return lambda r: r.get("subject") == patient and str(r.get("type", "")).startswith(type_prefix)
+
+
+def read_between(
+    bootstrap: str, topic: str, since: dict[int, int], until: dict[int, int], timeout: float = 60.0
+) -> list[Any]:
+    """Every record of ``topic`` between two sets of end offsets (partition -> offset), read directly from
+    each partition (kafka-python's records: ``key``, ``value``, ``partition``, ``offset``, ``headers``)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in until]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, since.get(tp.partition, 0))
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while not all(consumer.position(tp) >= until[tp.partition] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not read to the offsets it had after publishing")
+            for batch in consumer.poll(timeout_ms=100).values():
+                records.extend(r for r in batch if r.offset < until[r.partition])
+        return records
+    finally:
+        consumer.close()
