@@ -122,6 +122,9 @@ def test_audit_says_it_could_not_run_when_no_source_answers_and_fails_only_when_
     assert required.returncode == 2, required.stdout + required.stderr
 
 
+# Builds a virtualenv from the runtime lock (about 70 s on an idle two-core machine, over two minutes
+# beside two CPU burners): bounded by the build's own timeout, not the suite's default.
+@pytest.mark.timeout(660)
 def test_sbom_describes_the_runtime_environment_built_from_the_locks_without_the_broker(
     tmp_path: Path,
 ) -> None:
