@@ -47,8 +47,7 @@ class KafkaPublisher:
 
     The producer runs where the requests are handled, so a publish costs no thread hop and no I/O
     thread contending for the interpreter (kafka-python's sender thread took ~4 ms of processor a
-    request and ~50 µs a record here; aiokafka ~1 ms and ~20 µs: ``make bench``'s latency phase and
-    README "Performance"). It is started on the first publish, so intake can start before the broker
+    request and ~50 µs a record here; aiokafka ~1 ms and ~20 µs: README "Benchmark"). It is started on the first publish, so intake can start before the broker
     answers; a start that fails is tried again on the next publish. Idempotent where the broker
     supports it (:attr:`carepath.profile.BrokerProfile.idempotent_producer`); a retried record that
     lands twice without it is suppressed downstream by its event id, as any resubmission is.
@@ -103,7 +102,10 @@ class KafkaPublisher:
         producer = await self._started()
         send = producer.send
         acks = [await send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
-        await asyncio.gather(*acks)
+        # every answer awaited, so that none is left unread when one fails; the first failure is raised
+        for answer in await asyncio.gather(*acks, return_exceptions=True):
+            if isinstance(answer, BaseException):
+                raise answer
 
     async def publish(self, records: Sequence[Record]) -> None:
         if not records:
