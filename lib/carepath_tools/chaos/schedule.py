@@ -28,6 +28,9 @@ consumer group's committed offsets (:class:`~carepath_tools.chaos.monitor.Monito
 The **pause** is *began* to *resumed*. Where the polls are far apart (a starved machine) a rebalance can
 fall between two of them: a start is then counted from the poll before its worker answered ready (an upper
 bound), a stop from its signal as always, and the change is marked not observed (``Change.observed``).
+A stop whose rebalance fell between polls after the feed had ended is over once every running worker
+answers ready and the group's committed offsets are past those high-watermarks (no new input: the stopped
+worker's partitions have nothing for their new owners to process past where it was); marked not observed.
 
 Between changes, each role's **segment**: from the end of one change's pause (or the feed's start) to
 the next change's *began* (or the feed's end), with the workers in the group through it, the input
@@ -428,7 +431,12 @@ class Scheduler:
                 # Seen rebalancing and ready again; or, if the polls missed that, the stopped worker's
                 # partitions processed past where it was by their new owners (under the feed).
                 taken_over = all(seen.get(tp, 0) > offset for tp, offset in held.items())
-                over = rebalanced is not None or (bool(held) and taken_over)
+                # The feed over, nothing new arrives for the new owners to process past it: the group's
+                # commits past every mark say the stopped worker's partitions were taken over.
+                drained = (
+                    stopping is not None and not self.feed.is_alive() and self.monitor.caught_up(role, marks)
+                )
+                over = rebalanced is not None or (bool(held) and taken_over) or drained
                 if over and self.monitor.caught_up(role, marks, seen):
                     assert began is not None
                     change.observed = change.observed and rebalanced is not None
