@@ -55,11 +55,18 @@ def test_drain_rate_counts_from_the_first_sample_when_work_had_begun() -> None:
 def test_a_missed_target_says_missed_and_an_absent_figure_is_not_measured() -> None:
     results = {
         "pipeline": {"end_to_end_per_s": 4200, "peak_rss_mb": {"intake": 120.0}},
-        "triage": {"worker_per_s": 21000, "patients_in_state": 100000, "peak_rss_mb": 310.5},
+        "triage": {
+            "worker_per_s": 21000,
+            "patients_in_state": 100000,
+            "peak_rss_mb": 310.5,
+            "core_us_per_event": 21.7,
+        },
         "naive": {"drained_per_s": 7000},
         "latency": {"latency_ms": {"p99": 31.0}},
     }
     by_name = {t.name: t for t in report.targets(results)}
+    core = by_name["triage core in-process, per event (median pass)"]
+    assert (core.status, report.fmt(core.value, core.unit)) == (report.MISSED, "21.7 µs")
     assert by_name["end to end, intake -> triage -> followup"].status == report.MISSED
     assert by_name["triage, one worker draining a backlog"].status == report.MET
     assert by_name["triage worker / naive Faust stage"].value == pytest.approx(3.0)

@@ -55,6 +55,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
     if unit == "ms":
         return f"{value:.1f} ms"
+    if unit == "us":
+        return f"{value:.1f} µs"
     if unit == "MB":
         return f"{value:.0f} MB"
     return f"{value:,.0f} {unit}"
@@ -110,6 +112,13 @@ def targets(results: Results) -> list[Target]:
             "ev/s",
             ">=",
             20000,
+        ),
+        Target(
+            "triage core in-process, per event (median pass)",
+            _get(results, "triage", "core_us_per_event"),
+            "us",
+            "<=",
+            20,
         ),
         Target(
             "triage worker / naive Faust stage",

@@ -6,7 +6,6 @@ encoded states to store and the escalation events to publish. Order within a pat
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +56,7 @@ class BatchResult:
     states: dict[bytes, bytes] = field(default_factory=dict)
     outgoing: list[Outgoing] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    types: Counter[str] = field(default_factory=Counter)
+    types: dict[str, int] = field(default_factory=dict)  # events by type (a dict: Counter's += is Python)
     duplicates: int = 0
     evaluations: int = 0
     evaluation_seconds: float = 0.0
@@ -82,6 +81,7 @@ def run_batch(
             by_patient[rec[0]] = [rec]
         else:
             records.append(rec)
+    types = result.types
     traced = tracing.enabled()
     # Every escalation of the batch has the same envelope but for its id, type, subject and data (and
     # trace context): written out once, with the time, and copied for each (the keys keep their order).
@@ -97,7 +97,8 @@ def run_batch(
             except (EventError, ValueError, TypeError, KeyError) as exc:
                 result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
                 continue
-            result.types[event.type] += 1
+            kind = event.type
+            types[kind] = types.get(kind, 0) + 1
             if traced:
                 outcome, traceparent = _evaluate_traced(state, event, raw, now, pathway, result, rec)
             else:
@@ -111,7 +112,7 @@ def run_batch(
                 continue
             state = outcome.state
             changed = True
-            if outcome.escalations and not traced:
+            if outcome.escalations and not traced and "traceparent" in raw:
                 traceparent = tracing.parent_of(raw)
             if head is None:
                 head = envelope.cloudevent(id="", type="", source=SOURCE, subject="", time=now, data={})
@@ -123,7 +124,7 @@ def run_batch(
                 ce["data"] = esc.data
                 if traceparent is not None:
                     ce["traceparent"] = traceparent
-                result.outgoing.append(Outgoing(key, orjson.dumps(ce), esc, rec.timestamp))
+                result.outgoing.append(Outgoing(key, orjson.dumps(ce), esc, rec[2]))
         if changed:
             # as envelope.encode_for_storage (copied to its exact size), called here without a Python frame
             result.states[key] = bytes(memoryview(orjson.dumps(state.raw)))
