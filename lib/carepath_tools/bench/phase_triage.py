@@ -161,22 +161,21 @@ def core_rate(ctx: Context, events: list[Event]) -> dict[str, Any]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
-    rates = sorted((rate(p[1], p[0]), n) for n, p in enumerate(passes))
-    per_s, median = rates[len(rates) // 2]
+    rates = [rate(p[1], p[0]) for p in passes]  # in the order the passes ran
+    median = sorted(range(len(passes)), key=rates.__getitem__)[len(passes) // 2]
+    per_s = rates[median]
     _, done, escalations, failures, state_bytes = passes[median]
-    each = ", ".join(f"{1e6 / r:.1f}" for r, _ in sorted(rates, key=lambda x: x[1]) if r)
+    us = [round(1e6 / r, 1) if r else None for r in rates]
     ctx.say(
         f"triage core in-process: {per_s:,.0f} events/s, median of {len(passes)} passes (µs per event: "
-        f"{each}; {done:,} events, {escalations:,} escalations, {failures} failures, {state_bytes:.0f} "
-        "bytes of state per patient)"
+        f"{', '.join(str(u) for u in us)}; {done:,} events, {escalations:,} escalations, {failures} "
+        f"failures, {state_bytes:.0f} bytes of state per patient)"
     )
     return {
         "core_events": done,
         "core_per_s": round(per_s),
-        "core_us_per_event": round(1e6 / per_s, 1) if per_s else None,
-        "core_passes_us_per_event": [
-            round(1e6 / r, 1) if r else None for r, _ in sorted(rates, key=lambda x: x[1])
-        ],
+        "core_us_per_event": us[median],
+        "core_passes_us_per_event": us,
         "core_escalations": escalations,
         "core_failures": failures,
         "core_state_bytes_per_patient": round(state_bytes),

@@ -47,8 +47,9 @@ class KafkaPublisher:
 
     The producer runs where the requests are handled, so a publish costs no thread hop and no I/O
     thread contending for the interpreter (kafka-python's sender thread took ~4 ms of processor a
-    request and ~50 µs a record here; aiokafka ~1 ms and ~20 µs: README "Benchmark"). It is started on the first publish, so intake can start before the broker
-    answers; a start that fails is tried again on the next publish. Idempotent where the broker
+    request and ~50 µs a record here; aiokafka ~1 ms and ~20 µs: README "Benchmark"). It is started on
+    the first publish, so intake can start before the broker answers; a start that fails is tried again
+    on the next publish. Idempotent where the broker
     supports it (:attr:`carepath.profile.BrokerProfile.idempotent_producer`); a retried record that
     lands twice without it is suppressed downstream by its event id, as any resubmission is.
     """
