@@ -1,4 +1,6 @@
-"""One batch of clinical events through the triage core, with one state read and write per patient.
+"""One batch of clinical events through the triage core, with one state read and write per patient (a
+patient whose events in the batch are all of types the core keeps nothing of, such as treatment changes,
+has neither: those are counted and go no further).
 
 No Faust here: the agent hands over raw records and a way to read stored state, and gets back the
 encoded states to store and the escalation events to publish. Order within a patient is kept.
@@ -18,6 +20,7 @@ from carepath import envelope, topics, tracing
 from triage.core import EventError, Pathway, PatientState, evaluate, parse_event
 from triage.core.engine import Escalation, Outcome
 from triage.core.events import ClinicalEvent
+from triage.core.record import RECORDED_TYPES
 
 SOURCE: Final = "urn:carepath:triage"
 
@@ -87,9 +90,8 @@ def run_batch(
     # trace context): written out once, with the time, and copied for each (the keys keep their order).
     head: dict[str, Any] | None = None
     for key, records in by_patient.items():
-        stored = load_state(key)
-        state = PatientState.decoded(orjson.loads(stored)) if stored else PatientState.empty(key.decode())
-        changed = False
+        # Read first: a patient's state is read (and written) only for events it keeps facts of.
+        readable: list[tuple[Incoming, dict[str, Any], ClinicalEvent]] = []
         for rec in records:
             try:
                 raw = orjson.loads(rec[1])
@@ -99,6 +101,14 @@ def run_batch(
                 continue
             kind = event.type
             types[kind] = types.get(kind, 0) + 1
+            if kind in RECORDED_TYPES:
+                readable.append((rec, raw, event))
+        if not readable:
+            continue
+        stored = load_state(key)
+        state = PatientState.decoded(orjson.loads(stored)) if stored else PatientState.empty(key.decode())
+        changed = False
+        for rec, raw, event in readable:
             if traced:
                 outcome, traceparent = _evaluate_traced(state, event, raw, now, pathway, result, rec)
             else:
@@ -110,6 +120,8 @@ def run_batch(
             if outcome.duplicate:
                 result.duplicates += 1
                 continue
+            if outcome.state is state:
+                continue  # nothing of it kept (nothing raised either)
             state = outcome.state
             changed = True
             if outcome.escalations and not traced and "traceparent" in raw:

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from tests.unit.triage.triage_spec import SCHEMAS_DIR, cancer, pain, pathway, play
+from triage.batch import Incoming, run_batch
 from triage.core import EventError, PatientState, evaluate, parse_event
 
 pytestmark = pytest.mark.unit
+
+CARE_STEP = "carepath.care_step.recorded.v1"
 
 
 def ce(**overrides: Any) -> dict[str, Any]:
@@ -98,11 +101,37 @@ def test_lists_of_codes_and_numbers_are_checked(data: dict[str, Any], message: s
 
 
 def test_event_types_triage_does_not_read_are_accepted() -> None:
-    """Treatment changes (and future types) pass through: remembered for idempotency, no rule reads them."""
+    """Treatment changes (and future types) are read and pass through: no rule reads them, the state keeps
+    nothing of them."""
     event = parse_event(
         ce(type="carepath.treatment.changed.v1", data={"category": "corticosteroid", "change": "started"})
     )
     assert event.type == "carepath.treatment.changed.v1"
+
+
+def test_an_event_nothing_is_kept_of_leaves_the_state_as_it_was() -> None:
+    """A treatment change, a cancelled study, a care step older than the one recorded: the state returned
+    is the state given (not even the id is remembered), nothing is raised, and a replay is the same."""
+    run = play(cancer("day 1 09:00", "breast"), pain("day 2 10:00", nrs=6))
+    assert run.state is not None
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    nothing = [
+        ce(id="tx-1", type="carepath.treatment.changed.v1", data={"category": "opioid", "change": "started"}),
+        ce(
+            id="img-1",
+            type="carepath.imaging.resulted.v1",
+            data={"modality": "mri", "region": "whole_spine", "report_status": "cancelled", "findings": []},
+        ),
+    ]
+    for raw in nothing + nothing:  # and again, as a redelivery
+        outcome = evaluate(run.state, parse_event(raw), now, pathway())
+        assert outcome.state is run.state and outcome.escalations == [] and not outcome.duplicate
+        assert not run.state.has_seen(raw["id"])
+    step = {"step": "clinician_review"}
+    newer = evaluate(run.state, parse_event(ce(id="st-2", type=CARE_STEP, data=step)), now, pathway()).state
+    assert newer.has_seen("st-2")
+    older = ce(id="st-1", type=CARE_STEP, time="2024-05-01T08:00:00Z", data=step)
+    assert evaluate(newer, parse_event(older), now, pathway()).state is newer
 
 
 def test_state_round_trip_and_unknown_format() -> None:
@@ -168,3 +197,25 @@ def test_redelivery_after_the_id_left_the_window_still_publishes_nothing() -> No
     assert not state.has_seen("symptom")
     again = evaluate(state, first, first.time, pathway())
     assert again.duplicate is False and again.escalations == []
+
+
+def test_a_batch_reads_no_state_for_a_patient_whose_events_are_all_kept_nothing_of() -> None:
+    """run_batch: a patient with only treatment changes in the batch has no state read or written (the
+    events are counted by type); another patient's pain report beside them is evaluated as ever."""
+    tx = ce(id="tx-1", type="carepath.treatment.changed.v1", data={"category": "opioid", "change": "started"})
+    records = [
+        Incoming(b"patient-0001", json.dumps(tx).encode(), 0.0),
+        Incoming(b"patient-0002", json.dumps(ce(id="p-1", subject="patient-0002")).encode(), 0.0),
+        Incoming(b"patient-0001", json.dumps({**tx, "id": "tx-2"}).encode(), 0.0),
+    ]
+    read: list[bytes] = []
+
+    def load(key: bytes) -> bytes | None:
+        read.append(key)
+        return None
+
+    result = run_batch(records, load, datetime(2024, 6, 1, tzinfo=UTC), pathway())
+    assert read == [b"patient-0002"]
+    assert list(result.states) == [b"patient-0002"] and not result.failures
+    assert json.loads(result.states[b"patient-0002"])["seen"] == ["p-1"]
+    assert result.types == {"carepath.treatment.changed.v1": 2, "carepath.pain.reported.v1": 1}

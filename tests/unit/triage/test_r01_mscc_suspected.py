@@ -260,11 +260,13 @@ def test_clinician_review_excluding_mscc_resolves() -> None:
     assert run.last("R1").data["resolution"] == "A clinician review excluded MSCC."
 
 
-def test_events_triage_does_not_read_change_nothing_but_are_remembered() -> None:
-    """A treatment event is recorded as processed (for idempotency) and raises nothing."""
+def test_events_triage_does_not_read_change_nothing_and_are_not_kept() -> None:
+    """A treatment event raises nothing and leaves the state as it was: not even its id is kept (a
+    redelivery of it records nothing either)."""
     run = play(cancer("day 1 09:00", "breast"), treatment("day 1 10:00", "strong_opioid"))
     assert run.changes() == []
-    assert run.state is not None and "ev2" in run.state.to_dict()["seen"]
+    assert run.state is not None and run.state.to_dict()["seen"] == ["ev1"]
+    assert run.outcomes[1].state == run.outcomes[0].state
 
 
 def test_escalation_id_is_deterministic_per_patient_rule_and_episode() -> None:

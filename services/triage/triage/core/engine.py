@@ -36,11 +36,14 @@ def evaluate(state: PatientState, event: ClinicalEvent, now: datetime, pathway: 
     if state.has_seen(event.id):
         return Outcome(state, [], True)
     d = dict(state.raw)
-    remember_id(d, event.id)
     changed = record(d, event, event.micros)
     if not changed:
-        # Nothing a rule reads has changed, so no rule's answer has.
-        return Outcome(PatientState(d), [], False)
+        # Nothing a rule reads has changed, so no rule's answer has; and nothing of the event is kept, not
+        # even its id (``d`` is dropped): the state given is the state returned. A redelivery records
+        # nothing either: its type is still one no fact is kept of, its study still cancelled, and a fact
+        # it did not replace is older than one kept (facts are only ever replaced by newer ones).
+        return Outcome(state, [], False)
+    remember_id(d, event.id)
     return Outcome(PatientState(d), _run_rules(d, state.patient_id, now, pathway, changed), False)
 
 
@@ -68,7 +71,7 @@ def _run_rules(
         if not changed_bits & group.reads_bits:
             continue
         key = group.key
-        current = opened.get(key)
+        current = opened.get(key) if opened else None  # most patients have nothing open: no look-up
         if current is None and (
             group.requires_bits & present != group.requires_bits
             or (group.requires_one_of_bits and not group.requires_one_of_bits & present)

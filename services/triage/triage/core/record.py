@@ -26,6 +26,9 @@ from triage.core.units import convert
 
 _CERTAINTY_ORDER: Final = {"excluded": 0, "possible": 1, "confirmed": 2}
 NOTHING: Final[frozenset[str]] = frozenset()
+# The event types ``record`` keeps facts of. Of any other (a treatment change, a type added later) a
+# patient's state keeps nothing, not even its id: it cannot change what a rule reads, now or on a replay.
+RECORDED_TYPES: Final = frozenset({ev.PAIN, ev.DIAGNOSIS, ev.LAB, ev.CARE_STEP, ev.IMAGING, ev.SYMPTOM})
 PAIN_CHANGED: Final = frozenset({PAIN_FACTS})
 LABS_CHANGED: Final = frozenset({LAB_FACTS})
 IMAGING_CHANGED: Final = frozenset({IMAGING_FACTS})

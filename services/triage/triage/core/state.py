@@ -7,7 +7,7 @@ replaces only the parts an event touches (copy on write). Times are whole micros
 Layout (format 1)::
 
     patient_id  str
-    seen        [event id, ...]            last SEEN_LIMIT processed ids, oldest first
+    seen        [event id, ...]            last SEEN_LIMIT ids of events with facts recorded, oldest first
     cancer      {primary_site: {t, e, status, spinal_metastases?, verification}}   latest per site
     risk        {risk_factor: {t, e, verification}}                                latest per factor
     birth       {t, e, date}   age {t, e, years}                                   latest
