@@ -14,7 +14,7 @@ from datetime import datetime
 from time import perf_counter  # a name, not an attribute of the module looked up twice an event
 from typing import Any, Final, NamedTuple
 
-import orjson
+from orjson import dumps, loads  # names: compiled, ``orjson.loads`` is an attribute look-up a call
 
 from carepath import envelope, topics, tracing
 from triage.core import EventError, Pathway, PatientState, evaluate, parse_event
@@ -94,7 +94,7 @@ def run_batch(
         readable: list[tuple[Incoming, dict[str, Any], ClinicalEvent]] = []
         for rec in records:
             try:
-                raw = orjson.loads(rec[1])
+                raw = loads(rec[1])
                 event = parse_event(raw)
             except (EventError, ValueError, TypeError, KeyError) as exc:
                 result.failures.append(Failure(rec, "undecodable", f"{type(exc).__name__}: {exc}"))
@@ -106,7 +106,7 @@ def run_batch(
         if not readable:
             continue
         stored = load_state(key)
-        state = PatientState.decoded(orjson.loads(stored)) if stored else PatientState.empty(key.decode())
+        state = PatientState.decoded(loads(stored)) if stored else PatientState.empty(key.decode())
         changed = False
         for rec, raw, event in readable:
             if traced:
@@ -136,10 +136,10 @@ def run_batch(
                 ce["data"] = esc.data
                 if traceparent is not None:
                     ce["traceparent"] = traceparent
-                result.outgoing.append(Outgoing(key, orjson.dumps(ce), esc, rec[2]))
+                result.outgoing.append(Outgoing(key, dumps(ce), esc, rec[2]))
         if changed:
             # as envelope.encode_for_storage (copied to its exact size), called here without a Python frame
-            result.states[key] = bytes(memoryview(orjson.dumps(state.raw)))
+            result.states[key] = bytes(memoryview(dumps(state.raw)))
     return result
 
 
